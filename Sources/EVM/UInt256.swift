@@ -87,7 +87,7 @@ public struct UInt256: Hashable, Sendable, Comparable, CustomStringConvertible {
 
     /// Two's-complement negation modulo 2^256.
     @inlinable
-    public var negated: UInt256 { (~self).addingReportingOverflow(UInt256(1)).partialValue }
+    public var negated: UInt256 { (~self).addingReportingOverflow(UInt256(0, 0, 0, 1)).partialValue }
 
     /// Product with a 64-bit factor and whether it overflowed 256 bits.
     @inlinable
@@ -155,7 +155,7 @@ public struct UInt256: Hashable, Sendable, Comparable, CustomStringConvertible {
         for c in decimal.utf8 {
             guard c >= UInt8(ascii: "0"), c <= UInt8(ascii: "9") else { return nil }
             let (times10, o1) = value.multipliedReportingOverflow(by: 10)
-            let (sum, o2) = times10.addingReportingOverflow(UInt256(UInt64(c - UInt8(ascii: "0"))))
+            let (sum, o2) = times10.addingReportingOverflow(UInt256(0, 0, 0, UInt64(c - UInt8(ascii: "0"))))
             guard !o1, !o2 else { return nil }
             value = sum
         }

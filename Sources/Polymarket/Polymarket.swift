@@ -1,0 +1,1 @@
+// The Polymarket layer: exchange registry, fill mapping.
