@@ -23,7 +23,7 @@ public struct UInt256: Hashable, Sendable, Comparable, CustomStringConvertible {
 
     /// Creates a value from a 128-bit one.
     @inlinable
-    public init(_ value: UInt128) {
+    public init(uint128 value: UInt128) {
         self.init(0, 0, UInt64(truncatingIfNeeded: value >> 64), UInt64(truncatingIfNeeded: value))
     }
 
