@@ -29,6 +29,13 @@ public struct RegistryError: Error, Hashable, Sendable, CustomStringConvertible 
     public var keyPath: String
     public var message: String
 
+    /// Creates an error about `keyPath` in `file`.
+    public init(file: String, keyPath: String, message: String) {
+        self.file = file
+        self.keyPath = keyPath
+        self.message = message
+    }
+
     public var description: String {
         keyPath.isEmpty ? "\(file): \(message)" : "\(file): \(keyPath): \(message)"
     }
@@ -221,7 +228,9 @@ public struct ExchangeRegistry: Sendable {
         case DecodingError.keyNotFound: return "required key is missing"
         case DecodingError.typeMismatch(let type, _): return "expected \(type == UInt64.self ? "a non-negative integer" : "\(type)")"
         case DecodingError.valueNotFound(let type, _): return "expected \(type), found nothing"
-        case DecodingError.dataCorrupted(let context): return context.debugDescription
+        case DecodingError.dataCorrupted(let context):
+            if let underlying = context.underlyingError { return "invalid YAML: \(underlying)" }
+            return context.debugDescription
         case let error as YamlError: return "invalid YAML: \(error)"
         default: return "\(error)"
         }

@@ -165,7 +165,7 @@ public struct FillMapping: Hashable, Sendable {
                     }
                 }
                 let (collateral, shares) = side == .buy ? (makerAmount, takerAmount) : (takerAmount, makerAmount)
-                guard let price = FixedPoint6.price(collateral: collateral, shares: shares) else {
+                guard let price = Price.of(collateral: collateral, shares: shares) else {
                     throw .invalidField(side == .buy ? self.takerAmount.name : self.makerAmount.name, "zero shares")
                 }
                 return Fill(
@@ -185,7 +185,7 @@ public struct FillMapping: Hashable, Sendable {
         var tokenId: UInt256
         var shares: FixedPoint6
         var collateral: FixedPoint6
-        var price: FixedPoint6
+        var price: Price
         var fee: FixedPoint6
     }
 }

@@ -54,7 +54,7 @@ public struct TradeEvent: Hashable, Sendable {
     /// Collateral that changed hands.
     public var collateral: FixedPoint6
     /// Collateral per share, rounded half-up to six decimals.
-    public var price: FixedPoint6
+    public var price: Price
     /// The fee the exchange charged on this fill, in base units of the asset it was taken in.
     public var fee: FixedPoint6
     /// True when the node reported this log as removed by a reorg.
@@ -64,7 +64,7 @@ public struct TradeEvent: Hashable, Sendable {
     public init(
         exchange: String, contract: Address, blockNumber: UInt64, blockHash: Bytes32, transactionHash: Bytes32,
         logIndex: UInt64, orderHash: Bytes32, wallet: Address, counterparty: Address, side: TradeSide,
-        tokenId: UInt256, shares: FixedPoint6, collateral: FixedPoint6, price: FixedPoint6, fee: FixedPoint6,
+        tokenId: UInt256, shares: FixedPoint6, collateral: FixedPoint6, price: Price, fee: FixedPoint6,
         removed: Bool
     ) {
         self.exchange = exchange
@@ -86,15 +86,49 @@ public struct TradeEvent: Hashable, Sendable {
     }
 }
 
-extension FixedPoint6 {
+/// A price (collateral per share) with six decimals.
+///
+/// Real fills are priced between 0 and 1, but a log can claim any amounts, so the whole part is
+/// kept as wide as the amounts: nothing is ever saturated or approximated.
+public struct Price: Hashable, Sendable, Comparable, CustomStringConvertible {
+    /// The part before the decimal point.
+    public var whole: UInt256
+    /// Millionths, 0...999_999.
+    public var micros: UInt32
+
+    /// Creates a price from its whole part and millionths.
+    @inlinable
+    public init(whole: UInt256, micros: UInt32) {
+        self.whole = whole
+        self.micros = micros
+    }
+
+    /// The price in millionths when it fits 64 bits (every real Polymarket price does).
+    @inlinable
+    public var microsTotal: UInt64? {
+        guard let w = whole.uint64, w <= (UInt64.max - UInt64(micros)) / 1_000_000 else { return nil }
+        return w * 1_000_000 + UInt64(micros)
+    }
+
+    /// The price with exactly six decimals, e.g. `0.520000`.
+    public var description: String {
+        let fraction = String(micros)
+        return whole.decimalString + "." + String(repeating: "0", count: 6 - fraction.count) + fraction
+    }
+
+    @inlinable
+    public static func < (lhs: Price, rhs: Price) -> Bool { (lhs.whole, lhs.micros) < (rhs.whole, rhs.micros) }
+
     /// `collateral / shares` rounded half-up to six decimals; nil when `shares` is zero.
-    public static func price(collateral: UInt256, shares: UInt256) -> FixedPoint6? {
+    public static func of(collateral: UInt256, shares: UInt256) -> Price? {
         guard !shares.isZero else { return nil }
-        // Fast path: both fit in 64 bits, so (2·10⁶·collateral + shares) fits in 128 bits.
+        // Fast path: both fit 64 bits, so (2·10⁶·collateral + shares) fits 128 bits.
         if let c = collateral.uint64, let s = shares.uint64 {
-            let numerator = UInt128(c) * 2_000_000 + UInt128(s)
-            return FixedPoint6(units: UInt256(uint128: numerator / (2 * UInt128(s))))
+            let micros = (UInt128(c) * 2_000_000 + UInt128(s)) / (2 * UInt128(s))
+            let (whole, fraction) = micros.quotientAndRemainder(dividingBy: 1_000_000)
+            return Price(whole: UInt256(uint128: whole), micros: UInt32(fraction))
         }
-        return FixedPoint6(units: WideArithmetic.roundedQuotient(collateral, times: 1_000_000, over: shares))
+        let (whole, fraction) = WideArithmetic.roundedQuotient(collateral, times: 1_000_000, over: shares)
+        return Price(whole: whole, micros: fraction)
     }
 }

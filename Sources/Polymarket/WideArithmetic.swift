@@ -3,14 +3,15 @@ import EVM
 
 /// Arithmetic on amounts that may not fit 128 bits (only hostile or absurd logs get here).
 enum WideArithmetic {
-    /// round-half-up(a · factor / b), saturating at 2^256 − 1.
-    static func roundedQuotient(_ a: UInt256, times factor: UInt64, over b: UInt256) -> UInt256 {
-        let numerator = BigUInt(words: words(a)) * BigUInt(factor) * 2 + BigUInt(words: words(b))
-        let quotient = numerator / (BigUInt(words: words(b)) * 2)
-        guard quotient.bitWidth <= 256 else { return .max }
+    /// q = round-half-up(a · scale / b), returned as q / scale and q % scale. The whole part
+    /// fits 256 bits because it is at most `a`.
+    static func roundedQuotient(_ a: UInt256, times scale: UInt64, over b: UInt256) -> (UInt256, UInt32) {
+        let numerator = BigUInt(words: words(a)) * BigUInt(scale) * 2 + BigUInt(words: words(b))
+        let q = numerator / (BigUInt(words: words(b)) * 2)
+        let (whole, fraction) = q.quotientAndRemainder(dividingBy: BigUInt(scale))
         var limbs = [UInt64](repeating: 0, count: 4)
-        for (i, word) in quotient.words.prefix(4).enumerated() { limbs[i] = UInt64(word) }
-        return UInt256(limbs[3], limbs[2], limbs[1], limbs[0])
+        for (i, word) in whole.words.prefix(4).enumerated() { limbs[i] = UInt64(word) }
+        return (UInt256(limbs[3], limbs[2], limbs[1], limbs[0]), UInt32(fraction))
     }
 
     /// Little-endian machine words, as BigUInt takes them.
