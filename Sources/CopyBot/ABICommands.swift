@@ -46,6 +46,14 @@ public struct LogDecodeCommand: Sendable {
         public var trades = 0
         public var events = 0
         public var errors = 0
+
+        /// Creates a summary with the given counts.
+        public init(lines: Int = 0, trades: Int = 0, events: Int = 0, errors: Int = 0) {
+            self.lines = lines
+            self.trades = trades
+            self.events = events
+            self.errors = errors
+        }
     }
 
     /// Creates the command over a loaded registry.
