@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/attaswift/BigInt", from: "6.0.1"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // Pure Ethereum core: Keccak-256, hex, addresses, 256-bit words, the ABI model and codec.
@@ -27,10 +28,21 @@ let package = Package(
                 .product(name: "BigInt", package: "BigInt"),
             ]
         ),
+        // The chain listener: transport, JSON-RPC, the EventSource (resync, reorgs, checkpoint).
+        .target(name: "Chain", dependencies: ["EVM"]),
+        // The durable store: SQLite through GRDB, implementing the store protocols of the layers above.
+        .target(
+            name: "Store",
+            dependencies: [
+                "Chain",
+                "EVM",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
         // The application: configuration, composition root, command implementations.
         .target(
             name: "CopyBot",
-            dependencies: ["EVM", "Polymarket"]
+            dependencies: ["EVM", "Polymarket", "Chain", "Store"]
         ),
         // The CLI, nothing else.
         .executableTarget(
@@ -42,6 +54,8 @@ let package = Package(
         ),
         .testTarget(name: "EVMTests", dependencies: ["EVM"]),
         .testTarget(name: "PolymarketTests", dependencies: ["Polymarket", "EVM"]),
+        .testTarget(name: "ChainTests", dependencies: ["Chain", "EVM"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "Chain", "EVM"]),
         .testTarget(name: "CopyBotTests", dependencies: ["CopyBot", "Polymarket", "EVM"]),
     ],
     swiftLanguageModes: [.v6]
