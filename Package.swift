@@ -15,10 +15,19 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/attaswift/BigInt", from: "6.0.1"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
-        // Pure Ethereum core: Keccak-256, hex, addresses, 256-bit words, the ABI model and codec.
-        .target(name: "EVM"),
+        // libsecp256k1 (Debian libsecp256k1-dev 0.2.0, with the recovery module).
+        .systemLibrary(
+            name: "CSecp256k1",
+            path: "Sources/CSecp256k1",
+            pkgConfig: "libsecp256k1",
+            providers: [.apt(["libsecp256k1-dev"])]
+        ),
+        // Pure Ethereum core: Keccak-256, hex, addresses, 256-bit words, the ABI model and codec,
+        // EIP-712 hashing, secp256k1 signing.
+        .target(name: "EVM", dependencies: ["CSecp256k1"]),
         // Polymarket: exchange registry from Config/ + abi/, OrderFilled → TradeEvent.
         .target(
             name: "Polymarket",
@@ -26,6 +35,7 @@ let package = Package(
                 "EVM",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "BigInt", package: "BigInt"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         // The chain listener: transport, JSON-RPC, the EventSource (resync, reorgs, checkpoint).
