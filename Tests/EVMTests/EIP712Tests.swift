@@ -29,7 +29,7 @@ func typedValue(_ json: Any, type: String, types: EIP712Types) throws -> EIP712V
     if type.hasPrefix("uint") { return .uint(try #require(UInt256(decimal: text))) }
     if type.hasPrefix("int") { return .int(try #require(UInt256(signedDecimal: text))) }
     if type.hasPrefix("bytes") { return .fixedBytes(try Hex.decode(text)) }
-    throw FixtureError.malformed(type)
+    throw FixtureError("malformed \(type)")
 }
 
 func parseTypes(_ json: [String: Any]) throws -> EIP712Types {

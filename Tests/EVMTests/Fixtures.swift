@@ -60,3 +60,14 @@ func abiValue(json: Any, type: ABIType) throws -> ABIValue {
         return .tuple(try zip(list, components).map { try abiValue(json: $0, type: $1) })
     }
 }
+
+/// The top-level object of `Tests/Fixtures/<name>`.
+func loadFixture(_ name: String) throws -> [String: Any] { try Fixtures.object(name) }
+
+extension [String: Any] {
+    /// The string under `key`, or a fixture error naming the key.
+    func string(_ key: String) throws -> String {
+        guard let value = self[key] as? String else { throw FixtureError("missing string '\(key)'") }
+        return value
+    }
+}

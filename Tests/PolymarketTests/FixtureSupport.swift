@@ -1,24 +1,18 @@
-import EVM
 import Foundation
 
-/// Loads `Tests/Fixtures/<name>` (no SwiftPM resources: the path is relative to this file).
+/// The top-level object of `Tests/Fixtures/<name>`.
 func loadFixture(_ name: String) throws -> [String: Any] {
-    let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures").appendingPathComponent(name)
-    let data = try Data(contentsOf: url)
+    let data = try Data(contentsOf: URL(fileURLWithPath: Repository.path("Tests/Fixtures/\(name)")))
     guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-        throw FixtureError.malformed(name)
+        throw TestFailure(description: "\(name) is not a JSON object")
     }
     return object
 }
 
-enum FixtureError: Error {
-    case malformed(String)
-}
-
 extension [String: Any] {
+    /// The string under `key`, or a failure naming the key.
     func string(_ key: String) throws -> String {
-        guard let value = self[key] as? String else { throw FixtureError.malformed(key) }
+        guard let value = self[key] as? String else { throw TestFailure(description: "missing string '\(key)'") }
         return value
     }
 }

@@ -16,9 +16,10 @@ enum Repository {
 
     /// The cases of a fixture file.
     static func fixtureCases(_ name: String) throws -> [[String: Any]] {
-        let data = try Data(contentsOf: URL(fileURLWithPath: path("Tests/Fixtures/\(name)")))
-        let object = try JSONSerialization.jsonObject(with: data) as! [String: Any]
-        return object["cases"] as! [[String: Any]]
+        guard let cases = try loadFixture(name)["cases"] as? [[String: Any]] else {
+            throw TestFailure(description: "\(name) has no cases")
+        }
+        return cases
     }
 }
 
