@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/attaswift/BigInt", from: "6.0.1"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // libsecp256k1 (Debian libsecp256k1-dev 0.2.0, with the recovery module).
@@ -39,7 +40,10 @@ let package = Package(
             ]
         ),
         // The chain listener: transport, JSON-RPC, the EventSource (resync, reorgs, checkpoint).
-        .target(name: "Chain", dependencies: ["EVM"]),
+        .target(
+            name: "Chain",
+            dependencies: ["EVM", .product(name: "Logging", package: "swift-log")]
+        ),
         // The durable store: SQLite through GRDB, implementing the store protocols of the layers above.
         .target(
             name: "Store",
@@ -64,7 +68,7 @@ let package = Package(
         ),
         .testTarget(name: "EVMTests", dependencies: ["EVM"]),
         .testTarget(name: "PolymarketTests", dependencies: ["Polymarket", "EVM"]),
-        .testTarget(name: "ChainTests", dependencies: ["Chain", "EVM"]),
+        .testTarget(name: "ChainTests", dependencies: ["Chain", "EVM", "Store"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Chain", "EVM"]),
         .testTarget(name: "CopyBotTests", dependencies: ["CopyBot", "Polymarket", "EVM"]),
     ],

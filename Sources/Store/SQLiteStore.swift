@@ -212,6 +212,19 @@ extension SQLiteStore: ChainStateStore {
         }
     }
 
+    public func liveIdentities(stream: String, aboveBlock: UInt64, throughBlock: UInt64) async throws -> Set<LogIdentity> {
+        try await pool.read { db in
+            let rows = try Data.fetchAll(
+                db,
+                sql: """
+                    SELECT identity FROM chain_logs
+                    WHERE stream = ? AND block_number > ? AND block_number <= ? AND retracted = 0
+                    """,
+                arguments: [stream, Int64(aboveBlock), Int64(throughBlock)])
+            return Set(try rows.map { LogIdentity(hash: try Self.bytes32($0)) })
+        }
+    }
+
     public func deliveredCount(stream: String) async throws -> Int {
         try await pool.read { db in
             try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM chain_logs WHERE stream = ?", arguments: [stream]) ?? 0

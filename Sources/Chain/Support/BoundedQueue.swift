@@ -87,6 +87,27 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
         }
     }
 
+    /// Appends `element` without waiting: false when the queue is full or finished. For producers
+    /// that cannot suspend (a C callback thread), which must then stop reading until there is room.
+    public func trySend(_ element: Element) -> Bool {
+        let consumer: CheckedContinuation<Element?, any Error>?? = state.withLock { s in
+            if s.finished != nil { return .none }
+            if let consumer = s.waitingConsumer {
+                s.waitingConsumer = nil
+                return .some(consumer)
+            }
+            guard s.count < capacity else { return .none }
+            s.buffer.append(element)
+            return .some(nil)
+        }
+        switch consumer {
+        case .none: return false
+        case .some(let waiting):
+            waiting?.resume(returning: element)
+            return true
+        }
+    }
+
     /// Removes and returns the first element, waiting while the queue is empty. Returns nil when
     /// the queue finished normally and is drained; rethrows the error it finished with.
     public func next() async throws -> Element? {
