@@ -55,7 +55,9 @@ public enum EthLogParser {
     }
 
     /// Parses a log object (an element of an `eth_getLogs` result) that fills `json`.
-    public static func parseLog(_ json: UnsafeRawBufferPointer, limits: Limits = Limits())
+    public static func parseLog(
+        _ json: UnsafeRawBufferPointer, limits: Limits = Limits()
+    )
         throws(EthLogParseError) -> EthLog
     {
         var scanner = JSONScanner(json, maxDepth: limits.maxDepth)
@@ -66,7 +68,9 @@ public enum EthLogParser {
 
     /// Parses the log object at the scanner's position (for example one element of an
     /// `eth_getLogs` result array) and leaves the scanner just after it.
-    public static func parseLog(from scanner: inout JSONScanner, limits: Limits = Limits())
+    public static func parseLog(
+        from scanner: inout JSONScanner, limits: Limits = Limits()
+    )
         throws(EthLogParseError) -> EthLog
     {
         var parser = Parser(scanner: scanner, limits: limits)
@@ -77,7 +81,9 @@ public enum EthLogParser {
     }
 
     /// Parses an `eth_subscription` notification carrying a log that fills `json`.
-    public static func parseNotification(_ json: UnsafeRawBufferPointer, limits: Limits = Limits())
+    public static func parseNotification(
+        _ json: UnsafeRawBufferPointer, limits: Limits = Limits()
+    )
         throws(EthLogParseError) -> (subscription: String, log: EthLog)
     {
         var parser = Parser(scanner: JSONScanner(json, maxDepth: limits.maxDepth), limits: limits)
@@ -90,7 +96,9 @@ public enum EthLogParser {
 
     /// Parses either shape: a log object or an `eth_subscription` notification (the
     /// subscription id is `nil` for a bare log).
-    public static func parse(_ json: UnsafeRawBufferPointer, limits: Limits = Limits())
+    public static func parse(
+        _ json: UnsafeRawBufferPointer, limits: Limits = Limits()
+    )
         throws(EthLogParseError) -> (subscription: String?, log: EthLog)
     {
         var parser = Parser(scanner: JSONScanner(json, maxDepth: limits.maxDepth), limits: limits)
@@ -115,7 +123,8 @@ public enum EthLogParser {
     }
 
     /// Parses a log object held in a string.
-    public static func parseLog(_ json: String, limits: Limits = Limits()) throws(EthLogParseError) -> EthLog {
+    public static func parseLog(_ json: String, limits: Limits = Limits()) throws(EthLogParseError) -> EthLog
+    {
         var json = json
         let result: Result<EthLog, EthLogParseError> = json.withUTF8 { utf8 in
             do throws(EthLogParseError) {
@@ -128,7 +137,9 @@ public enum EthLogParser {
     }
 
     /// Parses an `eth_subscription` notification held in a string.
-    public static func parseNotification(_ json: String, limits: Limits = Limits())
+    public static func parseNotification(
+        _ json: String, limits: Limits = Limits()
+    )
         throws(EthLogParseError) -> (subscription: String, log: EthLog)
     {
         var json = json
@@ -246,10 +257,14 @@ extension EthLogParser {
 
         /// The key at the current member of an object, or nil at its end.
         @inline(__always)
-        mutating func nextKey(in field: @autoclosure () -> String?) throws(EthLogParseError) -> (
+        mutating func nextKey(
+            in field: @autoclosure () -> String?
+        ) throws(EthLogParseError) -> (
             key: EthLogKey?, offset: Int
         )? {
-            guard let token = try scan(field(), { s throws(JSONScanError) in try s.nextKey() }) else { return nil }
+            guard let token = try scan(field(), { s throws(JSONScanError) in try s.nextKey() }) else {
+                return nil
+            }
             let key: EthLogKey?
             if token.hasEscapes {
                 let text: [UInt8] = try scan(field(), { s throws(JSONScanError) in try s.unescape(token) })
@@ -274,13 +289,16 @@ extension EthLogParser {
 
         /// The top-level object: a log (when `allowLog`) or a notification (when
         /// `allowNotification`). The log's fields land in `fields` either way.
-        mutating func root(allowLog: Bool, allowNotification: Bool, into fields: inout LogFields)
+        mutating func root(
+            allowLog: Bool, allowNotification: Bool, into fields: inout LogFields
+        )
             throws(EthLogParseError) -> String?
         {
             try scan(nil, { s throws(JSONScanError) in try s.beginObject() })
             var seen: UInt16 = 0
             var subscription: String? = nil
             var firstNotificationKey = -1
+            var sawLogKey = false
             while let (key, keyOffset) = try nextKey(in: nil) {
                 guard let key else {
                     try skipValue()
@@ -292,7 +310,7 @@ extension EthLogParser {
                         try skipValue()
                         continue
                     }
-                    guard fields.seen == 0 else { throw EthLogParseError(.ambiguousShape, at: keyOffset) }
+                    guard !sawLogKey else { throw EthLogParseError(.ambiguousShape, at: keyOffset) }
                     guard seen & key.bit == 0 else {
                         throw EthLogParseError(.duplicateField, at: keyOffset, field: key.name)
                     }
@@ -313,7 +331,10 @@ extension EthLogParser {
                         try skipValue()
                         continue
                     }
-                    guard firstNotificationKey < 0 else { throw EthLogParseError(.ambiguousShape, at: keyOffset) }
+                    guard firstNotificationKey < 0 else {
+                        throw EthLogParseError(.ambiguousShape, at: keyOffset)
+                    }
+                    sawLogKey = true
                     try logField(key, keyOffset, into: &fields)
                 }
             }
@@ -321,12 +342,16 @@ extension EthLogParser {
             guard seen & EthLogKey.method.bit != 0 else {
                 throw EthLogParseError(.missingField, at: s.offset - 1, field: "method")
             }
-            guard let subscription else { throw EthLogParseError(.missingField, at: s.offset - 1, field: "params") }
+            guard let subscription else {
+                throw EthLogParseError(.missingField, at: s.offset - 1, field: "params")
+            }
             return subscription
         }
 
         /// Reads a string that must equal `expected`.
-        mutating func expectString(_ key: EthLogKey, _ expected: StaticString, else reason: EthLogParseError.Reason)
+        mutating func expectString(
+            _ key: EthLogKey, _ expected: StaticString, else reason: EthLogParseError.Reason
+        )
             throws(EthLogParseError)
         {
             let c = try peek(key.name)
@@ -370,7 +395,9 @@ extension EthLogParser {
             guard let subscription else {
                 throw EthLogParseError(.missingField, at: s.offset - 1, field: "params.subscription")
             }
-            guard sawResult else { throw EthLogParseError(.missingField, at: s.offset - 1, field: "params.result") }
+            guard sawResult else {
+                throw EthLogParseError(.missingField, at: s.offset - 1, field: "params.result")
+            }
             return subscription
         }
 
@@ -407,7 +434,8 @@ extension EthLogParser {
                     throw EthLogParseError(.missingField, at: offset, field: missing.name)
                 }
                 return EthLog(
-                    address: address, topics: topics, data: data, blockNumber: blockNumber, blockHash: blockHash,
+                    address: address, topics: topics, data: data, blockNumber: blockNumber,
+                    blockHash: blockHash,
                     transactionHash: transactionHash, transactionIndex: transactionIndex, logIndex: logIndex,
                     removed: removed)
             }
@@ -416,7 +444,9 @@ extension EthLogParser {
         /// A whole log object at the current position, read into `fields`.
         mutating func logObject(into fields: inout LogFields, field: String?) throws(EthLogParseError) {
             let c = try peek(field)
-            if c == UInt8(ascii: "n") { throw EthLogParseError(.nullField, at: s.offset, field: field) }
+            if c == UInt8(ascii: "n") && field != nil {
+                throw EthLogParseError(.nullField, at: s.offset, field: field)
+            }
             guard c == UInt8(ascii: "{") else {
                 throw EthLogParseError(.wrongType(expected: "a log object"), at: s.offset, field: field)
             }
@@ -433,7 +463,9 @@ extension EthLogParser {
 
         /// Reads the value of log field `key`.
         @inline(__always)
-        mutating func logField(_ key: EthLogKey, _ keyOffset: Int, into fields: inout LogFields)
+        mutating func logField(
+            _ key: EthLogKey, _ keyOffset: Int, into fields: inout LogFields
+        )
             throws(EthLogParseError)
         {
             guard fields.seen & key.bit == 0 else {
@@ -468,7 +500,9 @@ extension EthLogParser {
 
         /// The string token of a hex value, with null, type and prefix errors reported.
         /// Returns the range of the digits after `0x`.
-        mutating func hexDigits(_ field: @autoclosure () -> String, expected: String) throws(EthLogParseError)
+        mutating func hexDigits(
+            _ field: @autoclosure () -> String, expected: String
+        ) throws(EthLogParseError)
             -> Range<Int>
         {
             let c = try peek(field())
@@ -481,7 +515,8 @@ extension EthLogParser {
                 throw EthLogParseError(.wrongType(expected: expected), at: at, field: field())
             }
             let token = try scan(field(), { s throws(JSONScanError) in try s.readStringToken() })
-            guard token.rawCount >= 2, byte(token.start) == UInt8(ascii: "0"), byte(token.start + 1) == UInt8(ascii: "x")
+            guard token.rawCount >= 2, byte(token.start) == UInt8(ascii: "0"),
+                byte(token.start + 1) == UInt8(ascii: "x")
             else { throw EthLogParseError(.missingHexPrefix, at: at, field: field()) }
             let digits = (token.start + 2)..<token.end
             if let bad = FastHex.firstInvalid(base, digits) {
@@ -491,7 +526,9 @@ extension EthLogParser {
         }
 
         /// Checks a byte string's digits for even length and the expected size.
-        func checkLength(_ digits: Range<Int>, bytes: Int, at: Int, field: @autoclosure () -> String)
+        func checkLength(
+            _ digits: Range<Int>, bytes: Int, at: Int, field: @autoclosure () -> String
+        )
             throws(EthLogParseError)
         {
             guard digits.count % 2 == 0 else {
@@ -550,7 +587,9 @@ extension EthLogParser {
                     value = value << 4 | UInt64(d)
                     i += 1
                 }
-                if i < end, byte(i) == UInt8(ascii: "\""), i > first, i == first + 1 || byte(first) != UInt8(ascii: "0") {
+                if i < end, byte(i) == UInt8(ascii: "\""), i > first,
+                    i == first + 1 || byte(first) != UInt8(ascii: "0")
+                {
                     s.offset = i + 1
                     return value
                 }
@@ -560,7 +599,9 @@ extension EthLogParser {
             guard digits.count == 1 || byte(digits.lowerBound) != UInt8(ascii: "0") else {
                 throw EthLogParseError(.quantityLeadingZero, at: digits.lowerBound, field: key.name)
             }
-            guard digits.count <= 16 else { throw EthLogParseError(.quantityTooLarge, at: o, field: key.name) }
+            guard digits.count <= 16 else {
+                throw EthLogParseError(.quantityTooLarge, at: o, field: key.name)
+            }
             var value: UInt64 = 0
             for i in digits { value = value << 4 | UInt64(FastHex.nibble(byte(i))) }
             return value
@@ -583,7 +624,8 @@ extension EthLogParser {
                     let base = self.base
                     var ok = true
                     let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
-                        ok = FastHex.decode(base, o + 3, byteCount: count, into: UnsafeMutableRawPointer(buffer.baseAddress!))
+                        ok = FastHex.decode(
+                            base, o + 3, byteCount: count, into: UnsafeMutableRawPointer(buffer.baseAddress!))
                         initialized = ok ? count : 0
                     }
                     if ok {
@@ -604,7 +646,8 @@ extension EthLogParser {
             return [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
                 for k in 0..<count {
                     let i = digits.lowerBound + 2 * k
-                    buffer[k] = FastHex.nibble(base.load(fromByteOffset: i, as: UInt8.self)) << 4
+                    buffer[k] =
+                        FastHex.nibble(base.load(fromByteOffset: i, as: UInt8.self)) << 4
                         | FastHex.nibble(base.load(fromByteOffset: i + 1, as: UInt8.self))
                 }
                 initialized = count

@@ -76,7 +76,8 @@ enum FastHex {
         let t = x | h
         let digit = (t &- V(repeating: 0x3030_3030_3030_3030)) & ~(t &- V(repeating: 0x3A3A_3A3A_3A3A_3A3A))
         let lower = t | V(repeating: 0x2020_2020_2020_2020)
-        let alpha = (lower &- V(repeating: 0x6161_6161_6161_6161)) & ~(lower &- V(repeating: 0x6767_6767_6767_6767))
+        let alpha =
+            (lower &- V(repeating: 0x6161_6161_6161_6161)) & ~(lower &- V(repeating: 0x6767_6767_6767_6767))
         let ok = (digit | alpha) & ~x & h
         guard ok[0] & ok[1] & ok[2] & ok[3] == highs else { return nil }
         let letters = (x &>> 6) & V(repeating: ones)
@@ -120,7 +121,9 @@ enum FastHex {
     }
 
     /// Decodes `2 * byteCount` hex digits at `p + offset` into `out`; false if one is not hex.
-    static func decode(_ p: UnsafeRawPointer, _ offset: Int, byteCount: Int, into out: UnsafeMutableRawPointer)
+    static func decode(
+        _ p: UnsafeRawPointer, _ offset: Int, byteCount: Int, into out: UnsafeMutableRawPointer
+    )
         -> Bool
     {
         var i = offset

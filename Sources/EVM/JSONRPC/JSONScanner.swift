@@ -414,7 +414,9 @@ public struct JSONScanner {
                         byte(i + 7) == UInt8(ascii: "u")
                     else { throw JSONScanError(.invalidUnicodeEscape, at: i) }
                     let low = hex4(i + 8)
-                    guard low >= 0xDC00 && low < 0xE000 else { throw JSONScanError(.invalidUnicodeEscape, at: i) }
+                    guard low >= 0xDC00 && low < 0xE000 else {
+                        throw JSONScanError(.invalidUnicodeEscape, at: i)
+                    }
                     scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
                     width = 12
                 } else if scalar >= 0xDC00 && scalar < 0xE000 {
@@ -568,7 +570,8 @@ public struct JSONScanner {
                     continue value
                 }
                 guard d == (inObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) else {
-                    throw JSONScanError(.unexpectedByte(d, expected: inObject ? "',' or '}'" : "',' or ']'"), at: offset)
+                    throw JSONScanError(
+                        .unexpectedByte(d, expected: inObject ? "',' or '}'" : "',' or ']'"), at: offset)
                 }
                 offset += 1
                 level -= 1
