@@ -195,6 +195,40 @@ enum EthLogKey: UInt8 {
         memcmp(p, literal.utf8Start, literal.utf8CodeUnitCount) == 0
     }
 
+    /// The known key (and its length) spelled by the bytes at `p` up to a closing quote, if
+    /// `available` bytes hold it and that quote.
+    @inline(__always)
+    static func match(_ p: UnsafeRawPointer, available: Int) -> (EthLogKey, Int)? {
+        @inline(__always)
+        func has(_ literal: StaticString) -> Bool {
+            let n = literal.utf8CodeUnitCount
+            return available > n && memcmp(p, literal.utf8Start, n) == 0
+                && p.load(fromByteOffset: n, as: UInt8.self) == UInt8(ascii: "\"")
+        }
+        guard available > 0 else { return nil }
+        switch p.load(as: UInt8.self) {
+        case UInt8(ascii: "a"): if has("address") { return (.address, 7) }
+        case UInt8(ascii: "b"):
+            if has("blockHash") { return (.blockHash, 9) }
+            if has("blockNumber") { return (.blockNumber, 11) }
+        case UInt8(ascii: "d"): if has("data") { return (.data, 4) }
+        case UInt8(ascii: "j"): if has("jsonrpc") { return (.jsonrpc, 7) }
+        case UInt8(ascii: "l"): if has("logIndex") { return (.logIndex, 8) }
+        case UInt8(ascii: "m"): if has("method") { return (.method, 6) }
+        case UInt8(ascii: "p"): if has("params") { return (.params, 6) }
+        case UInt8(ascii: "r"):
+            if has("removed") { return (.removed, 7) }
+            if has("result") { return (.result, 6) }
+        case UInt8(ascii: "s"): if has("subscription") { return (.subscription, 12) }
+        case UInt8(ascii: "t"):
+            if has("topics") { return (.topics, 6) }
+            if has("transactionHash") { return (.transactionHash, 15) }
+            if has("transactionIndex") { return (.transactionIndex, 16) }
+        default: break
+        }
+        return nil
+    }
+
     /// The key whose UTF-8 text is the `count` bytes at `p`.
     @inline(__always)
     static func classify(_ p: UnsafeRawPointer, _ count: Int) -> EthLogKey? {
@@ -256,15 +290,24 @@ extension EthLogParser {
         }
 
         /// The key at the current member of an object, or nil at its end.
+        ///
+        /// Known keys written plainly are recognised in place (the key and its closing quote
+        /// compared at once); anything else is scanned as a string and, if escaped, decoded.
         @inline(__always)
         mutating func nextKey(
             in field: @autoclosure () -> String?
         ) throws(EthLogParseError) -> (
             key: EthLogKey?, offset: Int
         )? {
-            guard let token = try scan(field(), { s throws(JSONScanError) in try s.nextKey() }) else {
-                return nil
+            guard try scan(field(), { s throws(JSONScanError) in try s.nextMember() }) else { return nil }
+            let quote = s.offset
+            if let (key, length) = EthLogKey.match(base + (quote + 1), available: end - (quote + 1)) {
+                s.offset = quote + 2 + length
+                try scan(field(), { s throws(JSONScanError) in try s.colon() })
+                return (key, quote)
             }
+            let token = try scan(field(), { s throws(JSONScanError) in try s.scanString() })
+            try scan(field(), { s throws(JSONScanError) in try s.colon() })
             let key: EthLogKey?
             if token.hasEscapes {
                 let text: [UInt8] = try scan(field(), { s throws(JSONScanError) in try s.unescape(token) })
@@ -272,7 +315,7 @@ extension EthLogParser {
             } else {
                 key = EthLogKey.classify(base + token.start, token.rawCount)
             }
-            return (key, token.start - 1)
+            return (key, quote)
         }
 
         /// The first byte of the value at the current position.

@@ -219,13 +219,23 @@ public struct JSONScanner {
     /// Moves to the next member of the current object: consumes the comma, the key and the
     /// colon and returns the key, positioned at its value; or consumes `}` and returns `nil`.
     public mutating func nextKey() throws(JSONScanError) -> JSONStringToken? {
+        guard try nextMember() else { return nil }
+        let key = try scanString()
+        try expect(UInt8(ascii: ":"), "':'")
+        return key
+    }
+
+    /// The first half of ``nextKey()``: consumes the comma and returns `true` positioned at the
+    /// key's opening quote, or consumes `}` and returns `false`.
+    @usableFromInline
+    mutating func nextMember() throws(JSONScanError) -> Bool {
         var c = try peekByte()
         if atContainerStart {
             atContainerStart = false
             if c == UInt8(ascii: "}") {
                 offset += 1
                 depth -= 1
-                return nil
+                return false
             }
         } else if c == UInt8(ascii: ",") {
             offset += 1
@@ -233,16 +243,24 @@ public struct JSONScanner {
         } else if c == UInt8(ascii: "}") {
             offset += 1
             depth -= 1
-            return nil
+            return false
         } else {
             throw JSONScanError(.unexpectedByte(c, expected: "',' or '}'"), at: offset)
         }
         guard c == UInt8(ascii: "\"") else {
             throw JSONScanError(.unexpectedByte(c, expected: "a string key"), at: offset)
         }
-        let key = try scanString()
+        return true
+    }
+
+    /// Consumes the `:` after a key whose closing quote is just before `offset`.
+    @usableFromInline
+    mutating func colon() throws(JSONScanError) {
+        if offset < buffer.count && byte(offset) == UInt8(ascii: ":") {
+            offset += 1
+            return
+        }
         try expect(UInt8(ascii: ":"), "':'")
-        return key
     }
 
     /// Moves to the next element of the current array: consumes the comma and returns `true`,
