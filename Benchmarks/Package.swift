@@ -1,0 +1,25 @@
+// swift-tools-version: 6.1
+// A separate package so that building or testing copybot never pulls the benchmark dependencies.
+// Run from this directory: swift package --scratch-path .build-bench benchmark --target EVMBenchmarks
+import PackageDescription
+
+let package = Package(
+    name: "copybot-benchmarks",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(name: "copybot", path: ".."),
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        .executableTarget(
+            name: "EVMBenchmarks",
+            dependencies: [
+                .product(name: "EVM", package: "copybot"),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/EVMBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        )
+    ],
+    swiftLanguageModes: [.v6]
+)
