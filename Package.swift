@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // libsecp256k1 (Debian libsecp256k1-dev 0.2.0, with the recovery module).
@@ -42,7 +43,11 @@ let package = Package(
         // The chain listener: transport, JSON-RPC, the EventSource (resync, reorgs, checkpoint).
         .target(
             name: "Chain",
-            dependencies: ["EVM", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "EVM",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
         ),
         // The durable store: SQLite through GRDB, implementing the store protocols of the layers above.
         .target(
