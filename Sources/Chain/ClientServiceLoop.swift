@@ -270,7 +270,7 @@ final class ClientServiceLoop: @unchecked Sendable {
         mailbox.state.withLock { s in s.established = true }
         mailbox.statistics.withLock { $0.connections += 1 }
         logger.info("WebSocket connected")
-        if buffer.push(.connected) || buffer.pauseIfFull() {
+        if buffer.push(.connected) {
             pauseReading(wsi)
         }
     }
@@ -349,16 +349,32 @@ final class ClientServiceLoop: @unchecked Sendable {
     }
 
     private func writeable(_ wsi: OpaquePointer) -> Int32 {
-        let (next, more): (WebSocketMessage?, Bool) = mailbox.state.withLock { s in
-            guard let message = s.outgoing.popFirst() else { return (nil, false) }
-            s.outgoingBytes -= message.byteCount
-            return (message, !s.outgoing.isEmpty)
+        // Several queued messages per callback while the socket takes them; then ask again.
+        for _ in 0..<64 {
+            let (next, more): (WebSocketMessage?, Bool) = mailbox.state.withLock { s in
+                guard let message = s.outgoing.popFirst() else { return (nil, false) }
+                s.outgoingBytes -= message.byteCount
+                return (message, !s.outgoing.isEmpty)
+            }
+            guard let next else { return 0 }
+            if !write(next, to: wsi) {
+                logger.warning("WebSocket write failed; dropping the connection")
+                closeReason = "write failed"
+                return -1
+            }
+            if !more { return 0 }
+            if lws_send_pipe_choked(wsi) != 0 { break }
         }
-        guard let next else { return 0 }
+        _ = lws_callback_on_writable(wsi)
+        return 0
+    }
+
+    /// Writes one message as a single frame, with the `LWS_PRE` headroom lws_write needs.
+    private func write(_ message: WebSocketMessage, to wsi: OpaquePointer) -> Bool {
         let pre = copybot_lws_pre()
         let payload: [UInt8]
         let kind: lws_write_protocol
-        switch next {
+        switch message {
         case .text(let text):
             payload = Array(text.utf8)
             kind = LWS_WRITE_TEXT
@@ -371,17 +387,12 @@ final class ClientServiceLoop: @unchecked Sendable {
         let written = frame.withUnsafeMutableBufferPointer { buffer in
             lws_write(wsi, buffer.baseAddress! + pre, payload.count, kind)
         }
-        if written < Int32(payload.count) {
-            logger.warning("WebSocket write failed; dropping the connection")
-            closeReason = "write failed"
-            return -1
-        }
+        guard written >= Int32(payload.count) else { return false }
         mailbox.statistics.withLock {
             $0.messagesSent += 1
             $0.bytesSent += payload.count
         }
-        if more { _ = lws_callback_on_writable(wsi) }
-        return 0
+        return true
     }
 
     private func appendHeaders(

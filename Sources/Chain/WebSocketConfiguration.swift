@@ -62,6 +62,8 @@ public struct WebSocketConfiguration: Sendable {
     public var connectTimeout: Duration
     /// Received events that may wait for the consumer before the client stops reading from the
     /// socket (TCP backpressure then slows the server). Reading resumes below half of this.
+    /// While reading is paused PONGs are not read either, so a consumer stalled for longer than
+    /// `pingInterval + pongTimeout` gets the connection dropped (reported, then re-established).
     public var maxBufferedEvents: Int
     /// Received message bytes that may wait for the consumer before the client stops reading.
     public var maxBufferedBytes: Int

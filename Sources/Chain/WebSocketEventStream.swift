@@ -94,15 +94,6 @@ final class EventBuffer: Sendable {
         return pause
     }
 
-    /// If the backlog is at the high-water mark, marks the producer paused and returns `true`.
-    func pauseIfFull() -> Bool {
-        state.withLock { s in
-            guard isHigh(s) else { return false }
-            s.producerPaused = true
-            return true
-        }
-    }
-
     /// Ends the sequence once the remaining events are consumed.
     func finish() {
         let waiter = state.withLock { s in

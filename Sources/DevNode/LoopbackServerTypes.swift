@@ -40,3 +40,17 @@ public enum ServerError: Error, Sendable, Equatable, CustomStringConvertible {
         }
     }
 }
+
+/// A certificate and private key (PEM files) for a server speaking `wss://`.
+public struct LoopbackTLSFiles: Sendable, Equatable {
+    /// The PEM certificate (chain) file.
+    public var certificatePath: String
+    /// The PEM private key file (unencrypted).
+    public var privateKeyPath: String
+
+    /// The two file paths.
+    public init(certificatePath: String, privateKeyPath: String) {
+        self.certificatePath = certificatePath
+        self.privateKeyPath = privateKeyPath
+    }
+}

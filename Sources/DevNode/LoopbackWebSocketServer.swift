@@ -25,6 +25,7 @@ public final class LoopbackWebSocketServer: Sendable {
     private let mailbox: ServerMailbox
     private let lifecycle: Mutex<Lifecycle>
     private let maxMessageBytes: Int
+    private let tls: LoopbackTLSFiles?
 
     private struct Lifecycle {
         var port: Int
@@ -33,10 +34,15 @@ public final class LoopbackWebSocketServer: Sendable {
     }
 
     /// A server for `host:port`; port 0 picks a free port at the first ``start()`` and keeps it for
-    /// later restarts. Messages from clients above `maxMessageBytes` drop that client.
-    public init(host: String = "127.0.0.1", port: Int = 0, maxMessageBytes: Int = 16 * 1024 * 1024) {
+    /// later restarts. Messages from clients above `maxMessageBytes` drop that client. With `tls`
+    /// it speaks `wss://` only.
+    public init(
+        host: String = "127.0.0.1", port: Int = 0, maxMessageBytes: Int = 16 * 1024 * 1024,
+        tls: LoopbackTLSFiles? = nil
+    ) {
         self.host = host
         self.maxMessageBytes = maxMessageBytes
+        self.tls = tls
         let (stream, continuation) = AsyncStream.makeStream(
             of: LoopbackServerEvent.self, bufferingPolicy: .unbounded)
         self.events = stream
@@ -66,7 +72,7 @@ public final class LoopbackWebSocketServer: Sendable {
         mailbox.reset()
         let ready = OneShot<Result<Int, ServerError>>()
         let loop = ServerServiceLoop(
-            host: host, port: port, maxMessageBytes: maxMessageBytes, mailbox: mailbox,
+            host: host, port: port, maxMessageBytes: maxMessageBytes, tls: tls, mailbox: mailbox,
             events: eventsContinuation, ready: ready)
         let thread: ServiceThread
         switch ServiceThread.start(name: "lws-devnode", body: { loop.run() }) {

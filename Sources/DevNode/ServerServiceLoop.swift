@@ -12,6 +12,7 @@ final class ServerServiceLoop: @unchecked Sendable {
     private let host: String
     private let port: Int
     private let maxMessageBytes: Int
+    private let tls: LoopbackTLSFiles?
     private let mailbox: ServerMailbox
     private let events: AsyncStream<LoopbackServerEvent>.Continuation
     private let ready: OneShot<Result<Int, ServerError>>
@@ -44,12 +45,13 @@ final class ServerServiceLoop: @unchecked Sendable {
     private var scratch: [UInt8] = []
 
     init(
-        host: String, port: Int, maxMessageBytes: Int, mailbox: ServerMailbox,
+        host: String, port: Int, maxMessageBytes: Int, tls: LoopbackTLSFiles?, mailbox: ServerMailbox,
         events: AsyncStream<LoopbackServerEvent>.Continuation, ready: OneShot<Result<Int, ServerError>>
     ) {
         self.host = host
         self.port = port
         self.maxMessageBytes = maxMessageBytes
+        self.tls = tls
         self.mailbox = mailbox
         self.events = events
         self.ready = ready
@@ -59,12 +61,16 @@ final class ServerServiceLoop: @unchecked Sendable {
     func run() {
         let protocolName = strdup("copybot-devnode")!
         let iface = strdup(host)!
+        let certificate = tls.map { strdup($0.certificatePath)! }
+        let privateKey = tls.map { strdup($0.privateKeyPath)! }
         let protocols = UnsafeMutablePointer<lws_protocols>.allocate(capacity: 2)
         protocols.initialize(repeating: lws_protocols(), count: 2)
         defer {
             protocols.deallocate()
             free(protocolName)
             free(iface)
+            free(certificate)
+            free(privateKey)
         }
         protocols[0].name = UnsafePointer(protocolName)
         protocols[0].callback = serverCallback
@@ -74,6 +80,11 @@ final class ServerServiceLoop: @unchecked Sendable {
         info.iface = UnsafePointer(iface)
         info.protocols = UnsafePointer(protocols)
         info.options = UInt64(LWS_SERVER_OPTION_DISABLE_IPV6)
+        if let certificate, let privateKey {
+            info.options |= UInt64(LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT)
+            info.ssl_cert_filepath = UnsafePointer(certificate)
+            info.ssl_private_key_filepath = UnsafePointer(privateKey)
+        }
         info.user = Unmanaged.passUnretained(self).toOpaque()
         info.fd_limit_per_thread = 256
         reading = mailbox.state.withLock { $0.reading }
