@@ -38,6 +38,9 @@ final class ClientServiceLoop: @unchecked Sendable {
     private let reconnectTimer: UnsafeMutablePointer<copybot_lws_sul_t>
     private let pendingWsi: UnsafeMutablePointer<OpaquePointer?>
     private let headers: [(name: UnsafeMutablePointer<CChar>, value: [UInt8])]
+    private let address: UnsafeMutablePointer<CChar>
+    private let path: UnsafeMutablePointer<CChar>
+    private let hostHeader: UnsafeMutablePointer<CChar>
 
     init(
         configuration: WebSocketConfiguration, url: WebSocketURL, logger: Logger, mailbox: ClientMailbox,
@@ -73,6 +76,9 @@ final class ClientServiceLoop: @unchecked Sendable {
         pendingWsi = .allocate(capacity: 1)
         pendingWsi.initialize(to: nil)
 
+        address = strings.make(url.host)
+        path = strings.make(url.path)
+        hostHeader = strings.make(url.hostHeader)
         headers = configuration.headers.map { header in
             (strings.make(header.name.lowercased() + ":"), Array(header.value.utf8))
         }
@@ -151,16 +157,16 @@ final class ClientServiceLoop: @unchecked Sendable {
         guard let context, !stopping else { return }
         var info = lws_client_connect_info()
         info.context = context
-        info.address = UnsafePointer(strings.make(url.host))
+        info.address = UnsafePointer(address)
         info.port = Int32(url.port)
         if url.isSecure {
             var flags = LCCSCF_USE_SSL.rawValue
             if configuration.tlsAllowSelfSigned { flags |= LCCSCF_ALLOW_SELFSIGNED.rawValue }
             info.ssl_connection = Int32(flags)
         }
-        info.path = UnsafePointer(strings.make(url.path))
-        info.host = UnsafePointer(strings.make(url.hostHeader))
-        info.origin = UnsafePointer(strings.make(url.hostHeader))
+        info.path = UnsafePointer(path)
+        info.host = UnsafePointer(hostHeader)
+        info.origin = UnsafePointer(hostHeader)
         info.local_protocol_name = protocols[0].name
         info.ietf_version_or_minus_one = -1
         info.retry_and_idle_policy = UnsafePointer(retryPolicy)

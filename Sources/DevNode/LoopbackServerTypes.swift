@@ -54,3 +54,18 @@ public struct LoopbackTLSFiles: Sendable, Equatable {
         self.privateKeyPath = privateKeyPath
     }
 }
+
+/// What a client sent in its WebSocket upgrade request.
+public struct LoopbackHandshake: Sendable, Equatable {
+    /// The request path (without the query string).
+    public var path: String
+    /// Header values by lowercased name: `host`, `origin`, `authorization`, `user-agent` when
+    /// present, plus the custom headers the server was asked to capture.
+    public var headers: [String: String]
+
+    /// A handshake record.
+    public init(path: String, headers: [String: String]) {
+        self.path = path
+        self.headers = headers
+    }
+}

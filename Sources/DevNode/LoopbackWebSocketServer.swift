@@ -26,6 +26,7 @@ public final class LoopbackWebSocketServer: Sendable {
     private let lifecycle: Mutex<Lifecycle>
     private let maxMessageBytes: Int
     private let tls: LoopbackTLSFiles?
+    private let capturedHeaders: [String]
 
     private struct Lifecycle {
         var port: Int
@@ -35,12 +36,14 @@ public final class LoopbackWebSocketServer: Sendable {
 
     /// A server for `host:port`; port 0 picks a free port at the first ``start()`` and keeps it for
     /// later restarts. Messages from clients above `maxMessageBytes` drop that client. With `tls`
-    /// it speaks `wss://` only.
+    /// it speaks `wss://` only. `capturedHeaders` names non-standard request headers (e.g.
+    /// `x-api-key`) to record in each client's ``handshake(of:)``.
     public init(
         host: String = "127.0.0.1", port: Int = 0, maxMessageBytes: Int = 16 * 1024 * 1024,
-        tls: LoopbackTLSFiles? = nil
+        tls: LoopbackTLSFiles? = nil, capturedHeaders: [String] = []
     ) {
         self.host = host
+        self.capturedHeaders = capturedHeaders.map { $0.lowercased() }
         self.maxMessageBytes = maxMessageBytes
         self.tls = tls
         let (stream, continuation) = AsyncStream.makeStream(
@@ -72,7 +75,8 @@ public final class LoopbackWebSocketServer: Sendable {
         mailbox.reset()
         let ready = OneShot<Result<Int, ServerError>>()
         let loop = ServerServiceLoop(
-            host: host, port: port, maxMessageBytes: maxMessageBytes, tls: tls, mailbox: mailbox,
+            host: host, port: port, maxMessageBytes: maxMessageBytes, tls: tls,
+            capturedHeaders: capturedHeaders, mailbox: mailbox,
             events: eventsContinuation, ready: ready)
         let thread: ServiceThread
         switch ServiceThread.start(name: "lws-devnode", body: { loop.run() }) {
@@ -107,6 +111,11 @@ public final class LoopbackWebSocketServer: Sendable {
         else { return }
         mailbox.requestStop()
         await thread.join()
+    }
+
+    /// The upgrade request of a client (kept after it disconnects), or `nil` for an unknown client.
+    public func handshake(of client: LoopbackClientID) -> LoopbackHandshake? {
+        mailbox.state.withLock { $0.handshakes[client] }
     }
 
     /// Sends a text message to one client. Returns `false` if that client is not connected.
@@ -193,6 +202,7 @@ final class ServerMailbox: Sendable {
         var stopRequested = false
         var commands: [ServerCommand] = []
         var clients: Set<LoopbackClientID> = []
+        var handshakes: [LoopbackClientID: LoopbackHandshake] = [:]
         var reading = true
         var nextClientID = 1
     }

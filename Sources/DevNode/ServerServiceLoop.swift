@@ -13,6 +13,7 @@ final class ServerServiceLoop: @unchecked Sendable {
     private let port: Int
     private let maxMessageBytes: Int
     private let tls: LoopbackTLSFiles?
+    private let capturedHeaders: [String]
     private let mailbox: ServerMailbox
     private let events: AsyncStream<LoopbackServerEvent>.Continuation
     private let ready: OneShot<Result<Int, ServerError>>
@@ -45,13 +46,15 @@ final class ServerServiceLoop: @unchecked Sendable {
     private var scratch: [UInt8] = []
 
     init(
-        host: String, port: Int, maxMessageBytes: Int, tls: LoopbackTLSFiles?, mailbox: ServerMailbox,
+        host: String, port: Int, maxMessageBytes: Int, tls: LoopbackTLSFiles?,
+        capturedHeaders: [String], mailbox: ServerMailbox,
         events: AsyncStream<LoopbackServerEvent>.Continuation, ready: OneShot<Result<Int, ServerError>>
     ) {
         self.host = host
         self.port = port
         self.maxMessageBytes = maxMessageBytes
         self.tls = tls
+        self.capturedHeaders = capturedHeaders
         self.mailbox = mailbox
         self.events = events
         self.ready = ready
@@ -137,16 +140,54 @@ final class ServerServiceLoop: @unchecked Sendable {
     }
 
     private func established(_ wsi: OpaquePointer) {
+        let handshake = readHandshake(wsi)
         let id = mailbox.state.withLock { s in
             let id = LoopbackClientID(rawValue: s.nextClientID)
             s.nextClientID += 1
             s.clients.insert(id)
+            s.handshakes[id] = handshake
             return id
         }
         connections[wsi] = Connection(id: id)
         wsiByID[id] = wsi
         if !reading { _ = lws_rx_flow_control(wsi, 0) }
         events.yield(.connected(id))
+    }
+
+    /// The request line and headers, still available while ESTABLISHED is being handled.
+    private func readHandshake(_ wsi: OpaquePointer) -> LoopbackHandshake {
+        func standard(_ token: lws_token_indexes) -> String? {
+            let length = Int(lws_hdr_total_length(wsi, token))
+            guard length > 0 else { return nil }
+            var buffer = [CChar](repeating: 0, count: length + 1)
+            guard lws_hdr_copy(wsi, &buffer, Int32(buffer.count), token) >= 0 else { return nil }
+            return String(
+                decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        }
+        func custom(_ name: String) -> String? {
+            let key = name + ":"
+            let keyLength = Int32(key.utf8.count)
+            let length = Int(lws_hdr_custom_length(wsi, key, keyLength))
+            guard length >= 0 else { return nil }
+            var buffer = [CChar](repeating: 0, count: length + 1)
+            guard lws_hdr_custom_copy(wsi, &buffer, Int32(buffer.count), key, keyLength) >= 0 else {
+                return nil
+            }
+            return String(
+                decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        }
+        var headers: [String: String] = [:]
+        let known: [(String, lws_token_indexes)] = [
+            ("host", WSI_TOKEN_HOST), ("origin", WSI_TOKEN_ORIGIN),
+            ("authorization", WSI_TOKEN_HTTP_AUTHORIZATION), ("user-agent", WSI_TOKEN_HTTP_USER_AGENT),
+        ]
+        for (name, token) in known {
+            if let value = standard(token) { headers[name] = value }
+        }
+        for name in capturedHeaders {
+            if let value = custom(name) { headers[name] = value }
+        }
+        return LoopbackHandshake(path: standard(WSI_TOKEN_GET_URI) ?? "/", headers: headers)
     }
 
     private func closed(_ wsi: OpaquePointer) {

@@ -36,6 +36,23 @@ extension LibWebSocketsTests {
             await harness.shutdown()
         }
 
+        @Test func sendsThePathAndHeadersInTheHandshake() async throws {
+            let server = LoopbackWebSocketServer(capturedHeaders: ["x-api-key"])
+            let port = try await server.start()
+            var configuration = testConfiguration("ws://127.0.0.1:\(port)/v2/some-key?net=polygon")
+            configuration.headers = [("Authorization", "Bearer t0ken"), ("X-Api-Key", "k-123")]
+            let client = try makeClient(configuration)
+            client.start()
+            try await nextEvent(client, "connected", where: \.isConnected)
+            let handshake = try #require(server.handshake(of: LoopbackClientID(rawValue: 1)))
+            #expect(handshake.path == "/v2/some-key")
+            #expect(handshake.headers["host"] == "127.0.0.1:\(port)")
+            #expect(handshake.headers["authorization"] == "Bearer t0ken")
+            #expect(handshake.headers["x-api-key"] == "k-123")
+            await client.shutdown()
+            await server.stop()
+        }
+
         @Test func sendBeforeConnectingFails() async throws {
             let client = try makeClient(testConfiguration("ws://127.0.0.1:9/"))
             #expect(throws: WebSocketError.notConnected) { try client.send("too early") }
