@@ -18,7 +18,8 @@ public final class LoopbackWebSocketServer: Sendable {
     /// The interface address to listen on.
     public let host: String
     /// Connection changes and client messages, for the life of this object (across restarts).
-    /// Unbounded: meant for tests and a simulated node, where clients send little.
+    /// Unbounded: meant for tests and a simulated node, where clients send little. Consume it from
+    /// one long-lived task: cancelling an iteration ends an `AsyncStream` for good.
     public let events: AsyncStream<LoopbackServerEvent>
 
     private let eventsContinuation: AsyncStream<LoopbackServerEvent>.Continuation
