@@ -7,7 +7,10 @@ let package = Package(
     products: [
         .executable(name: "copybot", targets: ["copybot"]),
         .library(name: "EVM", targets: ["EVM"]),
+        .library(name: "Chain", targets: ["Chain"]),
         .library(name: "Polymarket", targets: ["Polymarket"]),
+        .library(name: "Store", targets: ["Store"]),
+        .library(name: "DevNode", targets: ["DevNode"]),
         .library(name: "CopyBot", targets: ["CopyBot"]),
     ],
     dependencies: [
@@ -27,10 +30,28 @@ let package = Package(
             pkgConfig: "libsecp256k1",
             providers: [.apt(["libsecp256k1-dev"])]
         ),
+        // libwebsockets 4.1 (Debian libwebsockets-dev, TLS through OpenSSL): module map over shim.h.
+        .systemLibrary(
+            name: "CLibWebSockets",
+            path: "Sources/CLibWebSockets",
+            pkgConfig: "libwebsockets",
+            providers: [.apt(["libwebsockets-dev"])]
+        ),
         // Pure Ethereum core: Keccak-256, hex, addresses, 256-bit words, the ABI model and codec,
-        // EIP-712 hashing, secp256k1 signing.
+        // JSON-RPC log parsing, EIP-712 hashing, secp256k1 signing. No I/O.
         .target(name: "EVM", dependencies: ["CSecp256k1"]),
-        // Polymarket: exchange registry from Config/ + abi/, OrderFilled → TradeEvent.
+        // The chain listener: WebSocket transport (libwebsockets), JSON-RPC, the EventSource
+        // (resync, reorgs, checkpoint). Knows nothing of trading.
+        .target(
+            name: "Chain",
+            dependencies: [
+                "EVM",
+                "CLibWebSockets",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
+        // Polymarket: exchange registry from Config/ + abi/, OrderFilled → TradeEvent, the CLOB.
         .target(
             name: "Polymarket",
             dependencies: [
@@ -38,15 +59,6 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "BigInt", package: "BigInt"),
                 .product(name: "Crypto", package: "swift-crypto"),
-            ]
-        ),
-        // The chain listener: transport, JSON-RPC, the EventSource (resync, reorgs, checkpoint).
-        .target(
-            name: "Chain",
-            dependencies: [
-                "EVM",
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
         // The durable store: SQLite through GRDB, implementing the store protocols of the layers above.
@@ -57,6 +69,11 @@ let package = Package(
                 "EVM",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
+        ),
+        // The local simulated Polygon node behind `copybot devnet` and the tests.
+        .target(
+            name: "DevNode",
+            dependencies: ["CLibWebSockets"]
         ),
         // The application: configuration, composition root, command implementations.
         .target(
@@ -73,8 +90,10 @@ let package = Package(
         ),
         .testTarget(name: "EVMTests", dependencies: ["EVM"]),
         .testTarget(name: "PolymarketTests", dependencies: ["Polymarket", "EVM"]),
-        .testTarget(name: "ChainTests", dependencies: ["Chain", "EVM", "Store"]),
-        .testTarget(name: "StoreTests", dependencies: ["Store", "Chain", "EVM"]),
+        .testTarget(
+            name: "ChainTests",
+            dependencies: ["Chain", "DevNode", "EVM", "Store", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(name: "CopyBotTests", dependencies: ["CopyBot", "Polymarket", "EVM"]),
     ],
     swiftLanguageModes: [.v6]
