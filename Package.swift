@@ -85,7 +85,12 @@ let package = Package(
             name: "copybot",
             dependencies: [
                 "CopyBot",
+                "Chain",
+                "EVM",
+                "Polymarket",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "EVMTests", dependencies: ["EVM"]),

@@ -96,6 +96,9 @@ public final class NodeClient: ChainRPC {
     // MARK: Subscriptions
 
     public func subscribe(_ filter: LogFilter) async throws -> any ChainSubscription {
+        guard !configuration.webSocketURLs.isEmpty else {
+            throw ChainRPCError.unavailable("no WebSocket endpoint configured (chain.ws_urls)")
+        }
         let index = state.withLock { $0.webSocketIndex }
         let url = configuration.webSocketURLs[index % configuration.webSocketURLs.count]
         do {

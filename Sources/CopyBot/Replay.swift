@@ -1,0 +1,167 @@
+import Chain
+import EVM
+import Foundation
+import Logging
+import Polymarket
+import Store
+
+/// `copybot replay`: history through the same listener and decoder the service uses.
+public struct Replay: Sendable {
+    /// How the trades are printed.
+    public enum Format: String, Sendable, CaseIterable {
+        /// One readable line per trade, and a progress line on a terminal.
+        case text
+        /// One JSON object per line (the DESIGN.md contract).
+        case jsonl
+    }
+
+    /// What to replay.
+    public struct Options: Sendable {
+        public var fromBlock: UInt64
+        /// Nil: up to the node's head when the replay starts.
+        public var toBlock: UInt64?
+        /// The makers to follow; empty means every fill.
+        public var wallets: [Address]
+        public var format: Format
+        /// `eth_getLogs` range to start with.
+        public var initialRange: UInt64 = 2_000
+
+        /// Creates options.
+        public init(fromBlock: UInt64, toBlock: UInt64?, wallets: [Address], format: Format) {
+            self.fromBlock = fromBlock
+            self.toBlock = toBlock
+            self.wallets = wallets
+            self.format = format
+        }
+    }
+
+    /// What a replay saw.
+    public struct Summary: Hashable, Sendable {
+        public var fromBlock: UInt64 = 0
+        public var toBlock: UInt64 = 0
+        public var trades = 0
+        public var buys = 0
+        public var sells = 0
+        /// Collateral that changed hands in the followed wallets' fills, in base units.
+        public var volumeUnits = UInt256.zero
+        public var byWallet: [Address: Int] = [:]
+        public var rejected: [String: Int] = [:]
+        public var seconds = 0.0
+    }
+
+    /// Progress, for the terminal line.
+    public struct Progress: Sendable {
+        public var fromBlock: UInt64
+        public var toBlock: UInt64
+        public var checkpoint: UInt64
+        public var trades: Int
+        public var logsPerSecond: Double
+        public var elapsed: Double
+
+        /// Fraction of blocks done, 0...1.
+        public var fraction: Double {
+            guard toBlock >= fromBlock else { return 1 }
+            let total = Double(toBlock - fromBlock + 1)
+            let done = checkpoint >= fromBlock ? Double(checkpoint - fromBlock + 1) : 0
+            return min(1, done / total)
+        }
+
+        /// `blocks 1,234/5,000 (24%) · 12,345 logs/s · 17 trades · ETA 1m02s`
+        public var line: String {
+            let done = checkpoint >= fromBlock ? checkpoint - fromBlock + 1 : 0
+            let total = toBlock >= fromBlock ? toBlock - fromBlock + 1 : 0
+            let eta = fraction > 0 && fraction < 1 ? elapsed / fraction * (1 - fraction) : 0
+            return "blocks \(done)/\(total) (\(Int(fraction * 100))%) · \(Int(logsPerSecond)) logs/s · \(trades) trades · ETA \(Self.duration(eta))"
+        }
+
+        static func duration(_ seconds: Double) -> String {
+            let s = Int(seconds.rounded())
+            return s >= 60 ? "\(s / 60)m\(String(format: "%02d", s % 60))s" : "\(s)s"
+        }
+    }
+
+    let registry: ExchangeRegistry
+    let rpc: any ChainRPC
+    let logger: Logger
+
+    /// Creates a replay over a node.
+    public init(registry: ExchangeRegistry, rpc: any ChainRPC, logger: Logger) {
+        self.registry = registry
+        self.rpc = rpc
+        self.logger = logger
+    }
+
+    /// Replays `options`, calling `output` with each trade line and `progress` about twice a second.
+    /// Its checkpoint lives in a temporary store: a replay never touches the service's state.
+    public func run(
+        _ options: Options, output: @Sendable (String) -> Void, progress: (@Sendable (Progress) -> Void)? = nil
+    ) async throws -> Summary {
+        let head = try await rpc.headNumber()
+        let to = min(options.toBlock ?? head, head)
+        guard options.fromBlock <= to else {
+            throw ReplayError("--from-block \(options.fromBlock) is after --to-block/head \(to)")
+        }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("copybot-replay-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try SQLiteStore(path: directory.appendingPathComponent("replay.sqlite").path)
+        var configuration = EventSourceConfiguration(
+            stream: "replay", filter: registry.fillFilter(wallets: options.wallets, blocks: options.fromBlock...to))
+        configuration.start = .block(options.fromBlock)
+        configuration.stopAfter = to
+        configuration.initialRange = options.initialRange
+        let source = EventSource(rpc: rpc, store: store, configuration: configuration, logger: logger)
+        let feed = TradeFeed(source: source, registry: registry, logger: logger)
+        let started = ContinuousClock.now
+        var summary = Summary()
+        summary.fromBlock = options.fromBlock
+        summary.toBlock = to
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await source.run() }
+            if let progress {
+                group.addTask {
+                    while !Task.isCancelled {
+                        try await Task.sleep(for: .milliseconds(500))
+                        let status = source.status
+                        let elapsed = Self.seconds(ContinuousClock.now - started)
+                        progress(
+                            Progress(
+                                fromBlock: options.fromBlock, toBlock: to,
+                                checkpoint: status.checkpoint?.number ?? 0, trades: status.logsDelivered,
+                                logsPerSecond: elapsed > 0 ? Double(status.logsDelivered) / elapsed : 0, elapsed: elapsed))
+                    }
+                }
+            }
+            while let event = try await feed.next() {
+                if event.kind == .trade {
+                    let trade = event.trade
+                    summary.trades += 1
+                    if trade.side == .buy { summary.buys += 1 } else { summary.sells += 1 }
+                    summary.volumeUnits = summary.volumeUnits.addingReportingOverflow(trade.collateral.units).partialValue
+                    summary.byWallet[trade.wallet, default: 0] += 1
+                    output(options.format == .jsonl ? TradeJSON.object(trade) : Self.text(trade))
+                }
+                try await feed.acknowledge(event)
+            }
+            group.cancelAll()
+        }
+        summary.rejected = feed.statistics.rejected
+        summary.seconds = Self.seconds(ContinuousClock.now - started)
+        return summary
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
+    /// `#58036291 CTFExchangeV1 0x94BA…d1EB BUY 3.078050 @ 0.520000 = 1.600586 USDC token 1339…`
+    static func text(_ trade: TradeEvent) -> String {
+        let token = trade.tokenId.decimalString
+        return "#\(trade.blockNumber) \(trade.exchange) \(trade.wallet) \(trade.side.rawValue) \(trade.shares) @ \(trade.price) = \(trade.collateral) USDC token \(token.prefix(12))\(token.count > 12 ? "…" : "") tx \(trade.transactionHash.hex.prefix(12))…"
+    }
+}
+
+/// A replay that cannot run as asked.
+public struct ReplayError: Error, CustomStringConvertible {
+    public var description: String
+    init(_ description: String) { self.description = description }
+}
