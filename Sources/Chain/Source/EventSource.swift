@@ -1,0 +1,433 @@
+import EVM
+import Logging
+import Synchronization
+
+/// How the ``EventSource`` runs.
+public struct EventSourceConfiguration: Sendable {
+    /// Where to start when the store has no checkpoint.
+    public enum Start: Hashable, Sendable {
+        /// From the current head: only what happens from now on.
+        case latest
+        /// From this block (inclusive).
+        case block(UInt64)
+    }
+
+    /// The name of the checkpoint in the store.
+    public var stream: String
+    /// One filter for every exchange address, fill topic0 and followed wallet.
+    public var filter: LogFilter
+    /// How many blocks back a reorg is handled (`chain.reorg_window`).
+    public var reorgWindow: UInt64 = 128
+    /// A subscription with no new head for this long while the socket is open is dead (`chain.stale_after`).
+    public var staleAfter: Duration = .seconds(30)
+    /// While live, confirm the subscription's logs with `eth_getLogs` and move the checkpoint
+    /// every this many blocks.
+    public var verifyEvery: UInt64 = 4
+    /// Where to start without a checkpoint.
+    public var start: Start = .latest
+    /// Replay: stop after this block instead of going live.
+    public var stopAfter: UInt64? = nil
+    /// The first and largest `eth_getLogs` range; ranges halve on provider limits and double back.
+    public var initialRange: UInt64 = 2_000
+    public var maximumRange: UInt64 = 10_000
+    /// Reconnect backoff: `initialBackoff · 2^attempt`, at most `maximumBackoff`, with jitter.
+    public var initialBackoff: Duration = .milliseconds(250)
+    public var maximumBackoff: Duration = .seconds(30)
+    /// Events held for a slow consumer before the source stops reading.
+    public var bufferCapacity: Int = 1_024
+
+    /// Creates a configuration for `filter`.
+    public init(stream: String, filter: LogFilter) {
+        self.stream = stream
+        self.filter = filter
+    }
+}
+
+/// What the source is doing, for status, health and metrics.
+public struct EventSourceStatus: Hashable, Sendable {
+    /// The newest head seen.
+    public var head: UInt64? = nil
+    /// The durable checkpoint: every log up to this block is recorded.
+    public var checkpoint: BlockRef? = nil
+    /// Whether a live subscription is up and synced.
+    public var live = false
+    /// When replaying or backfilling: the block being synced to.
+    public var syncTarget: UInt64? = nil
+    public var logsDelivered = 0
+    public var retractions = 0
+    public var reconnects = 0
+    public var staleResubscribes = 0
+    public var reorgs = 0
+    /// Reorgs deeper than the window (logged as errors).
+    public var deepReorgs = 0
+    /// Logs a node sent that did not belong (wrong range, address, topics): counted and ignored.
+    public var rejectedLogs = 0
+    /// `eth_getLogs` ranges fetched, and how often a range was split on a provider limit.
+    public var rangesFetched = 0
+    public var rangeSplits = 0
+    public var lastError: String? = nil
+}
+
+/// Turns a node's log stream into exactly-once, ordered ``ChainEvent``s.
+///
+/// The source subscribes to `logs` (one filter for everything) and `newHeads`. After every
+/// (re)subscribe it backfills from the durable checkpoint to the head with `eth_getLogs`, then goes
+/// live; notifications that arrive meanwhile wait in the subscription, and the store's identity
+/// check makes the overlap at the seam harmless. Live logs are delivered at once; every
+/// ``EventSourceConfiguration/verifyEvery`` blocks `eth_getLogs` confirms them and moves the
+/// checkpoint, so a log the subscription missed is still delivered, and nothing above the
+/// checkpoint is trusted across a restart.
+///
+/// Reorgs — `removed: true` logs, a head whose parent is not the block we know, or a checkpoint
+/// hash the node no longer has — trigger a resync from the fork point: logs of the new branch are
+/// delivered if new, moved if their transaction was re-included, and logs that vanished are
+/// retracted. Everything goes through ``ChainStateStore/apply(_:stream:)`` before it is handed
+/// out, and ``events`` is bounded: a slow consumer stops the source from reading.
+public final class EventSource: Sendable {
+    private let rpc: any ChainRPC
+    private let store: any ChainStateStore
+    private let configuration: EventSourceConfiguration
+    private let logger: Logger
+    private let statusBox = Mutex(EventSourceStatus())
+
+    /// The events, in chain order. Acknowledge each with ``acknowledge(_:)`` once handled.
+    public let events: BoundedQueue<ChainEvent>
+
+    /// Creates a source; nothing happens until ``run()``.
+    public init(rpc: any ChainRPC, store: any ChainStateStore, configuration: EventSourceConfiguration, logger: Logger) {
+        self.rpc = rpc
+        self.store = store
+        self.configuration = configuration
+        self.logger = logger
+        self.events = BoundedQueue(capacity: configuration.bufferCapacity)
+    }
+
+    /// A snapshot of what the source is doing.
+    public var status: EventSourceStatus { statusBox.withLock { $0 } }
+
+    /// Marks events as handled; they will not be handed out again after a restart.
+    public func acknowledge(_ handled: [ChainEvent]) async throws {
+        try await store.acknowledge(handled, stream: configuration.stream)
+    }
+
+    private func update(_ body: (inout EventSourceStatus) -> Void) { statusBox.withLock { body(&$0) } }
+
+    /// Runs until cancelled (or, when replaying, until ``EventSourceConfiguration/stopAfter``),
+    /// reconnecting forever with backoff. Finishes ``events`` when it returns.
+    public func run() async throws {
+        do {
+            try await runLoop()
+            events.finish()
+        } catch {
+            events.finish(throwing: error is CancellationError ? nil : error)
+            if !(error is CancellationError) { throw error }
+        }
+    }
+
+    private func runLoop() async throws {
+        var state = try await loadState()
+        for event in try await store.pendingEvents(stream: configuration.stream) {
+            try await events.send(event)
+        }
+        var attempt = 0
+        while !Task.isCancelled {
+            do {
+                if let stop = configuration.stopAfter {
+                    try await sync(&state, to: stop)
+                    update { $0.syncTarget = nil }
+                    return
+                }
+                let subscription = try await rpc.subscribe(configuration.filter)
+                do {
+                    try await sync(&state, to: try await rpc.headNumber())
+                    update { $0.live = true }
+                    attempt = 0
+                    try await live(&state, subscription)
+                } catch {
+                    update { $0.live = false }
+                    await subscription.cancel()
+                    throw error
+                }
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch EventSourceError.staleSubscription {
+                update { $0.staleResubscribes += 1 }
+                logger.warning("no new head for \(configuration.staleAfter) on an open subscription; resubscribing")
+            } catch {
+                if Task.isCancelled { throw CancellationError() }
+                if configuration.stopAfter != nil, case ChainRPCError.malformed = error { throw error }
+                update {
+                    $0.reconnects += 1
+                    $0.lastError = "\(error)"
+                }
+                let delay = backoff(attempt: attempt)
+                attempt += 1
+                logger.warning("listener: \(error); reconnecting in \(delay)")
+                try await Task.sleep(for: delay)
+            }
+        }
+        throw CancellationError()
+    }
+
+    private func backoff(attempt: Int) -> Duration {
+        let base = configuration.initialBackoff * (1 << min(attempt, 20))
+        let capped = min(base, configuration.maximumBackoff)
+        return capped * Double.random(in: 0.5...1.0)
+    }
+
+    // MARK: - State
+
+    /// What the source knows beyond the store: canonical hashes (the reorg window plus live heads
+    /// above the checkpoint) and the identities of live logs by position.
+    struct SyncState {
+        var cursor: BlockRef
+        var known: [UInt64: Bytes32]
+        var positions: [Bytes32: [UInt64: (base: LogIdentity, identity: LogIdentity)]] = [:]
+        var needsResync = false
+    }
+
+    private func loadState() async throws -> SyncState {
+        if let stored = try await store.loadState(stream: configuration.stream) {
+            var known: [UInt64: Bytes32] = [:]
+            for block in stored.recentBlocks { known[block.number] = block.hash }
+            known[stored.cursor.number] = stored.cursor.hash
+            update { $0.checkpoint = stored.cursor }
+            logger.info("listener: resuming after checkpoint \(stored.cursor)")
+            return SyncState(cursor: stored.cursor, known: known)
+        }
+        let startNumber: UInt64
+        switch configuration.start {
+        case .latest: startNumber = try await rpc.headNumber()
+        case .block(let n): startNumber = n
+        }
+        // The checkpoint is the block before the first one to read.
+        let cursorNumber = startNumber == 0 ? 0 : startNumber - 1
+        guard let header = try await rpc.header(number: cursorNumber) else {
+            throw ChainRPCError.unavailable("the node has no block \(cursorNumber) to start from")
+        }
+        var step = ChainStep()
+        step.cursor = header.ref
+        step.blocks = [header.ref]
+        _ = try await store.apply(step, stream: configuration.stream)
+        update { $0.checkpoint = header.ref }
+        logger.info("listener: starting at block \(startNumber) (no checkpoint yet)")
+        return SyncState(cursor: header.ref, known: [header.number: header.hash])
+    }
+
+    // MARK: - Live
+
+    private func live(_ state: inout SyncState, _ subscription: any ChainSubscription) async throws {
+        let clock = ContinuousClock()
+        var lastHead = clock.now
+        let poll = min(configuration.staleAfter, .seconds(1))
+        while true {
+            try Task.checkCancellation()
+            guard let notification = try await subscription.next(timeout: poll) else {
+                if clock.now - lastHead > configuration.staleAfter { throw EventSourceError.staleSubscription }
+                continue
+            }
+            switch notification {
+            case .log(let log):
+                guard configuration.filter.matches(log) else {
+                    reject(log, "it does not match the subscription's filter")
+                    continue
+                }
+                if log.removed {
+                    state.needsResync = true
+                    continue
+                }
+                if log.blockNumber <= state.cursor.number { continue }  // confirmed already
+                if let known = state.known[log.blockNumber], known != log.blockHash {
+                    state.needsResync = true
+                    continue
+                }
+                state.known[log.blockNumber] = log.blockHash
+                var step = ChainStep()
+                step.logs = [(liveIdentity(log, &state), log)]
+                try await deliver(try await store.apply(step, stream: configuration.stream))
+            case .head(let head):
+                lastHead = clock.now
+                update { $0.head = max($0.head ?? 0, head.number) }
+                if head.number > 0, let parent = state.known[head.number - 1], parent != head.parentHash {
+                    state.needsResync = true
+                }
+                if let same = state.known[head.number], same != head.hash { state.needsResync = true }
+                if head.number <= state.cursor.number && state.known[head.number] != head.hash {
+                    state.needsResync = true
+                }
+                if state.needsResync {
+                    logger.notice("listener: reorg detected at head \(head.number); resyncing from the fork point")
+                    // A node imports a new branch whole before it notifies, so resync to its head:
+                    // a transaction re-included further up the branch is then seen, not retracted.
+                    try await sync(&state, to: max(head.number, try await rpc.headNumber()))
+                    state.needsResync = false
+                    continue
+                }
+                state.known[head.number] = head.hash
+                if head.number > 0, state.known[head.number - 1] == nil { state.known[head.number - 1] = head.parentHash }
+                if head.number >= state.cursor.number + 1 + configuration.verifyEvery {
+                    try await sync(&state, to: head.number - 1)
+                }
+            }
+        }
+    }
+
+    /// The identity of a live log: its position decides, so a duplicate notification maps to the
+    /// identity already given, and identical logs of one transaction count up in log order.
+    private func liveIdentity(_ log: EthLog, _ state: inout SyncState) -> LogIdentity {
+        if let known = state.positions[log.blockHash]?[log.logIndex] { return known.identity }
+        let base = LogIdentity(log: log, occurrence: 0)
+        let earlier = state.positions[log.blockHash]?.filter { $0.key < log.logIndex && $0.value.base == base }.count ?? 0
+        let identity = earlier == 0 ? base : LogIdentity(log: log, occurrence: earlier)
+        state.positions[log.blockHash, default: [:]][log.logIndex] = (base, identity)
+        return identity
+    }
+
+    private func reject(_ log: EthLog, _ reason: String) {
+        update { $0.rejectedLogs += 1 }
+        logger.warning("listener: ignoring a log from \(log.address) in block \(log.blockNumber): \(reason)")
+    }
+
+    private func deliver(_ delivered: [ChainEvent]) async throws {
+        guard !delivered.isEmpty else { return }
+        var logs = 0
+        var retractions = 0
+        for event in delivered {
+            if case .log = event { logs += 1 } else { retractions += 1 }
+        }
+        update {
+            $0.logsDelivered += logs
+            $0.retractions += retractions
+        }
+        for event in delivered { try await events.send(event) }
+    }
+
+    // MARK: - Sync
+
+    /// Brings the checkpoint to `target`: finds the highest remembered block the node still has,
+    /// fetches the logs above it with `eth_getLogs`, delivers new ones, moves re-included ones,
+    /// and retracts the ones that vanished.
+    private func sync(_ state: inout SyncState, to target: UInt64) async throws {
+        let fork = try await forkPoint(state)
+        guard target > fork.number || fork.number < state.cursor.number else { return }
+        update { $0.syncTarget = target }
+        let stream = configuration.stream
+        // Logs delivered above the fork point up to the target (live ones, or a reorged branch's)
+        // must be seen again in this range, or they are retracted.
+        var candidates = try await store.liveIdentities(stream: stream, aboveBlock: fork.number, throughBlock: target)
+        if fork.number < state.cursor.number {
+            update { $0.reorgs += 1 }
+            logger.notice("listener: rewinding checkpoint from \(state.cursor) to fork point \(fork)")
+        }
+        var from = fork.number + 1
+        var range = configuration.initialRange
+        var first = true
+        var lastEnd = fork
+        while from <= target {
+            try Task.checkCancellation()
+            let to = min(target, from + range - 1)
+            let fetched: [EthLog]
+            do {
+                fetched = try await rpc.logs(configuration.filter, from: from, to: to)
+            } catch ChainRPCError.rangeTooLarge(let message) {
+                guard range > 1 else { throw ChainRPCError.rangeTooLarge(message) }
+                range = max(1, range / 2)
+                update { $0.rangeSplits += 1 }
+                logger.debug("listener: eth_getLogs \(from)...\(to) refused (\(message)); trying \(range) blocks")
+                continue
+            }
+            guard let end = try await rpc.header(number: to) else {
+                throw ChainRPCError.unavailable("the node has no block \(to) yet")
+            }
+            let logs = accept(fetched, from: from, to: to)
+            if logs.contains(where: { $0.blockNumber == to && $0.blockHash != end.hash }) {
+                throw ChainRPCError.unavailable("the chain moved while block \(to) was read; resyncing")
+            }
+            let identities = LogIdentity.identify(logs)
+            candidates.subtract(identities)
+            var step = ChainStep()
+            step.logs = Array(zip(identities, logs))
+            var blocks: [UInt64: Bytes32] = [end.number: end.hash]
+            for log in logs { blocks[log.blockNumber] = log.blockHash }
+            step.blocks = blocks.map { BlockRef(number: $0.key, hash: $0.value) }
+            if first {
+                step.forgetAbove = fork.number
+                first = false
+                state.known = state.known.filter { $0.key <= fork.number }
+                state.positions = [:]
+            }
+            if candidates.isEmpty {
+                step.cursor = end.ref
+                step.pruneBelow = end.number > configuration.reorgWindow ? end.number - configuration.reorgWindow : nil
+            }
+            try await deliver(try await store.apply(step, stream: stream))
+            for (number, hash) in blocks { state.known[number] = hash }
+            if step.cursor != nil {
+                state.cursor = end.ref
+                update { $0.checkpoint = end.ref }
+            }
+            lastEnd = end.ref
+            update { $0.rangesFetched += 1 }
+            range = min(configuration.maximumRange, range * 2)
+            from = to + 1
+        }
+        if state.cursor != lastEnd || !candidates.isEmpty {
+            var step = ChainStep()
+            step.retractions = candidates.sorted()
+            step.cursor = lastEnd
+            if first {
+                step.forgetAbove = fork.number
+                state.known = state.known.filter { $0.key <= fork.number }
+            }
+            step.blocks = [lastEnd]
+            try await deliver(try await store.apply(step, stream: stream))
+            state.cursor = lastEnd
+            state.known[lastEnd.number] = lastEnd.hash
+            update { $0.checkpoint = lastEnd }
+        }
+        let floor = state.cursor.number > configuration.reorgWindow ? state.cursor.number - configuration.reorgWindow : 0
+        state.known = state.known.filter { $0.key >= floor }
+    }
+
+    /// Logs the node returned for `[from, to]` that really belong there; the rest are counted.
+    private func accept(_ logs: [EthLog], from: UInt64, to: UInt64) -> [EthLog] {
+        var accepted: [EthLog] = []
+        accepted.reserveCapacity(logs.count)
+        for log in logs {
+            if log.removed {
+                reject(log, "eth_getLogs returned a removed log")
+            } else if log.blockNumber < from || log.blockNumber > to {
+                reject(log, "it is outside the requested range \(from)...\(to)")
+            } else if !configuration.filter.matches(log) {
+                reject(log, "it does not match the filter")
+            } else {
+                accepted.append(log)
+            }
+        }
+        accepted.sort { ($0.blockNumber, $0.logIndex) < ($1.blockNumber, $1.logIndex) }
+        return accepted
+    }
+
+    /// The highest remembered block at or below the checkpoint that the node still has with the
+    /// same hash (normally the checkpoint itself).
+    private func forkPoint(_ state: SyncState) async throws -> BlockRef {
+        let remembered = state.known.filter { $0.key <= state.cursor.number }.sorted { $0.key > $1.key }
+        for (number, hash) in remembered {
+            guard let header = try await rpc.header(number: number) else { continue }  // node behind us
+            if header.hash == hash { return BlockRef(number: number, hash: hash) }
+        }
+        let lowest = remembered.last?.key ?? state.cursor.number
+        update { $0.deepReorgs += 1 }
+        logger.error(
+            "listener: no remembered block is canonical any more: a reorg deeper than chain.reorg_window (\(configuration.reorgWindow)); resyncing from block \(lowest)"
+        )
+        let floor = lowest == 0 ? 0 : lowest - 1
+        return BlockRef(number: floor, hash: .zero)
+    }
+}
+
+/// Failures the source handles itself.
+enum EventSourceError: Error {
+    /// No head for `staleAfter` on an open subscription.
+    case staleSubscription
+}

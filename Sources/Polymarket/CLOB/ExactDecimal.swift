@@ -1,0 +1,187 @@
+import BigInt
+import EVM
+
+/// A non-negative decimal number held exactly: `significand / 10^scale`.
+///
+/// Prices, sizes and amounts of orders are exact decimals, never binary floating point: the
+/// exchange compares them digit for digit. Parsing accepts plain decimal text (`"12"`, `"0.53"`,
+/// `".5"`); values are normalised (no trailing fractional zeros), so `"0.50" == "0.5"`.
+public struct ExactDecimal: Hashable, Sendable, Comparable, CustomStringConvertible {
+    /// The digits of the value.
+    public let significand: BigUInt
+    /// How many of those digits are fractional.
+    public let scale: Int
+
+    /// Creates `significand / 10^scale`, normalised.
+    public init(significand: BigUInt, scale: Int = 0) {
+        var significand = significand
+        var scale = max(scale, 0)
+        if significand.isZero {
+            scale = 0
+        } else {
+            while scale > 0 {
+                let (q, r) = significand.quotientAndRemainder(dividingBy: 10)
+                guard r.isZero else { break }
+                significand = q
+                scale -= 1
+            }
+        }
+        self.significand = significand
+        self.scale = scale
+    }
+
+    /// Creates an integer value.
+    public init(_ integer: Int) {
+        precondition(integer >= 0, "ExactDecimal is non-negative")
+        self.init(significand: BigUInt(integer))
+    }
+
+    /// Parses plain decimal text: digits, optionally one `.` and more digits. Nil otherwise
+    /// (no sign, exponent, spaces or separators).
+    public init?(_ text: some StringProtocol) {
+        var digits = ""
+        var scale = 0
+        var seenPoint = false
+        var seenDigit = false
+        for c in text.unicodeScalars {
+            if c == "." {
+                guard !seenPoint else { return nil }
+                seenPoint = true
+            } else if c.properties.numericType == .decimal, c.isASCII {
+                digits.unicodeScalars.append(c)
+                seenDigit = true
+                if seenPoint { scale += 1 }
+            } else {
+                return nil
+            }
+        }
+        guard seenDigit, let significand = BigUInt(digits) else { return nil }
+        self.init(significand: significand, scale: scale)
+    }
+
+    /// Whether the value is zero.
+    public var isZero: Bool { significand.isZero }
+
+    /// The number of fractional digits (after normalisation).
+    public var decimalPlaces: Int { scale }
+
+    /// Plain decimal text, without trailing fractional zeros (`"0.5"`, `"12"`).
+    public var description: String {
+        let digits = String(significand)
+        guard scale > 0 else { return digits }
+        let padded =
+            digits.count <= scale ? String(repeating: "0", count: scale + 1 - digits.count) + digits : digits
+        let split = padded.index(padded.endIndex, offsetBy: -scale)
+        return padded[..<split] + "." + padded[split...]
+    }
+
+    public static func < (lhs: ExactDecimal, rhs: ExactDecimal) -> Bool {
+        let scale = max(lhs.scale, rhs.scale)
+        return lhs.significand * BigUInt(10).power(scale - lhs.scale)
+            < rhs.significand * BigUInt(10).power(scale - rhs.scale)
+    }
+
+    /// The value as a fraction.
+    var rational: Rational { Rational(significand, BigUInt(10).power(scale)) }
+
+    /// Sum.
+    public static func + (lhs: ExactDecimal, rhs: ExactDecimal) -> ExactDecimal {
+        let scale = max(lhs.scale, rhs.scale)
+        return ExactDecimal(
+            significand: lhs.significand * BigUInt(10).power(scale - lhs.scale)
+                + rhs.significand * BigUInt(10).power(scale - rhs.scale), scale: scale)
+    }
+
+    /// Difference; nil when it would be negative.
+    public static func - (lhs: ExactDecimal, rhs: ExactDecimal) -> ExactDecimal? {
+        let scale = max(lhs.scale, rhs.scale)
+        let a = lhs.significand * BigUInt(10).power(scale - lhs.scale)
+        let b = rhs.significand * BigUInt(10).power(scale - rhs.scale)
+        return a >= b ? ExactDecimal(significand: a - b, scale: scale) : nil
+    }
+
+    /// Product.
+    public static func * (lhs: ExactDecimal, rhs: ExactDecimal) -> ExactDecimal {
+        ExactDecimal(significand: lhs.significand * rhs.significand, scale: lhs.scale + rhs.scale)
+    }
+
+    /// The value rounded toward zero to `places` fractional digits.
+    public func floored(toPlaces places: Int) -> ExactDecimal {
+        guard scale > places else { return self }
+        return ExactDecimal(
+            significand: significand / BigUInt(10).power(scale - places), scale: places)
+    }
+
+    /// Whether the value is a whole multiple of `step` (a non-zero decimal).
+    public func isMultiple(of step: ExactDecimal) -> Bool {
+        let scale = max(self.scale, step.scale)
+        let a = significand * BigUInt(10).power(scale - self.scale)
+        let b = step.significand * BigUInt(10).power(scale - step.scale)
+        return !b.isZero && (a % b).isZero
+    }
+
+    /// The value times 10^`places`, if that is a whole number that fits 256 bits (token units).
+    public func scaledInteger(places: Int) -> UInt256? {
+        guard scale <= places else { return nil }
+        return UInt256(bigUInt: significand * BigUInt(10).power(places - scale))
+    }
+}
+
+/// A non-negative fraction, for the one division (market BUY) in the amount rules.
+struct Rational: Sendable {
+    var numerator: BigUInt
+    var denominator: BigUInt
+
+    init(_ numerator: BigUInt, _ denominator: BigUInt) {
+        precondition(!denominator.isZero, "zero denominator")
+        self.numerator = numerator
+        self.denominator = denominator
+    }
+
+    init(_ decimal: ExactDecimal) { self = decimal.rational }
+
+    static func * (a: Rational, b: Rational) -> Rational {
+        Rational(a.numerator * b.numerator, a.denominator * b.denominator)
+    }
+
+    static func / (a: Rational, b: Rational) -> Rational {
+        Rational(a.numerator * b.denominator, a.denominator * b.numerator)
+    }
+
+    /// Whether more than `places` fractional digits are needed to write the value.
+    func hasMoreDecimals(than places: Int) -> Bool {
+        !((numerator * BigUInt(10).power(places)) % denominator).isZero
+    }
+
+    /// Rounded toward zero to `places` fractional digits (Python's `floor(x * 10^d) / 10^d`).
+    func floored(_ places: Int) -> ExactDecimal {
+        ExactDecimal(significand: numerator * BigUInt(10).power(places) / denominator, scale: places)
+    }
+
+    /// Rounded up to `places` fractional digits (Python's `ceil(x * 10^d) / 10^d`).
+    func ceiled(_ places: Int) -> ExactDecimal {
+        let (q, r) = (numerator * BigUInt(10).power(places)).quotientAndRemainder(dividingBy: denominator)
+        return ExactDecimal(significand: r.isZero ? q : q + 1, scale: places)
+    }
+
+    /// Rounded to nearest at `places` fractional digits, ties to even (Python's `round`).
+    func roundedHalfEven(_ places: Int) -> ExactDecimal {
+        let (q, r) = (numerator * BigUInt(10).power(places)).quotientAndRemainder(dividingBy: denominator)
+        let twice = r * 2
+        let up = twice > denominator || (twice == denominator && q % 2 == 1)
+        return ExactDecimal(significand: up ? q + 1 : q, scale: places)
+    }
+}
+
+extension UInt256 {
+    /// The value of a `BigUInt`, if it fits 256 bits.
+    init?(bigUInt value: BigUInt) {
+        guard value.bitWidth <= 256 else { return nil }
+        var limbs: [UInt64] = value.words.map { UInt64($0) }
+        while limbs.count < 4 { limbs.append(0) }
+        self.init(limbs[3], limbs[2], limbs[1], limbs[0])
+    }
+
+    /// The value as a `BigUInt`.
+    var bigUInt: BigUInt { BigUInt(words: [UInt(w3), UInt(w2), UInt(w1), UInt(w0)]) }
+}

@@ -1,1 +1,0 @@
-// The Polymarket layer: exchange registry, fill mapping.

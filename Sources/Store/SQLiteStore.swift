@@ -1,0 +1,270 @@
+import Chain
+import EVM
+import Foundation
+import GRDB
+
+/// copybot's embedded store: one SQLite file (WAL mode) through GRDB, with migrations.
+///
+/// It implements the store protocols the other layers declare (``ChainStateStore`` for now);
+/// the composition root creates it and hands it to them as those protocols.
+public final class SQLiteStore: Sendable {
+    let pool: DatabasePool
+
+    /// Opens (creating if needed) the database at `path` and migrates it to the current schema.
+    public init(path: String) throws {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        }
+        pool = try DatabasePool(path: path, configuration: configuration)
+        try Self.migrator.migrate(pool)
+    }
+
+    /// The schema, one migration per change; never edit a migration that has shipped.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-chain") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE chain_cursor (
+                        stream TEXT PRIMARY KEY NOT NULL,
+                        block_number INTEGER NOT NULL,
+                        block_hash BLOB NOT NULL
+                    );
+                    CREATE TABLE chain_blocks (
+                        stream TEXT NOT NULL,
+                        block_number INTEGER NOT NULL,
+                        block_hash BLOB NOT NULL,
+                        PRIMARY KEY (stream, block_number)
+                    );
+                    CREATE TABLE chain_logs (
+                        stream TEXT NOT NULL,
+                        identity BLOB NOT NULL,
+                        address BLOB NOT NULL,
+                        topics BLOB NOT NULL,
+                        data BLOB NOT NULL,
+                        block_number INTEGER NOT NULL,
+                        block_hash BLOB NOT NULL,
+                        tx_hash BLOB NOT NULL,
+                        tx_index INTEGER NOT NULL,
+                        log_index INTEGER NOT NULL,
+                        delivery_seq INTEGER NOT NULL,
+                        delivered_acked INTEGER NOT NULL DEFAULT 0,
+                        retracted INTEGER NOT NULL DEFAULT 0,
+                        retraction_seq INTEGER,
+                        retraction_acked INTEGER NOT NULL DEFAULT 0,
+                        PRIMARY KEY (stream, identity)
+                    );
+                    CREATE INDEX chain_logs_block ON chain_logs (stream, block_number);
+                    CREATE INDEX chain_logs_pending ON chain_logs (stream)
+                        WHERE delivered_acked = 0 OR (retracted = 1 AND retraction_acked = 0);
+                    """)
+        }
+        return migrator
+    }
+}
+
+// MARK: - ChainStateStore
+
+extension SQLiteStore: ChainStateStore {
+    public func loadState(stream: String) async throws -> ChainState? {
+        try await pool.read { db in
+            guard
+                let row = try Row.fetchOne(
+                    db, sql: "SELECT block_number, block_hash FROM chain_cursor WHERE stream = ?", arguments: [stream])
+            else { return nil }
+            let blocks = try Row.fetchAll(
+                db, sql: "SELECT block_number, block_hash FROM chain_blocks WHERE stream = ? ORDER BY block_number",
+                arguments: [stream])
+            return ChainState(cursor: try Self.blockRef(row), recentBlocks: try blocks.map(Self.blockRef))
+        }
+    }
+
+    public func apply(_ step: ChainStep, stream: String) async throws -> [ChainEvent] {
+        try await pool.write { db in
+            var events: [ChainEvent] = []
+            var seq =
+                try Int64.fetchOne(
+                    db,
+                    sql: "SELECT MAX(COALESCE(MAX(delivery_seq), 0), COALESCE(MAX(retraction_seq), 0)) FROM chain_logs WHERE stream = ?",
+                    arguments: [stream]) ?? 0
+            if let forget = step.forgetAbove {
+                try db.execute(
+                    sql: "DELETE FROM chain_blocks WHERE stream = ? AND block_number > ?",
+                    arguments: [stream, Int64(forget)])
+            }
+            for (identity, log) in step.logs {
+                let existing = try Row.fetchOne(
+                    db, sql: "SELECT retracted FROM chain_logs WHERE stream = ? AND identity = ?",
+                    arguments: [stream, Self.data(identity.hash)])
+                if let existing {
+                    // Already delivered: a re-included transaction only moves.
+                    let wasRetracted: Bool = existing["retracted"]
+                    try db.execute(
+                        sql: """
+                            UPDATE chain_logs SET block_number = ?, block_hash = ?, tx_index = ?, log_index = ?
+                            WHERE stream = ? AND identity = ?
+                            """,
+                        arguments: [
+                            Int64(log.blockNumber), Self.data(log.blockHash), Int64(log.transactionIndex),
+                            Int64(log.logIndex), stream, Self.data(identity.hash),
+                        ])
+                    if wasRetracted {
+                        // Retracted earlier, canonical again (a reorg reverted): deliver it anew.
+                        seq += 1
+                        try db.execute(
+                            sql: """
+                                UPDATE chain_logs SET retracted = 0, retraction_seq = NULL, retraction_acked = 0,
+                                    delivered_acked = 0, delivery_seq = ? WHERE stream = ? AND identity = ?
+                                """, arguments: [seq, stream, Self.data(identity.hash)])
+                        events.append(.log(log, identity))
+                    }
+                    continue
+                }
+                seq += 1
+                try db.execute(
+                    sql: """
+                        INSERT INTO chain_logs (stream, identity, address, topics, data, block_number, block_hash,
+                            tx_hash, tx_index, log_index, delivery_seq)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        stream, Self.data(identity.hash), Data(log.address.bytes),
+                        Data(log.topics.flatMap(\.bytes)), Data(log.data), Int64(log.blockNumber),
+                        Self.data(log.blockHash), Self.data(log.transactionHash), Int64(log.transactionIndex),
+                        Int64(log.logIndex), seq,
+                    ])
+                events.append(.log(log, identity))
+            }
+            for identity in step.retractions {
+                guard
+                    let row = try Row.fetchOne(
+                        db, sql: "SELECT * FROM chain_logs WHERE stream = ? AND identity = ? AND retracted = 0",
+                        arguments: [stream, Self.data(identity.hash)])
+                else { continue }
+                seq += 1
+                try db.execute(
+                    sql: "UPDATE chain_logs SET retracted = 1, retraction_seq = ? WHERE stream = ? AND identity = ?",
+                    arguments: [seq, stream, Self.data(identity.hash)])
+                events.append(.retracted(try Self.log(row), identity))
+            }
+            for block in step.blocks {
+                try db.execute(
+                    sql: "INSERT OR REPLACE INTO chain_blocks (stream, block_number, block_hash) VALUES (?, ?, ?)",
+                    arguments: [stream, Int64(block.number), Self.data(block.hash)])
+            }
+            if let cursor = step.cursor {
+                try db.execute(
+                    sql: "INSERT OR REPLACE INTO chain_cursor (stream, block_number, block_hash) VALUES (?, ?, ?)",
+                    arguments: [stream, Int64(cursor.number), Self.data(cursor.hash)])
+            }
+            if let below = step.pruneBelow {
+                try db.execute(
+                    sql: """
+                        DELETE FROM chain_logs WHERE stream = ? AND block_number < ? AND delivered_acked = 1
+                            AND (retracted = 0 OR retraction_acked = 1)
+                        """, arguments: [stream, Int64(below)])
+                try db.execute(
+                    sql: "DELETE FROM chain_blocks WHERE stream = ? AND block_number < ?",
+                    arguments: [stream, Int64(below)])
+            }
+            return events
+        }
+    }
+
+    public func pendingEvents(stream: String) async throws -> [ChainEvent] {
+        try await pool.read { db in
+            var pending: [(Int64, ChainEvent)] = []
+            let deliveries = try Row.fetchAll(
+                db, sql: "SELECT * FROM chain_logs WHERE stream = ? AND delivered_acked = 0", arguments: [stream])
+            for row in deliveries {
+                pending.append((row["delivery_seq"], .log(try Self.log(row), LogIdentity(hash: try Self.bytes32(row["identity"])))))
+            }
+            let retractions = try Row.fetchAll(
+                db, sql: "SELECT * FROM chain_logs WHERE stream = ? AND retracted = 1 AND retraction_acked = 0",
+                arguments: [stream])
+            for row in retractions {
+                pending.append((row["retraction_seq"], .retracted(try Self.log(row), LogIdentity(hash: try Self.bytes32(row["identity"])))))
+            }
+            return pending.sorted { $0.0 < $1.0 }.map(\.1)
+        }
+    }
+
+    public func acknowledge(_ events: [ChainEvent], stream: String) async throws {
+        try await pool.write { db in
+            for event in events {
+                switch event {
+                case .log(_, let identity):
+                    try db.execute(
+                        sql: "UPDATE chain_logs SET delivered_acked = 1 WHERE stream = ? AND identity = ?",
+                        arguments: [stream, Self.data(identity.hash)])
+                case .retracted(_, let identity):
+                    try db.execute(
+                        sql: "UPDATE chain_logs SET retraction_acked = 1 WHERE stream = ? AND identity = ?",
+                        arguments: [stream, Self.data(identity.hash)])
+                }
+            }
+        }
+    }
+
+    public func liveIdentities(stream: String, aboveBlock: UInt64, throughBlock: UInt64) async throws -> Set<LogIdentity> {
+        try await pool.read { db in
+            let rows = try Data.fetchAll(
+                db,
+                sql: """
+                    SELECT identity FROM chain_logs
+                    WHERE stream = ? AND block_number > ? AND block_number <= ? AND retracted = 0
+                    """,
+                arguments: [stream, Int64(aboveBlock), Int64(throughBlock)])
+            return Set(try rows.map { LogIdentity(hash: try Self.bytes32($0)) })
+        }
+    }
+
+    public func deliveredCount(stream: String) async throws -> Int {
+        try await pool.read { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM chain_logs WHERE stream = ?", arguments: [stream]) ?? 0
+        }
+    }
+
+    // MARK: - Row mapping
+
+    static func data(_ word: Bytes32) -> Data { Data(word.bytes) }
+
+    static func bytes32(_ data: Data) throws -> Bytes32 {
+        guard let word = Bytes32(bytes: data) else { throw StoreError.corrupt("expected 32 bytes, found \(data.count)") }
+        return word
+    }
+
+    static func blockRef(_ row: Row) throws -> BlockRef {
+        BlockRef(number: UInt64(row["block_number"] as Int64), hash: try bytes32(row["block_hash"]))
+    }
+
+    static func log(_ row: Row) throws -> EthLog {
+        let topicBytes: Data = row["topics"]
+        guard topicBytes.count % 32 == 0 else { throw StoreError.corrupt("topics of \(topicBytes.count) bytes") }
+        let topics = try stride(from: 0, to: topicBytes.count, by: 32).map { try bytes32(topicBytes[$0..<$0 + 32]) }
+        guard let address = Address(bytes: row["address"] as Data) else { throw StoreError.corrupt("address") }
+        return EthLog(
+            address: address, topics: topics, data: [UInt8](row["data"] as Data),
+            blockNumber: UInt64(row["block_number"] as Int64), blockHash: try bytes32(row["block_hash"]),
+            transactionHash: try bytes32(row["tx_hash"]), transactionIndex: UInt64(row["tx_index"] as Int64),
+            logIndex: UInt64(row["log_index"] as Int64), removed: false)
+    }
+}
+
+/// A store failure that is not SQLite's own.
+public enum StoreError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// Stored data that cannot be what copybot wrote.
+    case corrupt(String)
+
+    public var description: String {
+        switch self {
+        case .corrupt(let what): "the store holds corrupt data: \(what)"
+        }
+    }
+}

@@ -1,0 +1,206 @@
+import Chain
+import EVM
+import Foundation
+import Logging
+import Store
+import Testing
+
+/// A temporary SQLite store, removed at the end of the test.
+final class TemporaryStore {
+    let directory: URL
+    let store: SQLiteStore
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("copybot-test-\(UUID().uuidString)")
+        store = try SQLiteStore(path: directory.appendingPathComponent("copybot.sqlite").path)
+    }
+
+    /// Another connection to the same file, as after a restart.
+    func reopen() throws -> SQLiteStore {
+        try SQLiteStore(path: directory.appendingPathComponent("copybot.sqlite").path)
+    }
+
+    deinit { try? FileManager.default.removeItem(at: directory) }
+}
+
+/// Collects a source's events, acknowledging each, until a condition holds.
+actor Collector {
+    private(set) var delivered: [EthLog] = []
+    private(set) var retracted: [EthLog] = []
+    private(set) var identities: [LogIdentity] = []
+
+    func consume(_ source: EventSource, until done: @Sendable (Collector) async -> Bool, timeout: Duration = .seconds(20)) async throws {
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        while await !done(self) {
+            guard clock.now < deadline else { throw TestTimeout() }
+            guard let event = try await source.events.next(timeout: .milliseconds(50)) else { continue }
+            switch event {
+            case .log(let log, let id):
+                delivered.append(log)
+                identities.append(id)
+            case .retracted(let log, _): retracted.append(log)
+            }
+            try await source.acknowledge([event])
+        }
+    }
+
+    var deliveredTransactions: [Bytes32] { delivered.map(\.transactionHash) }
+}
+
+struct TestTimeout: Error {}
+
+@Suite("EventSource against an in-memory chain and the SQLite store")
+struct EventSourceTests {
+    static let logger = Logger(label: "test")
+
+    func configuration(_ chain: FakeChain, start: EventSourceConfiguration.Start = .block(1)) -> EventSourceConfiguration {
+        var configuration = EventSourceConfiguration(stream: "test", filter: chain.filter)
+        configuration.start = start
+        configuration.initialRange = 8
+        configuration.verifyEvery = 2
+        configuration.staleAfter = .milliseconds(500)
+        configuration.initialBackoff = .milliseconds(10)
+        configuration.maximumBackoff = .milliseconds(50)
+        return configuration
+    }
+
+    /// Runs `body` with a source running in the background.
+    func withSource(
+        _ chain: FakeChain, store: SQLiteStore, configuration: EventSourceConfiguration,
+        _ body: (EventSource) async throws -> Void
+    ) async throws {
+        let source = EventSource(rpc: chain, store: store, configuration: configuration, logger: Self.logger)
+        let task = Task { try await source.run() }
+        defer { task.cancel() }
+        try await body(source)
+        task.cancel()
+        _ = await task.result
+    }
+
+    @Test("backfill from a start block, then live: every log once, in chain order")
+    func backfillThenLive() async throws {
+        let chain = FakeChain(genesisBlocks: 1)
+        for i in 0..<60 { chain.mine(logs: i % 3) }
+        let temporary = try TemporaryStore()
+        let collector = Collector()
+        try await withSource(chain, store: temporary.store, configuration: configuration(chain)) { source in
+            try await collector.consume(source) { await $0.delivered.count == chain.canonicalLogs.count }
+            for _ in 0..<20 { chain.mine(logs: 2) }
+            try await collector.consume(source) { await $0.delivered.count == chain.canonicalLogs.count }
+        }
+        let delivered = await collector.delivered
+        #expect(delivered.map(\.transactionHash) == chain.canonicalLogs.map(\.transactionHash))
+        #expect(try await temporary.store.deliveredCount(stream: "test") == delivered.count)
+    }
+
+    @Test("a restart resumes from the checkpoint and delivers nothing twice")
+    func restart() async throws {
+        let chain = FakeChain()
+        for _ in 0..<30 { chain.mine(logs: 2) }
+        let temporary = try TemporaryStore()
+        let first = Collector()
+        try await withSource(chain, store: temporary.store, configuration: configuration(chain)) { source in
+            try await first.consume(source) { await $0.delivered.count == 60 }
+        }
+        for _ in 0..<10 { chain.mine(logs: 3) }
+        let second = Collector()
+        try await withSource(chain, store: try temporary.reopen(), configuration: configuration(chain)) { source in
+            try await second.consume(source) { await $0.delivered.count == 30 }
+            try await Task.sleep(for: .milliseconds(300))
+            try await second.consume(source) { _ in true }
+        }
+        let all = await first.deliveredTransactions + second.deliveredTransactions
+        #expect(all == chain.canonicalLogs.map(\.transactionHash))
+        #expect(Set(all).count == all.count)
+    }
+
+    @Test("provider range limits split the range; nothing is skipped")
+    func rangeLimits() async throws {
+        let chain = FakeChain()
+        for _ in 0..<100 { chain.mine(logs: 1) }
+        chain.maxRange = 3
+        let temporary = try TemporaryStore()
+        let collector = Collector()
+        let source = EventSource(rpc: chain, store: temporary.store, configuration: configuration(chain), logger: Self.logger)
+        let task = Task { try await source.run() }
+        try await collector.consume(source) { await $0.delivered.count == 100 }
+        task.cancel()
+        #expect(await collector.deliveredTransactions == chain.canonicalLogs.map(\.transactionHash))
+        #expect(source.status.rangeSplits > 0)
+    }
+
+    @Test("a reorg retracts dropped logs and does not deliver re-included ones twice")
+    func reorgReinclusion() async throws {
+        let chain = FakeChain()
+        for _ in 0..<20 { chain.mine(logs: 2) }
+        let temporary = try TemporaryStore()
+        let collector = Collector()
+        try await withSource(chain, store: temporary.store, configuration: configuration(chain)) { source in
+            try await collector.consume(source) { await $0.delivered.count == 40 }
+            // Live blocks, then a 6-deep reorg: 4 of the 12 orphaned transactions come back.
+            for _ in 0..<6 { chain.mine(logs: 2) }
+            try await collector.consume(source) { await $0.delivered.count == 52 }
+            let (orphaned, dropped) = chain.reorg(depth: 6, reincluded: 4, extra: 2)
+            #expect(orphaned.count == 12)
+            let canonical = Set(chain.canonicalLogs.map(\.transactionHash))
+            try await collector.consume(source) { c in
+                let delivered = Set(await c.deliveredTransactions)
+                let retracted = await c.retracted.count
+                return delivered.isSuperset(of: canonical) && retracted == dropped.count
+            }
+            try await Task.sleep(for: .milliseconds(200))
+            try await collector.consume(source) { _ in true }
+        }
+        let delivered = await collector.deliveredTransactions
+        #expect(Set(delivered).count == delivered.count, "no transaction delivered twice")
+        let retracted = Set(await collector.retracted.map(\.transactionHash))
+        let canonical = Set(chain.canonicalLogs.map(\.transactionHash))
+        #expect(Set(delivered).subtracting(retracted) == canonical)
+        #expect(retracted.isDisjoint(with: canonical))
+    }
+
+    @Test("a silent subscription on an open socket is detected and replaced; duplicates are ignored")
+    func staleAndDuplicates() async throws {
+        let chain = FakeChain()
+        for _ in 0..<5 { chain.mine(logs: 1) }
+        let temporary = try TemporaryStore()
+        let collector = Collector()
+        try await withSource(chain, store: temporary.store, configuration: configuration(chain)) { source in
+            try await collector.consume(source) { await $0.delivered.count == 5 }
+            chain.duplicate = true
+            for _ in 0..<5 { chain.mine(logs: 2) }
+            try await collector.consume(source) { await $0.delivered.count == 15 }
+            chain.silent = true
+            for _ in 0..<5 { chain.mine(logs: 1) }
+            chain.silent = false
+            try await collector.consume(source) { await $0.delivered.count == 20 }
+            #expect(source.status.staleResubscribes >= 1)
+            chain.dropConnections()
+            for _ in 0..<3 { chain.mine(logs: 1) }
+            try await collector.consume(source) { await $0.delivered.count == 23 }
+            #expect(source.status.reconnects >= 1)
+        }
+        let delivered = await collector.deliveredTransactions
+        #expect(delivered == chain.canonicalLogs.map(\.transactionHash))
+    }
+
+    @Test("replay stops after the last block and finishes the stream")
+    func replay() async throws {
+        let chain = FakeChain()
+        for _ in 0..<50 { chain.mine(logs: 1) }
+        let temporary = try TemporaryStore()
+        var configuration = configuration(chain, start: .block(11))
+        configuration.stopAfter = 40
+        let source = EventSource(rpc: chain, store: temporary.store, configuration: configuration, logger: Self.logger)
+        let task = Task { try await source.run() }
+        var blocks: [UInt64] = []
+        for try await event in source.events {
+            blocks.append(event.log.blockNumber)
+            try await source.acknowledge([event])
+        }
+        try await task.value
+        #expect(blocks == Array(11...40))
+        #expect(chain.subscriptionCount == 0)
+    }
+}

@@ -1,0 +1,182 @@
+import Chain
+import EVM
+import Synchronization
+
+/// A small in-memory chain for EventSource tests: blocks of logs from one contract, reorgs that
+/// re-include some transactions elsewhere, live subscriptions, and a range limit on eth_getLogs.
+final class FakeChain: ChainRPC {
+    struct Block {
+        var header: BlockHeader
+        var logs: [EthLog]
+    }
+
+    struct State {
+        var blocks: [Block] = []
+        var subscriptions: [FakeSubscription] = []
+        var nextTx: UInt64 = 1
+        var maxRange: UInt64 = .max
+        var salt: UInt64 = 0
+        var silent = false
+        var duplicate = false
+        var getLogsCalls = 0
+    }
+
+    static let contract = Address(hi: 0xC0FFEE, mid: 0, lo: 1)
+    static let topic = Bytes32(0xF111, 0, 0, 0)
+    let state = Mutex(State())
+    let filter = LogFilter(addresses: [FakeChain.contract], topics: [[FakeChain.topic]])
+
+    init(genesisBlocks: Int = 1) {
+        state.withLock { s in
+            let genesis = BlockHeader(number: 0, hash: Self.hash(0, salt: 0), parentHash: .zero, timestamp: 0)
+            s.blocks = [Block(header: genesis, logs: [])]
+        }
+        for _ in 1..<max(genesisBlocks, 1) { mine(logs: 0) }
+    }
+
+    static func hash(_ number: UInt64, salt: UInt64) -> Bytes32 { Bytes32(0xB10C, salt, 0, number) }
+
+    var maxRange: UInt64 {
+        get { state.withLock { $0.maxRange } }
+        set { state.withLock { $0.maxRange = newValue } }
+    }
+
+    /// Stop sending notifications while subscriptions stay open.
+    var silent: Bool {
+        get { state.withLock { $0.silent } }
+        set { state.withLock { $0.silent = newValue } }
+    }
+
+    /// Send every log notification twice.
+    var duplicate: Bool {
+        get { state.withLock { $0.duplicate } }
+        set { state.withLock { $0.duplicate = newValue } }
+    }
+
+    var head: UInt64 { state.withLock { UInt64($0.blocks.count - 1) } }
+
+    /// The canonical logs (what a correct listener delivers).
+    var canonicalLogs: [EthLog] { state.withLock { $0.blocks.flatMap(\.logs) } }
+
+    /// A log with a fresh transaction; `other` logs come from an unfollowed contract.
+    private static func makeLog(tx: UInt64, block: BlockHeader, index: UInt64, payload: UInt64) -> EthLog {
+        EthLog(
+            address: contract, topics: [topic, Bytes32(0, 0, 0, payload)], data: UInt256(payload).word.bytes,
+            blockNumber: block.number, blockHash: block.hash, transactionHash: Bytes32(0x7, 0, 0, tx),
+            transactionIndex: index, logIndex: index)
+    }
+
+    /// Appends a block with `logs` new transactions (one log each).
+    @discardableResult
+    func mine(logs count: Int) -> BlockHeader {
+        let (header, notifications, subscribers) = state.withLock { s -> (BlockHeader, [ChainNotification], [FakeSubscription]) in
+            let parent = s.blocks.last!.header
+            let number = parent.number + 1
+            let header = BlockHeader(number: number, hash: Self.hash(number, salt: s.salt), parentHash: parent.hash, timestamp: number * 2)
+            var logs: [EthLog] = []
+            for i in 0..<count {
+                logs.append(Self.makeLog(tx: s.nextTx, block: header, index: UInt64(i), payload: s.nextTx))
+                s.nextTx += 1
+            }
+            s.blocks.append(Block(header: header, logs: logs))
+            var notes = logs.map(ChainNotification.log)
+            if s.duplicate { notes = logs.flatMap { [ChainNotification.log($0), .log($0)] } }
+            notes.append(.head(header))
+            return (header, notes, s.silent ? [] : s.subscriptions)
+        }
+        for subscription in subscribers { subscription.push(notifications) }
+        return header
+    }
+
+    /// Replaces the last `depth` blocks: the first `reincluded` orphaned transactions come back in
+    /// the new branch (other block, other log index), the rest vanish; the branch gets `extra`
+    /// more blocks than it replaced. Subscribers see removed logs, then the new branch.
+    func reorg(depth: Int, reincluded: Int, extra: Int = 1) -> (orphaned: [EthLog], dropped: [EthLog]) {
+        let (orphaned, dropped, notifications, subscribers) = state.withLock { s -> ([EthLog], [EthLog], [ChainNotification], [FakeSubscription]) in
+            s.salt += 1
+            let removed = s.blocks.suffix(depth)
+            s.blocks.removeLast(depth)
+            let orphaned = removed.flatMap(\.logs)
+            let back = Array(orphaned.prefix(reincluded))
+            var notes: [ChainNotification] = orphaned.map { var l = $0; l.removed = true; return .log(l) }
+            for i in 0..<(depth + extra) {
+                let parent = s.blocks.last!.header
+                let number = parent.number + 1
+                let header = BlockHeader(number: number, hash: Self.hash(number, salt: s.salt), parentHash: parent.hash, timestamp: number * 2)
+                var logs: [EthLog] = []
+                // A new transaction first, so re-included logs land at another index.
+                logs.append(Self.makeLog(tx: s.nextTx, block: header, index: 0, payload: s.nextTx))
+                s.nextTx += 1
+                if i == depth + extra - 1 {
+                    for (j, old) in back.enumerated() {
+                        var moved = old
+                        moved.blockNumber = number
+                        moved.blockHash = header.hash
+                        moved.logIndex = UInt64(j + 1)
+                        moved.transactionIndex = UInt64(j + 1)
+                        logs.append(moved)
+                    }
+                }
+                s.blocks.append(Block(header: header, logs: logs))
+                notes += logs.map(ChainNotification.log)
+                notes.append(.head(header))
+            }
+            return (orphaned, Array(orphaned.dropFirst(reincluded)), notes, s.silent ? [] : s.subscriptions)
+        }
+        for subscription in subscribers { subscription.push(notifications) }
+        return (orphaned, dropped)
+    }
+
+    /// Ends every open subscription as a dropped connection would.
+    func dropConnections() {
+        let subscribers = state.withLock { s -> [FakeSubscription] in
+            defer { s.subscriptions = [] }
+            return s.subscriptions
+        }
+        for subscription in subscribers { subscription.queue.finish(throwing: ChainRPCError.unavailable("connection dropped")) }
+    }
+
+    var getLogsCalls: Int { state.withLock { $0.getLogsCalls } }
+    var subscriptionCount: Int { state.withLock { $0.subscriptions.count } }
+
+    // MARK: ChainRPC
+
+    func headNumber() async throws -> UInt64 { head }
+
+    func header(number: UInt64) async throws -> BlockHeader? {
+        state.withLock { s in number < s.blocks.count ? s.blocks[Int(number)].header : nil }
+    }
+
+    func logs(_ filter: LogFilter, from: UInt64, to: UInt64) async throws -> [EthLog] {
+        try state.withLock { s in
+            s.getLogsCalls += 1
+            guard to >= from, to - from + 1 <= s.maxRange else {
+                throw ChainRPCError.rangeTooLarge("block range is too large")
+            }
+            return s.blocks.filter { $0.header.number >= from && $0.header.number <= to }.flatMap(\.logs)
+                .filter(filter.matches)
+        }
+    }
+
+    func subscribe(_ filter: LogFilter) async throws -> any ChainSubscription {
+        let subscription = FakeSubscription()
+        state.withLock { $0.subscriptions.append(subscription) }
+        return subscription
+    }
+}
+
+final class FakeSubscription: ChainSubscription {
+    let queue = BoundedQueue<ChainNotification>(capacity: 100_000)
+
+    func push(_ notifications: [ChainNotification]) {
+        for n in notifications { precondition(queue.trySend(n) || queue.isFinished, "test queue full") }
+    }
+
+    func next(timeout: Duration) async throws -> ChainNotification? {
+        if let n = try await queue.next(timeout: timeout) { return n }
+        if queue.isFinished { throw ChainRPCError.unavailable("subscription ended") }
+        return nil
+    }
+
+    func cancel() async { queue.finish() }
+}
