@@ -68,6 +68,9 @@ public enum EthLogParser {
 
     /// Parses the log object at the scanner's position (for example one element of an
     /// `eth_getLogs` result array) and leaves the scanner just after it.
+    ///
+    /// The scanner's own depth limit applies (`limits.maxDepth` is not used); after an error
+    /// the scanner is left where it was.
     public static func parseLog(
         from scanner: inout JSONScanner, limits: Limits = Limits()
     )
