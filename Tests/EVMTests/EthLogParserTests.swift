@@ -5,7 +5,6 @@ import Testing
 
 // MARK: - Helpers
 
-
 /// Byte offset of the first occurrence of `needle` in `haystack`.
 func byteOffset(of needle: String, in haystack: String) -> Int {
     let h = Array(haystack.utf8)
