@@ -43,6 +43,7 @@ public struct JSONScanError: Error, Hashable, Sendable, CustomStringConvertible 
         self.offset = offset
     }
 
+    /// What went wrong and at which byte, for logs and error lines.
     public var description: String {
         let what: String
         switch kind {
