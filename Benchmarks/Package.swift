@@ -1,6 +1,7 @@
 // swift-tools-version: 6.1
 // A separate package so that building or testing copybot never pulls the benchmark dependencies.
-// Run from this directory: swift package --scratch-path .build-bench benchmark --target EVMBenchmarks
+// Run from this directory: swift package --scratch-path .build-bench benchmark
+// (or one suite: ... benchmark --target EVMBenchmarks)
 import PackageDescription
 
 let package = Package(
@@ -19,7 +20,17 @@ let package = Package(
             ],
             path: "Benchmarks/EVMBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
-        )
+        ),
+        .executableTarget(
+            name: "PipelineBenchmarks",
+            dependencies: [
+                .product(name: "EVM", package: "copybot"),
+                .product(name: "Polymarket", package: "copybot"),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/PipelineBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

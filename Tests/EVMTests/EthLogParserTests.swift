@@ -5,7 +5,6 @@ import Testing
 
 // MARK: - Helpers
 
-
 /// Byte offset of the first occurrence of `needle` in `haystack`.
 func byteOffset(of needle: String, in haystack: String) -> Int {
     let h = Array(haystack.utf8)
@@ -217,6 +216,10 @@ struct EthLogParserShapeTests {
         shape.fields[0].0 = "addr\\u0065ss"
         shape.fields[4].0 = "log\\u0049ndex"
         #expect(try EthLogParser.parseLog(shape.json) == LogJSON.expected)
+        // Unknown escaped keys, even ones that do not decode, are skipped.
+        let odd = LogJSON().setting("\\ud800x", "1").setting(
+            "\\u0061" + String(repeating: "b", count: 300), "2")
+        #expect(try EthLogParser.parseLog(odd.json) == LogJSON.expected)
     }
 
     @Test("subscription ids are decoded")

@@ -52,6 +52,7 @@ public struct EthLogParseError: Error, Hashable, Sendable, CustomStringConvertib
         self.field = field
     }
 
+    /// The field, what was wrong and at which byte, for logs and error lines.
     public var description: String {
         let what: String
         switch reason {

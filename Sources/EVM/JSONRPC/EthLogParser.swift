@@ -68,6 +68,9 @@ public enum EthLogParser {
 
     /// Parses the log object at the scanner's position (for example one element of an
     /// `eth_getLogs` result array) and leaves the scanner just after it.
+    ///
+    /// The scanner's own depth limit applies (`limits.maxDepth` is not used); after an error
+    /// the scanner is left where it was.
     public static func parseLog(
         from scanner: inout JSONScanner, limits: Limits = Limits()
     )
@@ -310,8 +313,13 @@ extension EthLogParser {
             try scan(field(), { s throws(JSONScanError) in try s.colon() })
             let key: EthLogKey?
             if token.hasEscapes {
-                let text: [UInt8] = try scan(field(), { s throws(JSONScanError) in try s.unescape(token) })
-                key = text.withUnsafeBytes { EthLogKey.classify($0.baseAddress ?? base, $0.count) }
+                // No known key is longer than 16 characters, nor 12 bytes per character escaped;
+                // an escaped key that does not decode (a lone surrogate) is just not a known one.
+                if token.rawCount <= 12 * 16, let text = try? s.unescape(token) {
+                    key = text.withUnsafeBytes { EthLogKey.classify($0.baseAddress ?? base, $0.count) }
+                } else {
+                    key = nil
+                }
             } else {
                 key = EthLogKey.classify(base + token.start, token.rawCount)
             }

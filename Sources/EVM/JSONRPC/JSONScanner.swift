@@ -43,6 +43,7 @@ public struct JSONScanError: Error, Hashable, Sendable, CustomStringConvertible 
         self.offset = offset
     }
 
+    /// What went wrong and at which byte, for logs and error lines.
     public var description: String {
         let what: String
         switch kind {
@@ -70,7 +71,18 @@ public struct JSONScanError: Error, Hashable, Sendable, CustomStringConvertible 
 
 /// The kind of JSON value that starts at the scanner's position.
 public enum JSONValueKind: Hashable, Sendable {
-    case object, array, string, number, bool, null
+    /// `{ … }`
+    case object
+    /// `[ … ]`
+    case array
+    /// `" … "`
+    case string
+    /// `-1.5e3` and the like.
+    case number
+    /// `true` or `false`.
+    case bool
+    /// `null`
+    case null
 }
 
 /// A string token: the bytes between its quotes, as written (escapes not yet decoded).
@@ -116,8 +128,8 @@ public struct JSONStringToken: Hashable, Sendable {
 public struct JSONScanner {
     /// The bytes being scanned.
     public let buffer: UnsafeRawBufferPointer
-    /// Offset of the next byte to read.
-    public var offset: Int
+    /// Offset of the next byte to read (0...`buffer.count`).
+    public internal(set) var offset: Int
     /// How many objects and arrays enclose the current position.
     public private(set) var depth: Int
     /// The deepest nesting allowed (1...64).
@@ -398,8 +410,9 @@ public struct JSONScanner {
     }
 
     func slowEquals(_ token: JSONStringToken, _ literal: StaticString) -> Bool {
-        guard let bytes = try? unescape(token) else { return false }
         let n = literal.utf8CodeUnitCount
+        // Each character takes at most 12 bytes written (a surrogate pair): longer cannot match.
+        guard token.rawCount <= 12 * n, let bytes = try? unescape(token) else { return false }
         guard bytes.count == n else { return false }
         return bytes.withUnsafeBytes { memcmp($0.baseAddress!, literal.utf8Start, n) == 0 }
     }
