@@ -1,7 +1,8 @@
 import Benchmark
 import EVM
 
-/// The 224 bytes of data of a real NegRisk CTF Exchange V2 `OrderFilled` log (block 48,601,732):
+/// The 224 bytes of data of a representative NegRisk CTF Exchange V2 `OrderFilled` log (made-up values,
+/// realistic sizes):
 /// side, tokenId, makerAmountFilled, takerAmountFilled, fee, builder, metadata.
 let orderFilledV2Data =
     "0x0000000000000000000000000000000000000000000000000000000000000001"
@@ -12,7 +13,7 @@ let orderFilledV2Data =
     + "0000000000000000000000000000000000000000000000000000000000000000"
     + "48b67b2a183bfd889fb5f7feecfb7fdac44a287fb91b23356210375e7698714f"
 
-/// That log as an Alchemy-style `eth_subscription` frame (4 topics; 1,235 bytes with the real data).
+/// That log as an Alchemy-style `eth_subscription` frame (4 topics; 1,235 bytes).
 func orderFilledFrame(data: String) -> String {
     "{\"jsonrpc\":\"2.0\",\"method\":\"eth_subscription\",\"params\":{\"subscription\":\"0x4a8a4c0517381924f9838102c5a4dcb7\","
         + "\"result\":{\"address\":\"0xe2222d279d744050d28e00520010520000310F59\","

@@ -8,7 +8,7 @@ let repositoryRoot = URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent()
 
-/// A real NegRisk CTF Exchange V2 `OrderFilled` log (block 48,601,732, a SELL of 73.226073 shares
+/// A representative NegRisk CTF Exchange V2 `OrderFilled` log (made-up values: a SELL of 73.226073 shares
 /// at 0.284) as an Alchemy-style `eth_subscription` frame: 4 topics, 224 bytes of data.
 let orderFilledV2Frame =
     "{\"jsonrpc\":\"2.0\",\"method\":\"eth_subscription\",\"params\":{\"subscription\":\"0x4a8a4c0517381924f9838102c5a4dcb7\","
