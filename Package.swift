@@ -27,6 +27,8 @@ let package = Package(
                 .product(name: "BigInt", package: "BigInt"),
             ]
         ),
+        // DevNode: the simulated Polygon node behind `copybot devnet` (chain, JSON-RPC, faults).
+        .target(name: "DevNode", dependencies: ["EVM", "Polymarket"]),
         // The application: configuration, composition root, command implementations.
         .target(
             name: "CopyBot",
@@ -42,6 +44,7 @@ let package = Package(
         ),
         .testTarget(name: "EVMTests", dependencies: ["EVM"]),
         .testTarget(name: "PolymarketTests", dependencies: ["Polymarket", "EVM"]),
+        .testTarget(name: "DevNodeTests", dependencies: ["DevNode", "EVM", "Polymarket"]),
         .testTarget(name: "CopyBotTests", dependencies: ["CopyBot", "Polymarket", "EVM"]),
     ],
     swiftLanguageModes: [.v6]
