@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // libsecp256k1 (Debian libsecp256k1-dev 0.2.0, with the recovery module).
@@ -73,7 +74,14 @@ let package = Package(
         // The local simulated Polygon node behind `copybot devnet` and the tests.
         .target(
             name: "DevNode",
-            dependencies: ["CLibWebSockets"]
+            dependencies: [
+                "CLibWebSockets",
+                "EVM",
+                "Polymarket",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
         ),
         // The application: configuration, composition root, command implementations.
         .target(
