@@ -394,7 +394,7 @@ public struct ClobHTTPClient: ClobAPI, MarketParametersSource {
         }
         do {
             let response = try await http.execute(
-                request, timeout: .nanoseconds(RetryPolicy.nanoseconds(configuration.requestTimeout)))
+                request, timeout: .nanoseconds(RetryPolicy.nanoseconds(configuration.requestTimeout)), logger: logger)
             let buffer = try await response.body.collect(upTo: configuration.maxResponseBytes)
             return Answer(status: Int(response.status.code), headers: response.headers, body: Array(buffer.readableBytesView))
         } catch {
