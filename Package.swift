@@ -89,6 +89,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Quick release-mode timing of order build + sign (until the Benchmarks package runs it).
+        .executableTarget(name: "clob-bench", dependencies: ["Polymarket", "EVM"]),
         .testTarget(name: "EVMTests", dependencies: ["EVM"]),
         .testTarget(
             name: "PolymarketTests",

@@ -32,8 +32,10 @@ public final class ClobStandIn: Sendable {
 
         /// Creates a market.
         public init(
-            tokenID: UInt256, conditionID: String = "0x" + String(repeating: "ab", count: 32), bids: [BookLevel] = [],
-            asks: [BookLevel] = [], tickSize: TickSize = .hundredth, minOrderSize: ExactDecimal = ExactDecimal(5),
+            tokenID: UInt256, conditionID: String = "0x" + String(repeating: "ab", count: 32),
+            bids: [BookLevel] = [],
+            asks: [BookLevel] = [], tickSize: TickSize = .hundredth,
+            minOrderSize: ExactDecimal = ExactDecimal(5),
             negRisk: Bool = false, acceptingOrders: Bool = true
         ) {
             self.tokenID = tokenID
@@ -96,7 +98,8 @@ public final class ClobStandIn: Sendable {
 
         /// Creates settings.
         public init(
-            credentials: ApiCredentials, account: Address?, contracts: ExchangeContracts, chainId: UInt64 = 137,
+            credentials: ApiCredentials, account: Address?, contracts: ExchangeContracts,
+            chainId: UInt64 = 137,
             markets: [Market]
         ) {
             self.credentials = credentials
@@ -283,14 +286,17 @@ public final class ClobStandIn: Sendable {
     func handle(route: Route, request: Request, path: String, body: [UInt8]) -> Answer {
         switch route {
         case .book, .tickSize, .negRisk:
-            guard let text = request.uri.queryParameters["token_id"], let token = UInt256(decimal: String(text)) else {
+            guard let text = request.uri.queryParameters["token_id"],
+                let token = UInt256(decimal: String(text))
+            else {
                 return reject(400, "Invalid token id")
             }
             guard let market = state.withLock({ $0.markets[token] }) else {
                 return reject(404, "No orderbook exists for the requested token id")
             }
             switch route {
-            case .tickSize: return Answer(status: 200, json: "{\"minimum_tick_size\":\(market.tickSize.rawValue)}")
+            case .tickSize:
+                return Answer(status: 200, json: "{\"minimum_tick_size\":\(market.tickSize.rawValue)}")
             case .negRisk: return Answer(status: 200, json: "{\"neg_risk\":\(market.negRisk)}")
             default: return Answer(status: 200, json: StandInJSON.book(market))
             }
@@ -305,7 +311,9 @@ public final class ClobStandIn: Sendable {
             guard let order = state.withLock({ s in s.indexByHash[id].map { s.accepted[$0] } }) else {
                 return Answer(status: 200, json: "null")
             }
-            return Answer(status: 200, json: StandInJSON.record(order, market: state.withLock { $0.markets[order.order.tokenId] }))
+            return Answer(
+                status: 200,
+                json: StandInJSON.record(order, market: state.withLock { $0.markets[order.order.tokenId] }))
         case .cancel:
             if let refusal = verifyL2(request, method: "DELETE", path: path, body: body) { return refusal }
             guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
@@ -320,7 +328,8 @@ public final class ClobStandIn: Sendable {
                 status: 200,
                 json: canceled
                     ? "{\"canceled\":[\(StandInJSON.string(id))],\"not_canceled\":{}}"
-                    : "{\"canceled\":[],\"not_canceled\":{\(StandInJSON.string(id)):\"order not found or already canceled\"}}")
+                    : "{\"canceled\":[],\"not_canceled\":{\(StandInJSON.string(id)):\"order not found or already canceled\"}}"
+            )
         case .other:
             return reject(404, "not found")
         }
@@ -333,13 +342,15 @@ public final class ClobStandIn: Sendable {
 
     /// L1: the `ClobAuth` signature must recover `POLY_ADDRESS` (and the configured account).
     func apiKey(_ request: Request) -> Answer {
-        guard let addressText = header(request, ClobAuth.addressHeader), let address = try? Address(addressText),
+        guard let addressText = header(request, ClobAuth.addressHeader),
+            let address = try? Address(addressText),
             let signatureText = header(request, ClobAuth.signatureHeader),
             let signature = try? Signature(hex: signatureText),
             let timestamp = header(request, ClobAuth.timestampHeader).flatMap({ Int64($0) }),
             let nonce = header(request, ClobAuth.nonceHeader).flatMap({ UInt256(decimal: $0) })
         else { return reject(401, "Invalid L1 Request headers") }
-        let digest = ClobAuth.l1Digest(address: address, timestamp: timestamp, nonce: nonce, chainId: configuration.chainId)
+        let digest = ClobAuth.l1Digest(
+            address: address, timestamp: timestamp, nonce: nonce, chainId: configuration.chainId)
         guard let recovered = try? signature.recoverAddress(digest: digest), recovered == address,
             configuration.account == nil || configuration.account == address
         else { return reject(401, "Invalid L1 Request headers") }
@@ -353,7 +364,8 @@ public final class ClobStandIn: Sendable {
     /// L2: API key, passphrase and the HMAC over `timestamp + method + path + body` must match.
     func verifyL2(_ request: Request, method: String, path: String, body: [UInt8]) -> Answer? {
         let c = configuration.credentials
-        guard let addressText = header(request, ClobAuth.addressHeader), let address = try? Address(addressText),
+        guard let addressText = header(request, ClobAuth.addressHeader),
+            let address = try? Address(addressText),
             configuration.account == nil || configuration.account == address,
             header(request, ClobAuth.apiKeyHeader) == c.apiKey,
             header(request, ClobAuth.passphraseHeader) == c.passphrase,
@@ -382,7 +394,9 @@ public final class ClobStandIn: Sendable {
         let domain = configuration.contracts.domain(negRisk: market.negRisk)
         let hash = order.digest(in: domain)
         let id = hash.hex
-        guard market.acceptingOrders else { return reject(400, "order \(id) is invalid. The market is closed.") }
+        guard market.acceptingOrders else {
+            return reject(400, "order \(id) is invalid. The market is closed.")
+        }
         // The signature: who signed, and may they sign for this maker?
         let recovered: Address
         switch order.signatureType {
@@ -390,7 +404,8 @@ public final class ClobStandIn: Sendable {
             guard order.maker == order.signer, signatureBytes.count > 65,
                 let inner = try? Signature(bytes: signatureBytes[0..<65]),
                 let owner = try? inner.recoverAddress(
-                    digest: DepositWalletSignature.digest(structHash: order.structHash, wallet: order.signer, domain: domain))
+                    digest: DepositWalletSignature.digest(
+                        structHash: order.structHash, wallet: order.signer, domain: domain))
             else { return reject(400, "order \(id) is invalid: invalid signature") }
             recovered = owner
         case .eoa, .polyProxy, .polyGnosisSafe:
@@ -398,7 +413,9 @@ public final class ClobStandIn: Sendable {
                 let signer = try? signature.recoverAddress(digest: hash), signer == order.signer
             else { return reject(400, "order \(id) is invalid: invalid signature") }
             if order.signatureType == .eoa, order.maker != order.signer {
-                return reject(400, "order \(id) is invalid: invalid signature (an EOA order's maker must be its signer)")
+                return reject(
+                    400, "order \(id) is invalid: invalid signature (an EOA order's maker must be its signer)"
+                )
             }
             recovered = signer
         }
@@ -407,7 +424,8 @@ public final class ClobStandIn: Sendable {
         }
         // Price on the tick, size above the minimum.
         let (shares, collateral) =
-            order.side == .buy ? (order.takerAmount, order.makerAmount) : (order.makerAmount, order.takerAmount)
+            order.side == .buy
+            ? (order.takerAmount, order.makerAmount) : (order.makerAmount, order.takerAmount)
         guard let s = shares.uint128, let c = collateral.uint128, s > 0, c > 0 else {
             return reject(400, "order \(id) is invalid: amounts must be positive")
         }
@@ -416,32 +434,43 @@ public final class ClobStandIn: Sendable {
         let (scaled, overflow) = c.multipliedReportingOverflow(by: den)
         guard !overflow, scaled >= s * num, scaled <= s * (den - num) else {
             return reject(
-                400, "order \(id) is invalid. Price (\(price)), min: \(market.tickSize.minPrice) - max: \(market.tickSize.maxPrice)")
+                400,
+                "order \(id) is invalid. Price (\(price)), min: \(market.tickSize.minPrice) - max: \(market.tickSize.maxPrice)"
+            )
         }
         if orderType == "GTC" || orderType == "GTD", !scaled.isMultiple(of: s * num) {
             return reject(
-                400, "order \(id) is invalid. Price (\(price)) breaks minimum tick size rule: \(market.tickSize.rawValue)")
+                400,
+                "order \(id) is invalid. Price (\(price)) breaks minimum tick size rule: \(market.tickSize.rawValue)"
+            )
         }
         if let minimum = market.minOrderSize.scaledInteger(places: 6)?.uint128, s < minimum {
             return reject(
-                400, "order \(id) is invalid. Size (\(Double(s) / 1e6)) lower than the minimum: \(market.minOrderSize)")
+                400,
+                "order \(id) is invalid. Size (\(Double(s) / 1e6)) lower than the minimum: \(market.minOrderSize)"
+            )
         }
         let duplicate = state.withLock { s -> Bool in
             guard s.indexByHash[id] == nil else { return true }
             s.indexByHash[id] = s.accepted.count
             s.accepted.append(
                 AcceptedOrder(
-                    orderHash: id, order: order, orderType: orderType, owner: owner, recoveredSigner: recovered,
+                    orderHash: id, order: order, orderType: orderType, owner: owner,
+                    recoveredSigner: recovered,
                     status: "LIVE"))
             return false
         }
         if duplicate {
-            return reject(400, "order \(id) is invalid. Duplicated. Same order has already been placed, can't be placed again")
+            return reject(
+                400,
+                "order \(id) is invalid. Duplicated. Same order has already been placed, can't be placed again"
+            )
         }
         logger.debug("order accepted", metadata: ["order_hash": "\(id)"])
         return Answer(
             status: 200,
-            json: "{\"errorMsg\":\"\",\"orderID\":\(StandInJSON.string(id)),\"takingAmount\":\"\",\"makingAmount\":\"\","
+            json:
+                "{\"errorMsg\":\"\",\"orderID\":\(StandInJSON.string(id)),\"takingAmount\":\"\",\"makingAmount\":\"\","
                 + "\"status\":\"live\",\"transactionsHashes\":[],\"success\":true}")
     }
 
@@ -476,7 +505,8 @@ struct StandInResponder: HTTPResponder {
     func respond(to request: Request, context: StandInContext) async throws -> Response {
         var request = request
         let buffer = try await request.collectBody(upTo: 1 << 20)
-        return try await standIn.respond(to: request, body: Array(buffer.readableBytesView), channel: context.channel)
+        return try await standIn.respond(
+            to: request, body: Array(buffer.readableBytesView), channel: context.channel)
     }
 }
 
@@ -500,7 +530,8 @@ enum StandInJSON {
     }
 
     static func levels(_ levels: [BookLevel]) -> String {
-        "[" + levels.map { "{\"price\":\"\($0.price)\",\"size\":\"\($0.size)\"}" }.joined(separator: ",") + "]"
+        "[" + levels.map { "{\"price\":\"\($0.price)\",\"size\":\"\($0.size)\"}" }.joined(separator: ",")
+            + "]"
     }
 
     static func book(_ m: ClobStandIn.Market) -> String {
@@ -512,8 +543,10 @@ enum StandInJSON {
 
     static func record(_ a: ClobStandIn.AcceptedOrder, market: ClobStandIn.Market?) -> String {
         let o = a.order
-        let (shares, collateral) = o.side == .buy ? (o.takerAmount, o.makerAmount) : (o.makerAmount, o.takerAmount)
-        let price = (shares.uint128 ?? 1) == 0 ? 0 : Double(collateral.uint128 ?? 0) / Double(shares.uint128 ?? 1)
+        let (shares, collateral) =
+            o.side == .buy ? (o.takerAmount, o.makerAmount) : (o.makerAmount, o.takerAmount)
+        let price =
+            (shares.uint128 ?? 1) == 0 ? 0 : Double(collateral.uint128 ?? 0) / Double(shares.uint128 ?? 1)
         return "{\"id\":\(string(a.orderHash)),\"status\":\"\(a.status)\",\"owner\":\(string(a.owner)),"
             + "\"maker_address\":\"\(o.maker.checksummed)\",\"market\":\(string(market?.conditionID ?? "")),"
             + "\"asset_id\":\"\(o.tokenId.decimalString)\",\"side\":\"\(o.side.text)\","
@@ -537,7 +570,8 @@ enum StandInJSON {
             let makerAmount = text("makerAmount").flatMap({ UInt256(decimal: $0) }),
             let takerAmount = text("takerAmount").flatMap({ UInt256(decimal: $0) }),
             let sideText = text("side"), sideText == "BUY" || sideText == "SELL",
-            let typeRaw = text("signatureType").flatMap({ UInt8($0) }), let type = SignatureType(rawValue: typeRaw),
+            let typeRaw = text("signatureType").flatMap({ UInt8($0) }),
+            let type = SignatureType(rawValue: typeRaw),
             let timestamp = text("timestamp").flatMap({ UInt256(decimal: $0) }),
             let metadata = text("metadata").flatMap({ try? Bytes32(hex: $0) }),
             let builder = text("builder").flatMap({ try? Bytes32(hex: $0) }),
@@ -545,7 +579,8 @@ enum StandInJSON {
         else { return nil }
         return OrderV2(
             salt: salt, maker: maker, signer: signer, tokenId: tokenId, makerAmount: makerAmount,
-            takerAmount: takerAmount, side: sideText == "BUY" ? .buy : .sell, signatureType: type, timestamp: timestamp,
+            takerAmount: takerAmount, side: sideText == "BUY" ? .buy : .sell, signatureType: type,
+            timestamp: timestamp,
             metadata: metadata, builder: builder, expiration: expiration)
     }
 }

@@ -34,7 +34,9 @@ struct ClobClientTests {
             let book = try await env.client.book(tokenID: env.market.tokenID)
             #expect(book.bids == env.market.bids)
             #expect(book.asks == env.market.asks)
-            #expect(book.parameters == MarketParameters(tickSize: .hundredth, minOrderSize: ExactDecimal(5), negRisk: false))
+            #expect(
+                book.parameters
+                    == MarketParameters(tickSize: .hundredth, minOrderSize: ExactDecimal(5), negRisk: false))
             #expect(try await env.client.tickSize(tokenID: env.negRiskMarket.tokenID) == .thousandth)
             #expect(try await env.client.negRisk(tokenID: env.negRiskMarket.tokenID))
             #expect(try await env.client.marketParameters(tokenID: env.negRiskMarket.tokenID).negRisk)
@@ -103,7 +105,8 @@ struct ClobClientTests {
             var forged = try env.order(builder: other)
             if case .v2(var order) = forged.payload {
                 order.signer = env.key.address
-                forged = SignedOrder(payload: .v2(order), signature: forged.signature, orderHash: forged.orderHash)
+                forged = SignedOrder(
+                    payload: .v2(order), signature: forged.signature, orderHash: forged.orderHash)
             }
             #expect(await rejection(forged)?.kind == .invalidSignature)
             // A token the exchange does not know.
@@ -118,7 +121,9 @@ struct ClobClientTests {
             // Wrong credentials.
             var wrong = env.credentials
             wrong.passphrase = "not-the-passphrase"
-            if case .rejected(let e) = await env.client.with(credentials: wrong).postOrder(try env.order(), type: .gtc) {
+            if case .rejected(let e) = await env.client.with(credentials: wrong).postOrder(
+                try env.order(), type: .gtc)
+            {
                 #expect(e.kind == .unauthorized)
             } else {
                 Issue.record("expected unauthorized")
@@ -319,15 +324,18 @@ struct ClobFaultTests {
         let contracts = try StandInEnvironment.contracts()
         let market = ClobStandIn.Market(tokenID: UInt256(42), tickSize: .hundredth)
         let standIn = ClobStandIn(
-            configuration: .init(credentials: credentials, account: key.address, contracts: contracts, markets: [market]))
+            configuration: .init(
+                credentials: credentials, account: key.address, contracts: contracts, markets: [market]))
         let http = ClobHTTPClient.makeHTTPClient(connectTimeout: .seconds(1))
         let client = ClobHTTPClient(
             configuration: .init(
                 baseURL: "http://127.0.0.1:\(port)", requestTimeout: .seconds(2),
-                retry: RetryPolicy(maxAttempts: 8, baseDelay: .milliseconds(150), maxDelay: .milliseconds(300))),
+                retry: RetryPolicy(
+                    maxAttempts: 8, baseDelay: .milliseconds(150), maxDelay: .milliseconds(300))),
             http: http, signer: key, credentials: credentials)
         let signed = try OrderBuilder(signer: key).limitOrder(
-            LimitOrderRequest(tokenId: market.tokenID, side: .sell, price: ExactDecimal("0.4")!, size: ExactDecimal(6)),
+            LimitOrderRequest(
+                tokenId: market.tokenID, side: .sell, price: ExactDecimal("0.4")!, size: ExactDecimal(6)),
             market: MarketParameters(tickSize: .hundredth, minOrderSize: ExactDecimal(5), negRisk: false),
             contracts: contracts)
         async let outcome = client.postOrder(signed, type: .gtc)
@@ -344,7 +352,8 @@ struct ClobFaultTests {
         let http2 = ClobHTTPClient.makeHTTPClient(connectTimeout: .seconds(1))
         let nobody = ClobHTTPClient(
             configuration: .init(
-                baseURL: "http://127.0.0.1:\(port)", retry: RetryPolicy(maxAttempts: 2, baseDelay: .milliseconds(10))),
+                baseURL: "http://127.0.0.1:\(port)",
+                retry: RetryPolicy(maxAttempts: 2, baseDelay: .milliseconds(10))),
             http: http2, signer: key, credentials: credentials)
         guard case .rejected(let error) = await nobody.postOrder(signed, type: .gtc) else {
             Issue.record("expected rejected")
@@ -372,7 +381,9 @@ struct ClobRateAndCacheTests {
         try await StandInEnvironment.with(rateLimiter: TokenBucket(ratePerSecond: 10, burst: 1)) { env in
             let start = ContinuousClock.now
             try await withThrowingTaskGroup(of: Void.self) { group in
-                for _ in 0..<6 { group.addTask { _ = try await env.client.tickSize(tokenID: env.market.tokenID) } }
+                for _ in 0..<6 {
+                    group.addTask { _ = try await env.client.tickSize(tokenID: env.market.tokenID) }
+                }
                 try await group.waitForAll()
             }
             #expect(start.duration(to: .now) >= .milliseconds(480))
@@ -386,7 +397,9 @@ struct ClobRateAndCacheTests {
             let cache = MarketMetadataCache(source: env.client)
             env.standIn.inject(.delay(.milliseconds(200), afterProcessing: true), on: .book)
             let results = try await withThrowingTaskGroup(of: MarketParameters.self) { group in
-                for _ in 0..<20 { group.addTask { try await cache.marketParameters(tokenID: env.market.tokenID) } }
+                for _ in 0..<20 {
+                    group.addTask { try await cache.marketParameters(tokenID: env.market.tokenID) }
+                }
                 return try await group.reduce(into: [MarketParameters]()) { $0.append($1) }
             }
             #expect(results.count == 20)
@@ -401,7 +414,8 @@ struct ClobRateAndCacheTests {
     func ttlAndLRU() async throws {
         try await StandInEnvironment.with { env in
             let clock = ManualClock()
-            let cache = MarketMetadataCache(source: env.client, capacity: 2, timeToLive: .seconds(60), now: { clock.now })
+            let cache = MarketMetadataCache(
+                source: env.client, capacity: 2, timeToLive: .seconds(60), now: { clock.now })
             let a = env.market.tokenID
             let b = env.negRiskMarket.tokenID
             var third = env.market
@@ -439,7 +453,8 @@ struct ClobRateAndCacheTests {
                 tokenId: env.market.tokenID, side: .buy, price: ExactDecimal("0.55")!, size: ExactDecimal(10))
             let first = await env.client.postOrder(
                 try env.builder.limitOrder(request, market: stale, contracts: env.contracts), type: .gtc)
-            let fresh = try #require(try await cache.refreshIfStale(after: first, tokenID: env.market.tokenID))
+            let fresh = try #require(
+                try await cache.refreshIfStale(after: first, tokenID: env.market.tokenID))
             #expect(fresh.tickSize == .tenth)
             var retry = request
             retry.price = ExactDecimal("0.5")!
@@ -480,10 +495,16 @@ struct ClobSecretTests {
             texts.append(await client.postOrder(try env.order(size: "1"), type: .gtc).description)
             var wrong = derived
             wrong.secret = StandInEnvironment.randomCredentials().secret
-            texts.append(await client.with(credentials: wrong).postOrder(try env.order(), type: .gtc).description)
-            do throws(ClobError) { _ = try await client.cancelOrder(id: "0x00") } catch { texts.append(error.description) }
-            let stranger = ClobHTTPClient(configuration: env.client.configuration, http: env.http, signer: PrivateKey.generate())
-            do throws(ClobError) { _ = try await stranger.deriveAPIKey(nonce: .zero) } catch { texts.append(error.description) }
+            texts.append(
+                await client.with(credentials: wrong).postOrder(try env.order(), type: .gtc).description)
+            do throws(ClobError) { _ = try await client.cancelOrder(id: "0x00") } catch {
+                texts.append(error.description)
+            }
+            let stranger = ClobHTTPClient(
+                configuration: env.client.configuration, http: env.http, signer: PrivateKey.generate())
+            do throws(ClobError) { _ = try await stranger.deriveAPIKey(nonce: .zero) } catch {
+                texts.append(error.description)
+            }
             texts.append("\(env.key) \(env.credentials) \(env.client)")
             return (keyHex, env.credentials)
         }

@@ -54,13 +54,15 @@ struct StandInEnvironment {
         let secretBytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
         let secret = Data(secretBytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
             .replacingOccurrences(of: "/", with: "_")
-        let passphrase = (0..<32).map { _ in String(UInt8.random(in: 0...255, using: &generator), radix: 16) }.joined()
+        let passphrase = (0..<32).map { _ in String(UInt8.random(in: 0...255, using: &generator), radix: 16) }
+            .joined()
         return ApiCredentials(apiKey: UUID().uuidString.lowercased(), secret: secret, passphrase: passphrase)
     }
 
     static func contracts() throws -> ExchangeContracts {
         try ExchangeContracts(
-            registry: try Repository.registry(), exchange: "CTFExchangeV2", negRiskExchange: "NegRiskCTFExchangeV2",
+            registry: try Repository.registry(), exchange: "CTFExchangeV2",
+            negRiskExchange: "NegRiskCTFExchangeV2",
             domainVersion: "2")
     }
 
@@ -68,7 +70,8 @@ struct StandInEnvironment {
     static func with<T>(
         timeout: Duration = .milliseconds(400),
         retry: RetryPolicy = RetryPolicy(
-            maxAttempts: 4, baseDelay: .milliseconds(20), maxDelay: .milliseconds(200), maxRetryAfter: .seconds(3)),
+            maxAttempts: 4, baseDelay: .milliseconds(20), maxDelay: .milliseconds(200),
+            maxRetryAfter: .seconds(3)),
         rateLimiter: any RateLimiter = UnlimitedRate(),
         recorder: LogRecorder? = nil,
         _ body: (StandInEnvironment) async throws -> T
@@ -78,15 +81,23 @@ struct StandInEnvironment {
         let contracts = try contracts()
         let market = ClobStandIn.Market(
             tokenID: UInt256(UInt64.random(in: 1...UInt64.max)),
-            bids: [BookLevel(price: ExactDecimal("0.48")!, size: ExactDecimal(100)), BookLevel(price: ExactDecimal("0.49")!, size: ExactDecimal(50))],
-            asks: [BookLevel(price: ExactDecimal("0.52")!, size: ExactDecimal(40)), BookLevel(price: ExactDecimal("0.51")!, size: ExactDecimal(60))],
+            bids: [
+                BookLevel(price: ExactDecimal("0.48")!, size: ExactDecimal(100)),
+                BookLevel(price: ExactDecimal("0.49")!, size: ExactDecimal(50)),
+            ],
+            asks: [
+                BookLevel(price: ExactDecimal("0.52")!, size: ExactDecimal(40)),
+                BookLevel(price: ExactDecimal("0.51")!, size: ExactDecimal(60)),
+            ],
             tickSize: .hundredth, minOrderSize: ExactDecimal(5), negRisk: false)
         let negRiskMarket = ClobStandIn.Market(
-            tokenID: UInt256(UInt64.random(in: 1...UInt64.max)), tickSize: .thousandth, minOrderSize: ExactDecimal(5),
+            tokenID: UInt256(UInt64.random(in: 1...UInt64.max)), tickSize: .thousandth,
+            minOrderSize: ExactDecimal(5),
             negRisk: true)
         let standIn = ClobStandIn(
             configuration: .init(
-                credentials: credentials, account: key.address, contracts: contracts, markets: [market, negRiskMarket]),
+                credentials: credentials, account: key.address, contracts: contracts,
+                markets: [market, negRiskMarket]),
             logger: recorder?.logger("stand-in") ?? Logger(label: "stand-in"))
         try await standIn.start()
         let http = ClobHTTPClient.makeHTTPClient(connectTimeout: .seconds(1))
@@ -95,7 +106,8 @@ struct StandInEnvironment {
             signer: key, credentials: credentials, rateLimiter: rateLimiter,
             logger: recorder?.logger("clob") ?? Logger(label: "clob"))
         let environment = StandInEnvironment(
-            key: key, credentials: credentials, contracts: contracts, standIn: standIn, http: http, client: client,
+            key: key, credentials: credentials, contracts: contracts, standIn: standIn, http: http,
+            client: client,
             market: market, negRiskMarket: negRiskMarket)
         do {
             let result = try await body(environment)
@@ -118,7 +130,8 @@ struct StandInEnvironment {
     ) throws -> SignedOrder {
         let market = market ?? self.market
         return try (builder ?? self.builder).limitOrder(
-            LimitOrderRequest(tokenId: market.tokenID, side: .buy, price: ExactDecimal(price)!, size: ExactDecimal(size)!),
+            LimitOrderRequest(
+                tokenId: market.tokenID, side: .buy, price: ExactDecimal(price)!, size: ExactDecimal(size)!),
             market: MarketParameters(
                 tickSize: tick ?? market.tickSize, minOrderSize: minimum, negRisk: negRisk ?? market.negRisk),
             contracts: contracts)

@@ -8,12 +8,16 @@ extension ExchangeContracts {
             guard let contract = registry.contracts.first(where: { $0.name == name }) else {
                 throw RegistryError(
                     file: "contracts", keyPath: "exchanges",
-                    message: "no exchange named '\(name)' (configured: \(registry.contracts.map(\.name).joined(separator: ", ")))")
+                    message:
+                        "no exchange named '\(name)' (configured: \(registry.contracts.map(\.name).joined(separator: ", ")))"
+                )
             }
             guard contract.negRisk == negRisk else {
                 throw RegistryError(
                     file: "contracts", keyPath: "exchanges",
-                    message: "'\(name)' is \(negRisk ? "not " : "")a NegRisk exchange (neg_risk: \(contract.negRisk))")
+                    message:
+                        "'\(name)' is \(negRisk ? "not " : "")a NegRisk exchange (neg_risk: \(contract.negRisk))"
+                )
             }
             return contract
         }

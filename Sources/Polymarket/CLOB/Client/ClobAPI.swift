@@ -12,7 +12,9 @@ public protocol ClobAPI: Sendable {
     /// Tick size, minimum order size and neg-risk of a token's market (one `GET /book`).
     func marketParameters(tokenID: UInt256) async throws(ClobError) -> MarketParameters
     /// `POST /order`. Never throws: every ending, including a lost answer, is an ``OrderOutcome``.
-    func postOrder(_ order: SignedOrder, type: OrderType, postOnly: Bool, deferExec: Bool) async -> OrderOutcome
+    func postOrder(
+        _ order: SignedOrder, type: OrderType, postOnly: Bool, deferExec: Bool
+    ) async -> OrderOutcome
     /// `GET /data/order/{id}`: the order with this id (its EIP-712 hash), or nil if the exchange has none.
     func order(id: String) async throws(ClobError) -> OrderRecord?
     /// `DELETE /order`.
@@ -212,7 +214,8 @@ public enum OrderOutcome: Hashable, Sendable, CustomStringConvertible {
         case .resolved(let lost):
             switch lost.resolution {
             case .found(let r): "answer lost (\(lost.cause)); found by hash: \(r.id) (\(r.status))"
-            case .reposted(let a): "answer lost (\(lost.cause)); not found; re-posted: \(a.orderID) (\(a.status))"
+            case .reposted(let a):
+                "answer lost (\(lost.cause)); not found; re-posted: \(a.orderID) (\(a.status))"
             case .repostRejected(let e): "answer lost (\(lost.cause)); not found; re-post rejected: \(e)"
             case .undetermined(let e): "answer lost (\(lost.cause)); still undetermined: \(e)"
             }

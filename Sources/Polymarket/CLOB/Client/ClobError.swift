@@ -69,7 +69,9 @@ public struct ClobError: Error, Hashable, Sendable, CustomStringConvertible {
 
     /// Classifies an error answer by its status and the server's message text.
     public static func classify(status: Int, message: String, retryAfter: Duration? = nil) -> ClobError {
-        ClobError(kind: kind(status: status, message: message), status: status, message: message, retryAfter: retryAfter)
+        ClobError(
+            kind: kind(status: status, message: message), status: status, message: message,
+            retryAfter: retryAfter)
     }
 
     static func kind(status: Int, message: String) -> Kind {
@@ -81,7 +83,9 @@ public struct ClobError: Error, Hashable, Sendable, CustomStringConvertible {
         if has("lower than the minimum", "min_size", "minimum size", "min size") { return .minimumSize }
         if has("tick size", "tick_size") { return .tickSize }
         if has("balance", "allowance") { return .balanceAllowance }
-        if has("market is closed", "market closed", "not accepting orders", "market_not_ready", "not yet ready") {
+        if has(
+            "market is closed", "market closed", "not accepting orders", "market_not_ready", "not yet ready")
+        {
             return .marketClosed
         }
         if has("trading is currently disabled", "cancel-only") { return .tradingDisabled }

@@ -57,7 +57,8 @@ public struct ClobHTTPClient: ClobAPI, MarketParametersSource {
     /// ``makeHTTPClient(connectTimeout:)`` so that refused connections fail at once and can be retried
     /// safely. `now` gives Unix seconds for the auth headers.
     public init(
-        configuration: Configuration, http: HTTPClient, signer: any DigestSigner, credentials: ApiCredentials? = nil,
+        configuration: Configuration, http: HTTPClient, signer: any DigestSigner,
+        credentials: ApiCredentials? = nil,
         rateLimiter: any RateLimiter = UnlimitedRate(), logger: Logger = Logger(label: "copybot.clob"),
         now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }
     ) {
@@ -90,10 +91,12 @@ public struct ClobHTTPClient: ClobAPI, MarketParametersSource {
     // MARK: Market data
 
     public func book(tokenID: UInt256) async throws(ClobError) -> OrderBook {
-        let answer = try await perform(.GET, path: "/book", query: "token_id=\(tokenID.decimalString)", idempotent: true)
+        let answer = try await perform(
+            .GET, path: "/book", query: "token_id=\(tokenID.decimalString)", idempotent: true)
         let object = try Self.object(answer)
         guard let tick = Self.text(object["tick_size"]).flatMap({ TickSize(text: $0) }) else {
-            throw ClobError(kind: .invalidResponse, status: answer.status, message: "book has no valid tick_size")
+            throw ClobError(
+                kind: .invalidResponse, status: answer.status, message: "book has no valid tick_size")
         }
         let minimum = Self.text(object["min_order_size"]).flatMap { ExactDecimal($0) } ?? ExactDecimal(0)
         let negRisk = (object["neg_risk"] as? Bool) ?? false
@@ -107,8 +110,11 @@ public struct ClobHTTPClient: ClobAPI, MarketParametersSource {
     public func tickSize(tokenID: UInt256) async throws(ClobError) -> TickSize {
         let answer = try await perform(
             .GET, path: "/tick-size", query: "token_id=\(tokenID.decimalString)", idempotent: true)
-        guard let tick = Self.text(try Self.object(answer)["minimum_tick_size"]).flatMap({ TickSize(text: $0) }) else {
-            throw ClobError(kind: .invalidResponse, status: answer.status, message: "no valid minimum_tick_size")
+        guard
+            let tick = Self.text(try Self.object(answer)["minimum_tick_size"]).flatMap({ TickSize(text: $0) })
+        else {
+            throw ClobError(
+                kind: .invalidResponse, status: answer.status, message: "no valid minimum_tick_size")
         }
         return tick
     }
@@ -135,7 +141,8 @@ public struct ClobHTTPClient: ClobAPI, MarketParametersSource {
 
     public func deriveAPIKey(nonce: UInt256 = .zero) async throws(ClobError) -> ApiCredentials {
         try Self.credentials(
-            try await perform(.GET, path: "/auth/derive-api-key", auth: .l1(nonce), idempotent: true, quiet: true))
+            try await perform(
+                .GET, path: "/auth/derive-api-key", auth: .l1(nonce), idempotent: true, quiet: true))
     }
 
     // MARK: Orders (L2)
@@ -144,15 +151,17 @@ public struct ClobHTTPClient: ClobAPI, MarketParametersSource {
         let answer: Answer
         do {
             answer = try await perform(.GET, path: "/data/order/\(id)", auth: .l2, idempotent: true)
-        } catch where error.kind == .notFound && error.status == 404 {
+        } catch  where error.kind == .notFound && error.status == 404 {
             return nil
         }
         let parsed = try? JSONSerialization.jsonObject(with: Data(answer.body), options: [.fragmentsAllowed])
-        guard let object = parsed as? [String: Any], let found = Self.text(object["id"]), !found.isEmpty else {
+        guard let object = parsed as? [String: Any], let found = Self.text(object["id"]), !found.isEmpty
+        else {
             return nil
         }
         return OrderRecord(
-            id: found, status: Self.text(object["status"]) ?? "", assetID: Self.text(object["asset_id"]) ?? "",
+            id: found, status: Self.text(object["status"]) ?? "",
+            assetID: Self.text(object["asset_id"]) ?? "",
             side: Self.text(object["side"]) ?? "", originalSize: Self.text(object["original_size"]) ?? "",
             sizeMatched: Self.text(object["size_matched"]) ?? "", price: Self.text(object["price"]) ?? "",
             makerAddress: Self.text(object["maker_address"]) ?? "", owner: Self.text(object["owner"]) ?? "",
@@ -178,13 +187,15 @@ public struct ClobHTTPClient: ClobAPI, MarketParametersSource {
     ) async -> OrderOutcome {
         guard let credentials else {
             return .rejected(
-                ClobError(kind: .invalidRequest, message: "no API credentials: derive them before posting orders"))
+                ClobError(
+                    kind: .invalidRequest, message: "no API credentials: derive them before posting orders"))
         }
         let body: [UInt8]
         do {
             body = Array(
                 try OrderBody.json(
-                    order, owner: credentials.apiKey, orderType: type, postOnly: postOnly, deferExec: deferExec
+                    order, owner: credentials.apiKey, orderType: type, postOnly: postOnly,
+                    deferExec: deferExec
                 ).utf8)
         } catch {
             return .rejected(ClobError(kind: .invalidRequest, message: error.description))
@@ -198,7 +209,8 @@ public struct ClobHTTPClient: ClobAPI, MarketParametersSource {
             log.debug("order accepted", metadata: ["status": "\(acceptance.status)"])
             return .accepted(acceptance)
         case .failure(let error) where Self.isLostAnswer(error):
-            log.warning("order answer lost; looking the order up by its hash", metadata: ["cause": "\(error)"])
+            log.warning(
+                "order answer lost; looking the order up by its hash", metadata: ["cause": "\(error)"])
             return .resolved(await resolve(id: id, body: body, cause: error, posts: posts, logger: log))
         case .failure(let error) where error.kind == .duplicateOrder:
             // The exchange already has this very order (same hash): report it as placed if it shows.
@@ -224,35 +236,51 @@ public struct ClobHTTPClient: ClobAPI, MarketParametersSource {
         defer { posts += counter.count }
         let answer: Answer
         do {
-            answer = try await perform(.POST, path: "/order", body: body, auth: .l2, idempotent: false, sent: counter)
+            answer = try await perform(
+                .POST, path: "/order", body: body, auth: .l2, idempotent: false, sent: counter)
         } catch {
             return .failure(error)
         }
         guard let object = try? Self.object(answer) else {
-            return .failure(ClobError(kind: .invalidResponse, status: answer.status, message: "unreadable order answer"))
+            return .failure(
+                ClobError(kind: .invalidResponse, status: answer.status, message: "unreadable order answer"))
         }
         let success = (object["success"] as? Bool) ?? true
         let errorMessage = Self.text(object["errorMsg"]) ?? Self.text(object["error"]) ?? ""
-        guard success, errorMessage.isEmpty, let orderID = Self.text(object["orderID"]), !orderID.isEmpty else {
-            return .failure(.classify(status: answer.status, message: errorMessage.isEmpty ? "order not accepted" : errorMessage))
+        guard success, errorMessage.isEmpty, let orderID = Self.text(object["orderID"]), !orderID.isEmpty
+        else {
+            return .failure(
+                .classify(
+                    status: answer.status, message: errorMessage.isEmpty ? "order not accepted" : errorMessage
+                ))
         }
         return .success(
             OrderAcceptance(
                 orderID: orderID, status: Self.text(object["status"]) ?? "",
-                transactionHashes: (object["transactionsHashes"] as? [Any])?.compactMap { Self.text($0) } ?? [],
-                takingAmount: Self.text(object["takingAmount"]) ?? "", makingAmount: Self.text(object["makingAmount"]) ?? ""))
+                transactionHashes: (object["transactionsHashes"] as? [Any])?.compactMap { Self.text($0) }
+                    ?? [],
+                takingAmount: Self.text(object["takingAmount"]) ?? "",
+                makingAmount: Self.text(object["makingAmount"]) ?? ""))
     }
 
     /// Looks a lost order up by its hash; only when the exchange says it has no such order is the
     /// identical signed order (same hash: the exchange never takes it twice) posted again.
-    func resolve(id: String, body: [UInt8], cause: ClobError, posts: Int, logger: Logger) async -> OrderOutcome.LostAnswer {
+    func resolve(
+        id: String, body: [UInt8], cause: ClobError, posts: Int, logger: Logger
+    ) async -> OrderOutcome.LostAnswer {
         var posts = posts
         var last = cause
         var generator = SystemRandomNumberGenerator()
         for round in 1...configuration.maxResolutionRounds {
             if round > 1 {
-                do { try await Task.sleep(for: configuration.retry.backoff(afterAttempt: round - 1, using: &generator)) } catch {
-                    return .init(cause: cause, resolution: .undetermined(ClobError(kind: .cancelled, message: "cancelled")), posts: posts)
+                do {
+                    try await Task.sleep(
+                        for: configuration.retry.backoff(afterAttempt: round - 1, using: &generator))
+                } catch {
+                    return .init(
+                        cause: cause,
+                        resolution: .undetermined(ClobError(kind: .cancelled, message: "cancelled")),
+                        posts: posts)
                 }
             }
             let found: OrderRecord?
@@ -267,7 +295,9 @@ public struct ClobHTTPClient: ClobAPI, MarketParametersSource {
                 logger.info("lost order found by hash", metadata: ["status": "\(found.status)"])
                 return .init(cause: cause, resolution: .found(found), posts: posts)
             }
-            logger.info("lost order not on the exchange; posting the same signed order again", metadata: ["round": "\(round)"])
+            logger.info(
+                "lost order not on the exchange; posting the same signed order again",
+                metadata: ["round": "\(round)"])
             switch await post(body: body, posts: &posts) {
             case .success(let acceptance):
                 return .init(cause: cause, resolution: .reposted(acceptance), posts: posts)
@@ -328,7 +358,8 @@ public struct ClobHTTPClient: ClobAPI, MarketParametersSource {
             switch outcome {
             case .success(let answer):
                 sent?.count += 1
-                log.trace("answer", metadata: ["status": "\(answer.status)", "bytes": "\(answer.body.count)"])
+                log.trace(
+                    "answer", metadata: ["status": "\(answer.status)", "bytes": "\(answer.body.count)"])
                 if (200..<300).contains(answer.status) { return answer }
                 error = Self.error(answer)
             case .failure(let failure):
@@ -350,11 +381,14 @@ public struct ClobHTTPClient: ClobAPI, MarketParametersSource {
                 }
                 throw error
             }
-            let wait = error.kind == .rateLimited
+            let wait =
+                error.kind == .rateLimited
                 ? (error.retryAfter ?? policy.backoff(afterAttempt: attempt, using: &generator))
                 : policy.backoff(afterAttempt: attempt, using: &generator)
             log.debug("retrying", metadata: ["error": "\(error)", "wait": "\(wait)"])
-            do { try await Task.sleep(for: wait) } catch { throw ClobError(kind: .cancelled, message: "cancelled") }
+            do { try await Task.sleep(for: wait) } catch {
+                throw ClobError(kind: .cancelled, message: "cancelled")
+            }
         }
     }
 
@@ -362,7 +396,9 @@ public struct ClobHTTPClient: ClobAPI, MarketParametersSource {
     func once(
         _ method: HTTPMethod, path: String, query: String?, body: [UInt8]?, auth: Auth
     ) async throws(ClobError) -> Answer {
-        do { try await rateLimiter.acquire() } catch { throw ClobError(kind: .cancelled, message: "cancelled") }
+        do { try await rateLimiter.acquire() } catch {
+            throw ClobError(kind: .cancelled, message: "cancelled")
+        }
         var request = HTTPClientRequest(url: configuration.baseURL + path + (query.map { "?" + $0 } ?? ""))
         request.method = method
         request.headers.add(name: "Accept", value: "application/json")
@@ -375,7 +411,9 @@ public struct ClobHTTPClient: ClobAPI, MarketParametersSource {
         switch auth {
         case .none: break
         case .l1(let nonce):
-            for (name, value) in ClobAuth.l1Headers(signer: signer, chainId: configuration.chainId, timestamp: timestamp, nonce: nonce) {
+            for (name, value) in ClobAuth.l1Headers(
+                signer: signer, chainId: configuration.chainId, timestamp: timestamp, nonce: nonce)
+            {
                 request.headers.add(name: name, value: value)
             }
         case .l2:
@@ -394,9 +432,12 @@ public struct ClobHTTPClient: ClobAPI, MarketParametersSource {
         }
         do {
             let response = try await http.execute(
-                request, timeout: .nanoseconds(RetryPolicy.nanoseconds(configuration.requestTimeout)), logger: logger)
+                request, timeout: .nanoseconds(RetryPolicy.nanoseconds(configuration.requestTimeout)),
+                logger: logger)
             let buffer = try await response.body.collect(upTo: configuration.maxResponseBytes)
-            return Answer(status: Int(response.status.code), headers: response.headers, body: Array(buffer.readableBytesView))
+            return Answer(
+                status: Int(response.status.code), headers: response.headers,
+                body: Array(buffer.readableBytesView))
         } catch {
             throw Self.transportError(error)
         }
@@ -415,7 +456,9 @@ public struct ClobHTTPClient: ClobAPI, MarketParametersSource {
             }
             return ClobError(kind: .noAnswer, message: "connection failed: \(e)")
         }
-        if error is NIOConnectionError { return ClobError(kind: .notSent, message: "could not connect: \(error)") }
+        if error is NIOConnectionError {
+            return ClobError(kind: .notSent, message: "could not connect: \(error)")
+        }
         if let e = error as? IOError, e.errnoCode == ECONNREFUSED {
             return ClobError(kind: .notSent, message: "could not connect: \(e)")
         }
@@ -428,7 +471,9 @@ public struct ClobHTTPClient: ClobAPI, MarketParametersSource {
     /// The typed error of a non-2xx answer, keeping the server's message.
     static func error(_ answer: Answer) -> ClobError {
         var message = ""
-        if let object = try? JSONSerialization.jsonObject(with: Data(answer.body), options: [.fragmentsAllowed]) {
+        if let object = try? JSONSerialization.jsonObject(
+            with: Data(answer.body), options: [.fragmentsAllowed])
+        {
             if let dict = object as? [String: Any] {
                 message = text(dict["error"]) ?? text(dict["errorMsg"]) ?? text(dict["message"]) ?? ""
                 if message.isEmpty, let nested = dict["error"] {
@@ -447,7 +492,9 @@ public struct ClobHTTPClient: ClobAPI, MarketParametersSource {
 
     /// `Retry-After` in seconds (fractions accepted) or as an HTTP date.
     static func retryAfter(_ headers: HTTPHeaders) -> Duration? {
-        guard let value = headers.first(name: "Retry-After")?.trimmingCharacters(in: .whitespaces) else { return nil }
+        guard let value = headers.first(name: "Retry-After")?.trimmingCharacters(in: .whitespaces) else {
+            return nil
+        }
         if let seconds = Double(value), seconds >= 0 { return .nanoseconds(Int64(seconds * 1e9)) }
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
@@ -461,7 +508,8 @@ public struct ClobHTTPClient: ClobAPI, MarketParametersSource {
 
     static func object(_ answer: Answer) throws(ClobError) -> [String: Any] {
         guard let object = try? JSONSerialization.jsonObject(with: Data(answer.body)) as? [String: Any] else {
-            throw ClobError(kind: .invalidResponse, status: answer.status, message: "the answer is not a JSON object")
+            throw ClobError(
+                kind: .invalidResponse, status: answer.status, message: "the answer is not a JSON object")
         }
         return object
     }
@@ -485,7 +533,9 @@ public struct ClobHTTPClient: ClobAPI, MarketParametersSource {
         for item in items {
             guard let price = text(item["price"]).flatMap({ ExactDecimal($0) }),
                 let size = text(item["size"]).flatMap({ ExactDecimal($0) })
-            else { throw ClobError(kind: .invalidResponse, message: "a book level has no valid price or size") }
+            else {
+                throw ClobError(kind: .invalidResponse, message: "a book level has no valid price or size")
+            }
             levels.append(BookLevel(price: price, size: size))
         }
         return levels
@@ -495,7 +545,10 @@ public struct ClobHTTPClient: ClobAPI, MarketParametersSource {
         let object = try object(answer)
         guard let key = text(object["apiKey"]), let secret = text(object["secret"]),
             let passphrase = text(object["passphrase"]), !key.isEmpty
-        else { throw ClobError(kind: .invalidResponse, status: answer.status, message: "the answer has no API credentials") }
+        else {
+            throw ClobError(
+                kind: .invalidResponse, status: answer.status, message: "the answer has no API credentials")
+        }
         return ApiCredentials(apiKey: key, secret: secret, passphrase: passphrase)
     }
 }

@@ -63,7 +63,9 @@ public actor MarketMetadataCache: MarketParametersSource {
     /// Refreshes the token's entry if `outcome` is a refusal for the tick size (the market's tick
     /// changed). Returns the fresh parameters when it did.
     @discardableResult
-    public func refreshIfStale(after outcome: OrderOutcome, tokenID: UInt256) async throws(ClobError)
+    public func refreshIfStale(
+        after outcome: OrderOutcome, tokenID: UInt256
+    ) async throws(ClobError)
         -> MarketParameters?
     {
         let error: ClobError?
@@ -102,7 +104,9 @@ public actor MarketMetadataCache: MarketParametersSource {
     private func store(_ parameters: MarketParameters, tokenID: UInt256) {
         useCounter += 1
         entries[tokenID] = Entry(parameters: parameters, fetched: now(), lastUse: useCounter)
-        if entries.count > capacity, let oldest = entries.min(by: { $0.value.lastUse < $1.value.lastUse })?.key {
+        if entries.count > capacity,
+            let oldest = entries.min(by: { $0.value.lastUse < $1.value.lastUse })?.key
+        {
             entries[oldest] = nil
         }
     }

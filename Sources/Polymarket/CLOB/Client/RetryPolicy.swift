@@ -29,7 +29,9 @@ public struct RetryPolicy: Hashable, Sendable {
 
     /// The backoff after failed attempt `attempt` (1-based): `min(maxDelay, baseDelay × 2^(attempt−1))`,
     /// jittered uniformly into its upper half.
-    public func backoff(afterAttempt attempt: Int, using generator: inout some RandomNumberGenerator) -> Duration {
+    public func backoff(
+        afterAttempt attempt: Int, using generator: inout some RandomNumberGenerator
+    ) -> Duration {
         let exponent = min(max(attempt - 1, 0), 30)
         let ceiling = min(maxDelay, baseDelay * (1 << exponent))
         let nanos = Self.nanoseconds(ceiling)
