@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "Store", targets: ["Store"]),
         .library(name: "DevNode", targets: ["DevNode"]),
         .library(name: "CopyBot", targets: ["CopyBot"]),
+        .library(name: "ClobStandIn", targets: ["ClobStandIn"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -19,9 +20,10 @@ let package = Package(
         .package(url: "https://github.com/attaswift/BigInt", from: "6.0.1"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         // libsecp256k1 (Debian libsecp256k1-dev 0.2.0, with the recovery module).
@@ -52,7 +54,8 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
-        // Polymarket: exchange registry from Config/ + abi/, OrderFilled → TradeEvent, the CLOB.
+        // Polymarket: exchange registry from Config/ + abi/, OrderFilled → TradeEvent, the CLOB
+        // client (orders, auth, books, metadata cache).
         .target(
             name: "Polymarket",
             dependencies: [
@@ -60,6 +63,23 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "BigInt", package: "BigInt"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        // A local stand-in for Polymarket's CLOB (tests and `copybot devnet`): verifies L2 HMAC and
+        // order signatures, serves books, records orders, injects faults.
+        .target(
+            name: "ClobStandIn",
+            dependencies: [
+                "Polymarket",
+                "EVM",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         // The durable store: SQLite through GRDB, implementing the store protocols of the layers above.
@@ -86,7 +106,11 @@ let package = Package(
         // The application: configuration, composition root, command implementations.
         .target(
             name: "CopyBot",
-            dependencies: ["EVM", "Polymarket", "Chain", "Store"]
+            dependencies: [
+                "EVM", "Polymarket", "Chain", "Store",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         // The CLI, nothing else.
         .executableTarget(
@@ -102,12 +126,26 @@ let package = Package(
             ]
         ),
         .testTarget(name: "EVMTests", dependencies: ["EVM"]),
-        .testTarget(name: "PolymarketTests", dependencies: ["Polymarket", "EVM"]),
+        .testTarget(
+            name: "PolymarketTests",
+            dependencies: [
+                "Polymarket", "EVM", "ClobStandIn",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "ChainTests",
             dependencies: ["Chain", "DevNode", "EVM", "Store", .product(name: "Logging", package: "swift-log")]
         ),
-        .testTarget(name: "CopyBotTests", dependencies: ["CopyBot", "Polymarket", "EVM"]),
+        .testTarget(
+            name: "CopyBotTests",
+            dependencies: [
+                "CopyBot", "Polymarket", "EVM", "ClobStandIn",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

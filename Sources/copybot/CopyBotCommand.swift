@@ -6,6 +6,6 @@ struct CopyBotCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "copybot",
         abstract: "Copies the Polymarket trades of chosen wallets into your own account.",
-        subcommands: [ReplayCommand.self, ABICommand.self]
+        subcommands: [ReplayCommand.self, ABICommand.self, KeysCommand.self, OrderCommand.self]
     )
 }
