@@ -162,7 +162,7 @@ enum HostileFrames {
             case 0: return String(real.prefix(real.count / 2))
             case 1: return "{\"jsonrpc\":\"2.0\",\"method\":\"eth_subscription\",\"params\":{\"subscription\":"
             case 2: return "not json \u{7F}"
-            default: return String(real.dropLast()) + ",}"
+            default: return real.split(separator: ":", omittingEmptySubsequences: false).joined(separator: "=")
             }
         case .wrongTypes:
             switch rng.int(in: 0...3) {
