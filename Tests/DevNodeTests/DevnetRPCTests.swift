@@ -23,16 +23,21 @@ struct DevnetRPCTests {
     func simpleMethods() throws {
         #expect(try result(rpc.handle(request("eth_chainId"))) as? String == "0x89")
         #expect(try result(rpc.handle(request("net_version"))) as? String == "137")
-        #expect(try result(rpc.handle(request("eth_blockNumber"))) as? String == "0x" + String(chain.blockNumber, radix: 16))
+        #expect(
+            try result(rpc.handle(request("eth_blockNumber"))) as? String == "0x"
+                + String(chain.blockNumber, radix: 16))
         #expect(try result(rpc.handle(request("web3_clientVersion", "[]"))) is String)
         // params may be omitted
-        #expect(try result(rpc.handle("{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"eth_chainId\"}")) as? String == "0x89")
+        #expect(
+            try result(rpc.handle("{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"eth_chainId\"}")) as? String
+                == "0x89")
     }
 
     @Test("eth_getBlockByNumber by number and tag, with hashes or whole transactions; null past the head")
     func getBlock() throws {
         let head = chain.block(tag: .latest)!
-        let latest = try #require(try result(rpc.handle(request("eth_getBlockByNumber", "[\"latest\", false]"))) as? [String: Any])
+        let latest = try #require(
+            try result(rpc.handle(request("eth_getBlockByNumber", "[\"latest\", false]"))) as? [String: Any])
         #expect(latest["hash"] as? String == head.hash.hex)
         #expect(latest["number"] as? String == JSONWriter.quantity(head.number))
         #expect(latest["parentHash"] as? String == head.parentHash.hex)
@@ -43,16 +48,21 @@ struct DevnetRPCTests {
         let n = head.number - 3
         let block = chain.block(number: n)!
         let full = try #require(
-            try result(rpc.handle(request("eth_getBlockByNumber", "[\"\(JSONWriter.quantity(n))\", true]"))) as? [String: Any])
+            try result(rpc.handle(request("eth_getBlockByNumber", "[\"\(JSONWriter.quantity(n))\", true]")))
+                as? [String: Any])
         #expect(full["hash"] as? String == block.hash.hex)
         let txs = try #require(full["transactions"] as? [[String: Any]])
         #expect(txs.map { $0["hash"] as? String } == block.transactions.map(\.hash.hex))
         #expect(txs.first?["to"] as? String == block.transactions.first?.to.lowercased)
 
-        let byHash = try #require(try result(rpc.handle(request("eth_getBlockByHash", "[\(quoted(block.hash))]"))) as? [String: Any])
+        let byHash = try #require(
+            try result(rpc.handle(request("eth_getBlockByHash", "[\(quoted(block.hash))]"))) as? [String: Any]
+        )
         #expect(byHash["number"] as? String == JSONWriter.quantity(n))
 
-        let future = try object(rpc.handle(request("eth_getBlockByNumber", "[\"\(JSONWriter.quantity(head.number + 1))\", false]"))!)
+        let future = try object(
+            rpc.handle(
+                request("eth_getBlockByNumber", "[\"\(JSONWriter.quantity(head.number + 1))\", false]"))!)
         #expect(future["result"] is NSNull)
         #expect(try result(rpc.handle(request("eth_getBlockByNumber", "[\"earliest\"]"))) is [String: Any])
         #expect(try result(rpc.handle(request("eth_getBlockByNumber", "[\"finalized\"]"))) is [String: Any])
@@ -94,7 +104,10 @@ struct DevnetRPCTests {
         let block = chain.block(number: chain.blockNumber - 1)!
         let v2 = registry.contracts.first { $0.name == "CTFExchangeV2" }!
         let one = try parseLogs(
-            rpc.handle(request("eth_getLogs", "[{\"blockHash\":\(quoted(block.hash)),\"address\":\"\(v2.address.checksummed)\"}]")))
+            rpc.handle(
+                request(
+                    "eth_getLogs",
+                    "[{\"blockHash\":\(quoted(block.hash)),\"address\":\"\(v2.address.checksummed)\"}]")))
         #expect(one == block.logs.filter { $0.address == v2.address })
     }
 
@@ -105,15 +118,26 @@ struct DevnetRPCTests {
         #expect(try errorCode(rpc.handle("[]")) == -32600)
         #expect(try errorCode(rpc.handle("42")) == -32600)
         #expect(try errorCode(rpc.handle("{\"id\":1,\"method\":\"eth_chainId\"}")) == -32600)
-        #expect(try errorCode(rpc.handle("{\"jsonrpc\":\"1.0\",\"id\":1,\"method\":\"eth_chainId\"}")) == -32600)
+        #expect(
+            try errorCode(rpc.handle("{\"jsonrpc\":\"1.0\",\"id\":1,\"method\":\"eth_chainId\"}")) == -32600)
         #expect(try errorCode(rpc.handle("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":7}")) == -32600)
-        #expect(try errorCode(rpc.handle("{\"jsonrpc\":\"2.0\",\"id\":{},\"method\":\"eth_chainId\"}")) == -32600)
-        #expect(try errorCode(rpc.handle("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"eth_chainId\",\"params\":5}")) == -32600)
-        #expect(try errorCode(rpc.handle("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"eth_chainId\",\"params\":null}")) == -32600)
+        #expect(
+            try errorCode(rpc.handle("{\"jsonrpc\":\"2.0\",\"id\":{},\"method\":\"eth_chainId\"}")) == -32600)
+        #expect(
+            try errorCode(
+                rpc.handle("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"eth_chainId\",\"params\":5}"))
+                == -32600)
+        #expect(
+            try errorCode(
+                rpc.handle("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"eth_chainId\",\"params\":null}"))
+                == -32600)
         #expect(try errorCode(rpc.handle(request("eth_sendRawTransaction", "[\"0x00\"]"))) == -32601)
-        #expect(try errorCode(rpc.handle(request("eth_subscribe", "[\"newHeads\"]"))) == -32601, "no subscriptions over HTTP")
+        #expect(
+            try errorCode(rpc.handle(request("eth_subscribe", "[\"newHeads\"]"))) == -32601,
+            "no subscriptions over HTTP")
         for params in [
-            "[\"0x01\"]", "[\"12\"]", "[\"0x\"]", "[\"0xzz\"]", "[\"latest\", \"yes\"]", "[\"latest\", false, 3]", "[]",
+            "[\"0x01\"]", "[\"12\"]", "[\"0x\"]", "[\"0xzz\"]", "[\"latest\", \"yes\"]",
+            "[\"latest\", false, 3]", "[]",
             "{\"block\":\"latest\"}", "[\"0x10000000000000000\"]",
         ] {
             #expect(try errorCode(rpc.handle(request("eth_getBlockByNumber", params))) == -32602, "\(params)")
@@ -126,15 +150,24 @@ struct DevnetRPCTests {
         ] {
             #expect(try errorCode(rpc.handle(request("eth_getLogs", "[\(filter)]"))) == -32602, "\(filter)")
         }
-        #expect(try errorCode(rpc.handle(request("eth_getLogs", "[{\"blockHash\":\(quoted(.zero))}]"))) == -32000)
-        #expect(try errorCode(rpc.handle(request("eth_getLogs", "[{\"fromBlock\":\"0x5\",\"toBlock\":\"0x4\"}]"))) == -32000)
+        #expect(
+            try errorCode(rpc.handle(request("eth_getLogs", "[{\"blockHash\":\(quoted(.zero))}]"))) == -32000)
+        #expect(
+            try errorCode(rpc.handle(request("eth_getLogs", "[{\"fromBlock\":\"0x5\",\"toBlock\":\"0x4\"}]")))
+                == -32000)
     }
 
     @Test("ids are echoed exactly; notifications get no response; batches answer each request in order")
     func idsAndBatches() throws {
-        #expect(rpc.handle("{\"jsonrpc\":\"2.0\",\"id\":\"abc\",\"method\":\"eth_chainId\"}")?.contains("\"id\":\"abc\"") == true)
-        #expect(rpc.handle("{\"jsonrpc\":\"2.0\",\"id\":1.50,\"method\":\"eth_chainId\"}")?.contains("\"id\":1.50,") == true)
-        #expect(rpc.handle("{\"jsonrpc\":\"2.0\",\"id\":null,\"method\":\"eth_chainId\"}")?.contains("\"id\":null") == true)
+        #expect(
+            rpc.handle("{\"jsonrpc\":\"2.0\",\"id\":\"abc\",\"method\":\"eth_chainId\"}")?.contains(
+                "\"id\":\"abc\"") == true)
+        #expect(
+            rpc.handle("{\"jsonrpc\":\"2.0\",\"id\":1.50,\"method\":\"eth_chainId\"}")?.contains(
+                "\"id\":1.50,") == true)
+        #expect(
+            rpc.handle("{\"jsonrpc\":\"2.0\",\"id\":null,\"method\":\"eth_chainId\"}")?.contains(
+                "\"id\":null") == true)
         #expect(rpc.handle("{\"jsonrpc\":\"2.0\",\"method\":\"eth_chainId\"}") == nil)
         #expect(rpc.handle("{\"jsonrpc\":\"2.0\",\"method\":\"no_such\"}") == nil)
         #expect(rpc.handle("[{\"jsonrpc\":\"2.0\",\"method\":\"eth_chainId\"}]") == nil)
@@ -142,10 +175,12 @@ struct DevnetRPCTests {
         let batch = try array(
             rpc.handle(
                 "[" + request("eth_chainId", id: 1) + "," + request("nope", id: 2) + ",5,"
-                    + "{\"jsonrpc\":\"2.0\",\"method\":\"eth_blockNumber\"}," + request("net_version", id: 3) + "]")!)
+                    + "{\"jsonrpc\":\"2.0\",\"method\":\"eth_blockNumber\"}," + request("net_version", id: 3)
+                    + "]")!)
         #expect(batch.count == 4)
         #expect(batch[0]["id"] as? Int == 1 && batch[0]["result"] as? String == "0x89")
-        #expect(batch[1]["id"] as? Int == 2 && (batch[1]["error"] as? [String: Any])?["code"] as? Int == -32601)
+        #expect(
+            batch[1]["id"] as? Int == 2 && (batch[1]["error"] as? [String: Any])?["code"] as? Int == -32601)
         #expect(batch[2]["id"] is NSNull && (batch[2]["error"] as? [String: Any])?["code"] as? Int == -32600)
         #expect(batch[3]["id"] as? Int == 3 && batch[3]["result"] as? String == "137")
     }
@@ -153,14 +188,20 @@ struct DevnetRPCTests {
     @Test("eth_getLogs range and result limits answer -32005 with the providers' wording")
     func limitFaults() throws {
         rpc.faults.update { $0.getLogsMaxRange = 5 }
-        let ok = rpc.handle(request("eth_getLogs", "[{\"fromBlock\":\"0x42c1d80\",\"toBlock\":\"0x42c1d84\"}]"))
+        let ok = rpc.handle(
+            request("eth_getLogs", "[{\"fromBlock\":\"0x42c1d80\",\"toBlock\":\"0x42c1d84\"}]"))
         #expect(try errorCode(ok) == nil)
-        let tooWide = try object(rpc.handle(request("eth_getLogs", "[{\"fromBlock\":\"0x42c1d80\",\"toBlock\":\"0x42c1d85\"}]"))!)
+        let tooWide = try object(
+            rpc.handle(request("eth_getLogs", "[{\"fromBlock\":\"0x42c1d80\",\"toBlock\":\"0x42c1d85\"}]"))!)
         let error = try #require(tooWide["error"] as? [String: Any])
         #expect(error["code"] as? Int == -32005)
         #expect((error["message"] as? String)?.contains("block range is too large") == true)
         #expect(try errorCode(rpc.handle(request("eth_getLogs", "[{\"fromBlock\":\"earliest\"}]"))) == -32005)
-        #expect(try errorCode(rpc.handle(request("eth_getLogs", "[{\"blockHash\":\(quoted(chain.block(tag: .latest)!.hash))}]"))) == nil)
+        #expect(
+            try errorCode(
+                rpc.handle(
+                    request("eth_getLogs", "[{\"blockHash\":\(quoted(chain.block(tag: .latest)!.hash))}]")))
+                == nil)
 
         rpc.faults.faults = DevnetFaults()
         rpc.faults.update { $0.getLogsMaxResults = 3 }
@@ -183,7 +224,9 @@ struct DevnetSubscriptionTests {
     }
 
     /// Subscribes and returns the subscription id from the response frame.
-    private func subscribe(_ session: DevnetSession, _ connection: RecordingConnection, _ params: String, id: Int = 1)
+    private func subscribe(
+        _ session: DevnetSession, _ connection: RecordingConnection, _ params: String, id: Int = 1
+    )
         throws -> String
     {
         session.receive(request("eth_subscribe", params, id: id))
@@ -223,7 +266,8 @@ struct DevnetSubscriptionTests {
         let first = chain.blockNumber + 1
         chain.mine(count: 10)
         let expected = try chain.logs(
-            filter: LogFilter(range: .blocks(from: .number(first), to: .latest), topics: [nil, nil, followed.map(\.word)]))
+            filter: LogFilter(
+                range: .blocks(from: .number(first), to: .latest), topics: [nil, nil, followed.map(\.word)]))
         #expect(!expected.isEmpty)
         let aFrames = a.take()
         let aNotes = try notifications(aFrames)
@@ -271,7 +315,10 @@ struct DevnetSubscriptionTests {
     func subscribeErrors() throws {
         let a = RecordingConnection()
         let session = rpc.openSession(a)
-        for params in ["[\"pendingTransactions2\"]", "[\"logs\",{\"address\":\"0x12\"}]", "[\"newHeads\",{}]", "[]", "[5]"] {
+        for params in [
+            "[\"pendingTransactions2\"]", "[\"logs\",{\"address\":\"0x12\"}]", "[\"newHeads\",{}]", "[]",
+            "[5]",
+        ] {
             session.receive(request("eth_subscribe", params))
             #expect(try errorCode(a.take().first) == -32602, "\(params)")
         }
@@ -290,9 +337,15 @@ struct DevnetSubscriptionTests {
         let notes = try notifications(a.take())
         let removedCount = report.removedBlocks.reduce(0) { $0 + $1.logs.count }
         let removed = notes.prefix(removedCount)
-        #expect(removed.allSatisfy { $0.subscription == logsID && ($0.result as? [String: Any])?["removed"] as? Bool == true })
+        #expect(
+            removed.allSatisfy {
+                $0.subscription == logsID && ($0.result as? [String: Any])?["removed"] as? Bool == true
+            })
         let removedHashes = Set(report.removedBlocks.map(\.hash.hex))
-        #expect(removed.allSatisfy { removedHashes.contains((($0.result as? [String: Any])?["blockHash"] as? String) ?? "") })
+        #expect(
+            removed.allSatisfy {
+                removedHashes.contains((($0.result as? [String: Any])?["blockHash"] as? String) ?? "")
+            })
         let rest = notes.dropFirst(removedCount)
         #expect(rest.filter { $0.subscription == headsID }.count == 5)
         let newLogs = rest.filter { $0.subscription == logsID }
@@ -366,7 +419,9 @@ struct DevnetSubscriptionTests {
             guard let params = o["params"] as? [String: Any], params["subscription"] as? String == id,
                 let log = try? EthLogParser.parse(line: frame)
             else {
-                if let params = o["params"] as? [String: Any], let sub = params["subscription"] as? String, sub != id {
+                if let params = o["params"] as? [String: Any], let sub = params["subscription"] as? String,
+                    sub != id
+                {
                     unknown += 1
                 } else {
                     wrongTypes += 1
@@ -443,7 +498,9 @@ struct DevnetProducerTests {
             $0.reorgEvery = 5
             $0.reorgDepth = 2...3
         }
-        try await DevnetProducer(chain: chain, faults: faults, blockInterval: .milliseconds(1), maximumBlocks: 20).run()
+        try await DevnetProducer(
+            chain: chain, faults: faults, blockInterval: .milliseconds(1), maximumBlocks: 20
+        ).run()
         #expect(updates.all.contains { $0.contains("\"removed\":true") })
         #expect(!chain.orphanedFills().isEmpty || chain.canonicalFills().count > 0)
         session.close()

@@ -67,7 +67,9 @@ struct SimulatedChainTests {
         #expect(mine.allSatisfy { followed.contains($0.maker) })
         // Partial fills: some order hash fills in more than one transaction.
         var transactionsByOrder: [Bytes32: Set<Bytes32>] = [:]
-        for fill in fills { transactionsByOrder[fill.template.orderHash, default: []].insert(fill.transactionHash) }
+        for fill in fills {
+            transactionsByOrder[fill.template.orderHash, default: []].insert(fill.transactionHash)
+        }
         #expect(transactionsByOrder.values.contains { $0.count > 1 })
     }
 
@@ -131,11 +133,14 @@ struct SimulatedChainTests {
             #expect(got == all.filter(expected), comment)
         }
         try check(LogFilter(range: range), { _ in true }, "everything")
-        try check(LogFilter(range: range, addresses: [v2.address]), { $0.address == v2.address }, "one address")
         try check(
-            LogFilter(range: range, addresses: [v2.address, negRisk.address]), { _ in true }, "both addresses")
+            LogFilter(range: range, addresses: [v2.address]), { $0.address == v2.address }, "one address")
         try check(
-            LogFilter(range: range, addresses: [Address(hi: 1, mid: 2, lo: 3)]), { _ in false }, "another address")
+            LogFilter(range: range, addresses: [v2.address, negRisk.address]), { _ in true }, "both addresses"
+        )
+        try check(
+            LogFilter(range: range, addresses: [Address(hi: 1, mid: 2, lo: 3)]), { _ in false },
+            "another address")
         try check(LogFilter(range: range, topics: [[fillTopic]]), { $0.topics[0] == fillTopic }, "topic0")
         try check(
             LogFilter(range: range, topics: [[fillTopic, matchedTopic]]), { _ in true }, "topic0 OR")
@@ -162,7 +167,9 @@ struct SimulatedChainTests {
         try check(
             LogFilter(range: .blocks(from: .number(head - 2), to: .number(head + 100))),
             { $0.blockNumber >= head - 2 }, "toBlock beyond the head is clamped")
-        #expect(try chain.logs(filter: LogFilter(range: .blocks(from: .number(head + 1), to: .number(head + 5)))).isEmpty)
+        #expect(
+            try chain.logs(filter: LogFilter(range: .blocks(from: .number(head + 1), to: .number(head + 5))))
+                .isEmpty)
         #expect(throws: LogQueryError.invalidRange(from: mid + 1, to: mid)) {
             try chain.logs(filter: LogFilter(range: .blocks(from: .number(mid + 1), to: .number(mid))))
         }
@@ -170,7 +177,9 @@ struct SimulatedChainTests {
         // By block hash.
         let block = chain.block(number: mid)!
         try check(LogFilter(range: .blockHash(block.hash)), { $0.blockHash == block.hash }, "blockHash")
-        #expect(throws: LogQueryError.unknownBlock(.zero)) { try chain.logs(filter: LogFilter(range: .blockHash(.zero))) }
+        #expect(throws: LogQueryError.unknownBlock(.zero)) {
+            try chain.logs(filter: LogFilter(range: .blockHash(.zero)))
+        }
     }
 
     @Test("range and result limits")
@@ -181,7 +190,9 @@ struct SimulatedChainTests {
         let ten = LogFilter(range: .blocks(from: .number(start), to: .number(start + 9)))
         #expect(throws: Never.self) { try chain.logs(filter: ten, maxRange: 10) }
         let eleven = LogFilter(range: .blocks(from: .number(start), to: .number(start + 10)))
-        #expect(throws: LogQueryError.rangeTooLarge(blocks: 11, limit: 10)) { try chain.logs(filter: eleven, maxRange: 10) }
+        #expect(throws: LogQueryError.rangeTooLarge(blocks: 11, limit: 10)) {
+            try chain.logs(filter: eleven, maxRange: 10)
+        }
         let count = try chain.logs(filter: eleven).count
         #expect(throws: LogQueryError.tooManyResults(limit: count - 1)) {
             try chain.logs(filter: eleven, maxResults: count - 1)
@@ -189,7 +200,9 @@ struct SimulatedChainTests {
         #expect(try chain.logs(filter: eleven, maxResults: count).count == count)
     }
 
-    @Test("a reorg orphans logs (removed copies to observers), re-includes some transactions elsewhere, drops others")
+    @Test(
+        "a reorg orphans logs (removed copies to observers), re-includes some transactions elsewhere, drops others"
+    )
     func reorg() throws {
         let chain = try makeChain(seed: 7)
         let updates = Mutex<[ChainUpdate]>([])
@@ -248,7 +261,8 @@ struct SimulatedChainTests {
         #expect(chain.orphanedFills(makers: Set(followed)).allSatisfy { followed.contains($0.maker) })
 
         // Queries see only the new branch.
-        let logs = try chain.logs(filter: LogFilter(range: .blocks(from: .number(keptBlock.number + 1), to: .latest)))
+        let logs = try chain.logs(
+            filter: LogFilter(range: .blocks(from: .number(keptBlock.number + 1), to: .latest)))
         #expect(logs == report.newBlocks.flatMap(\.logs))
     }
 

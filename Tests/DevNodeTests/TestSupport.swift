@@ -13,15 +13,20 @@ enum Repository {
 
     /// The registry built from `Config/contracts.polygon.yaml` and `abi/`.
     static func registry() throws -> ExchangeRegistry {
-        try ExchangeRegistry.load(contractsFile: path("Config/contracts.polygon.yaml"), abiDirectory: path("abi"))
+        try ExchangeRegistry.load(
+            contractsFile: path("Config/contracts.polygon.yaml"), abiDirectory: path("abi"))
     }
 }
 
 /// Wallets the tests follow.
-let followed: [Address] = (1...5).map { i in Address(hi: 0xF011_0000_0000_0000 | UInt64(i), mid: 0, lo: UInt32(i)) }
+let followed: [Address] = (1...5).map { i in
+    Address(hi: 0xF011_0000_0000_0000 | UInt64(i), mid: 0, lo: UInt32(i))
+}
 
 /// A chain with the real registry.
-func makeChain(seed: UInt64 = 42, configure: (inout SimulatedChainConfiguration) -> Void = { _ in }) throws
+func makeChain(
+    seed: UInt64 = 42, configure: (inout SimulatedChainConfiguration) -> Void = { _ in }
+) throws
     -> SimulatedChain
 {
     var configuration = SimulatedChainConfiguration(seed: seed, followedWallets: followed)
@@ -42,7 +47,11 @@ final class RecordingConnection: DevnetConnection {
     var all: [String] { frames.withLock { $0 } }
 
     /// Returns and forgets the frames so far.
-    func take() -> [String] { frames.withLock { f in defer { f = [] }; return f } }
+    func take() -> [String] {
+        frames.withLock { f in
+            defer { f = [] }; return f
+        }
+    }
 }
 
 struct TestFailure: Error, CustomStringConvertible {
@@ -79,7 +88,9 @@ func errorCode(_ response: String?) throws -> Int? {
 /// The log JSON objects of an `eth_getLogs` response, parsed back into logs.
 func parseLogs(_ response: String?) throws -> [EthLog] {
     let result = try object(response ?? "")["result"]
-    guard let list = result as? [Any] else { throw TestFailure(description: "no result array in \(response ?? "nil")") }
+    guard let list = result as? [Any] else {
+        throw TestFailure(description: "no result array in \(response ?? "nil")")
+    }
     return try list.map { item in
         let data = try JSONSerialization.data(withJSONObject: item)
         return try EthLogParser.parse(line: String(decoding: data, as: UTF8.self))

@@ -127,7 +127,9 @@ public struct DevnetFill: Hashable, Sendable {
     }
 
     /// The identity a listener must deliver exactly once.
-    public var id: DevnetFillID { DevnetFillID(transactionHash: transactionHash, orderHash: template.orderHash) }
+    public var id: DevnetFillID {
+        DevnetFillID(transactionHash: transactionHash, orderHash: template.orderHash)
+    }
     /// The trader.
     public var maker: Address { template.maker }
 }

@@ -40,7 +40,9 @@ public final class DevnetRPC: Sendable {
     private let registry: Mutex<Registry>
 
     /// Serves `chain`; `seed` drives the fault decisions and subscription ids.
-    public init(chain: SimulatedChain, faults: DevnetFaultControl = DevnetFaultControl(), seed: UInt64 = 0xD5_E7) {
+    public init(
+        chain: SimulatedChain, faults: DevnetFaultControl = DevnetFaultControl(), seed: UInt64 = 0xD5_E7
+    ) {
         self.chain = chain
         self.faults = faults
         self.registry = Mutex(Registry(rng: DevnetRandom(seed: seed)))
@@ -64,7 +66,8 @@ public final class DevnetRPC: Sendable {
     /// Starts serving a WebSocket client that pushes frames through `connection`.
     public func openSession(_ connection: any DevnetConnection) -> DevnetSession {
         registry.withLock { r in
-            let session = DevnetSession(id: r.nextSessionID, rpc: self, connection: connection, seed: r.rng.next())
+            let session = DevnetSession(
+                id: r.nextSessionID, rpc: self, connection: connection, seed: r.rng.next())
             r.sessions[session.id] = session
             r.nextSessionID += 1
             return session
@@ -103,7 +106,9 @@ public final class DevnetRPC: Sendable {
             return Self.response(id: .null, error: .parse("\(error.message) at offset \(error.offset)"))
         }
         if case .array(let requests) = value {
-            guard !requests.isEmpty else { return Self.response(id: .null, error: .invalidRequest("empty batch")) }
+            guard !requests.isEmpty else {
+                return Self.response(id: .null, error: .invalidRequest("empty batch"))
+            }
             let responses = requests.compactMap { respond(toRequest: $0, session: &session) }
             return responses.isEmpty ? nil : "[" + responses.joined(separator: ",") + "]"
         }
@@ -117,7 +122,8 @@ public final class DevnetRPC: Sendable {
         let id = request["id"]
         switch id {
         case nil, .null?, .number?, .string?: break
-        default: return Self.response(id: .null, error: .invalidRequest("id must be a string, a number or null"))
+        default:
+            return Self.response(id: .null, error: .invalidRequest("id must be a string, a number or null"))
         }
         guard request["jsonrpc"] == .string("2.0") else {
             return Self.response(id: id ?? .null, error: .invalidRequest("jsonrpc must be \"2.0\""))
@@ -127,7 +133,9 @@ public final class DevnetRPC: Sendable {
         }
         switch request["params"] {
         case nil, .array?, .object?: break
-        default: return Self.response(id: id ?? .null, error: .invalidRequest("params must be an array or an object"))
+        default:
+            return Self.response(
+                id: id ?? .null, error: .invalidRequest("params must be an array or an object"))
         }
         let result: Result<String, RPCError>
         do throws(RPCError) {
@@ -142,7 +150,9 @@ public final class DevnetRPC: Sendable {
         }
     }
 
-    private func call(_ method: String, _ params: JSONValue?, session: inout DevnetSession.State?) throws(RPCError)
+    private func call(
+        _ method: String, _ params: JSONValue?, session: inout DevnetSession.State?
+    ) throws(RPCError)
         -> String
     {
         switch method {
@@ -160,7 +170,9 @@ public final class DevnetRPC: Sendable {
             return "\"" + JSONWriter.quantity(chain.blockNumber) + "\""
         case "eth_getBlockByNumber", "eth_getBlockByHash":
             let args = try RPCParams.positional(params, max: 2)
-            guard let first = args.first else { throw .invalidParams("missing value for required argument 0") }
+            guard let first = args.first else {
+                throw .invalidParams("missing value for required argument 0")
+            }
             let full = try RPCParams.bool(args.count > 1 ? args[1] : nil, default: false, argument: 1)
             let block =
                 method == "eth_getBlockByNumber"
@@ -172,12 +184,15 @@ public final class DevnetRPC: Sendable {
             return out
         case "eth_getLogs":
             let args = try RPCParams.positional(params, max: 1)
-            guard let first = args.first else { throw .invalidParams("missing value for required argument 0") }
+            guard let first = args.first else {
+                throw .invalidParams("missing value for required argument 0")
+            }
             let filter = try RPCParams.filter(first, argument: 0)
             let faults = self.faults.faults
             let logs: [EthLog]
             do {
-                logs = try chain.logs(filter: filter, maxRange: faults.getLogsMaxRange, maxResults: faults.getLogsMaxResults)
+                logs = try chain.logs(
+                    filter: filter, maxRange: faults.getLogsMaxRange, maxResults: faults.getLogsMaxResults)
             } catch {
                 switch error {
                 case .rangeTooLarge, .tooManyResults: throw .limitExceeded(error.description)
@@ -192,7 +207,9 @@ public final class DevnetRPC: Sendable {
         case "eth_subscribe":
             guard session != nil else { throw RPCError(code: -32601, message: "notifications not supported") }
             let args = try RPCParams.positional(params, max: 2)
-            guard case .string(let kind)? = args.first else { throw .invalidParams("expected a subscription name", argument: 0) }
+            guard case .string(let kind)? = args.first else {
+                throw .invalidParams("expected a subscription name", argument: 0)
+            }
             let subscription: DevnetSession.Subscription.Kind
             switch kind {
             case "newHeads":
@@ -210,7 +227,9 @@ public final class DevnetRPC: Sendable {
         case "eth_unsubscribe":
             guard session != nil else { throw RPCError(code: -32601, message: "notifications not supported") }
             let args = try RPCParams.positional(params, max: 1)
-            guard case .string(let id)? = args.first else { throw .invalidParams("expected a subscription id", argument: 0) }
+            guard case .string(let id)? = args.first else {
+                throw .invalidParams("expected a subscription id", argument: 0)
+            }
             return session!.unsubscribe(id) ? "true" : "false"
         default:
             throw .methodNotFound(method)

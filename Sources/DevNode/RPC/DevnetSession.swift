@@ -105,7 +105,9 @@ public final class DevnetSession: Sendable {
             guard !live.isEmpty else { return }
             let sample = update.newBlocks.lazy.flatMap(\.logs).first ?? update.removedLogs.first
             func push(_ subscription: String, _ result: String, log: EthLog?) {
-                if s.rng.chance(faults.malformedFrames), let kind = faults.malformedFrameKinds.randomElement(using: &s.rng) {
+                if s.rng.chance(faults.malformedFrames),
+                    let kind = faults.malformedFrameKinds.randomElement(using: &s.rng)
+                {
                     connection.send(
                         HostileFrames.make(
                             kind, subscription: subscription, realResult: result, log: log ?? sample,
@@ -160,9 +162,11 @@ enum HostileFrames {
             let real = DevnetSession.notification(subscription, realResult)
             switch rng.int(in: 0...3) {
             case 0: return String(real.prefix(real.count / 2))
-            case 1: return "{\"jsonrpc\":\"2.0\",\"method\":\"eth_subscription\",\"params\":{\"subscription\":"
+            case 1:
+                return "{\"jsonrpc\":\"2.0\",\"method\":\"eth_subscription\",\"params\":{\"subscription\":"
             case 2: return "not json \u{7F}"
-            default: return real.split(separator: ":", omittingEmptySubsequences: false).joined(separator: "=")
+            default:
+                return real.split(separator: ":", omittingEmptySubsequences: false).joined(separator: "=")
             }
         case .wrongTypes:
             switch rng.int(in: 0...3) {
@@ -176,7 +180,8 @@ enum HostileFrames {
                 return "{\"jsonrpc\":\"2.0\",\"method\":\"eth_subscription\",\"params\":[\"\(subscription)\","
                     + realResult + "]}"
             case 2:
-                return "{\"jsonrpc\":\"2.0\",\"method\":\"eth_subscription\",\"params\":{\"subscription\":12345,"
+                return
+                    "{\"jsonrpc\":\"2.0\",\"method\":\"eth_subscription\",\"params\":{\"subscription\":12345,"
                     + "\"result\":" + realResult + "}}"
             default:
                 return DevnetSession.notification(subscription, "\"0xdeadbeef\"")
@@ -191,7 +196,8 @@ enum HostileFrames {
             log.address = rng.address()
             return DevnetSession.notification(subscription, JSONWriter.log(log))
         case .hugeFrame:
-            let prefix = "{\"jsonrpc\":\"2.0\",\"method\":\"eth_subscription\",\"params\":{\"subscription\":\""
+            let prefix =
+                "{\"jsonrpc\":\"2.0\",\"method\":\"eth_subscription\",\"params\":{\"subscription\":\""
                 + subscription + "\",\"result\":{\"padding\":\""
             let suffix = "\"}}}"
             let padding = max(0, hugeBytes - prefix.utf8.count - suffix.utf8.count)
