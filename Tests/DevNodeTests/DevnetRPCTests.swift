@@ -212,6 +212,45 @@ struct DevnetRPCTests {
     }
 }
 
+@Suite("DevnetRPC hostile answers")
+struct DevnetHostileResponseTests {
+    @Test(
+        "fault: malformed responses of each kind replace the real answer",
+        arguments: DevnetMalformedFrame.allCases)
+    func malformedResponses(kind: DevnetMalformedFrame) throws {
+        let registry = try Repository.registry()
+        let chain = try makeChain()
+        chain.mine(count: 5)
+        let rpc = DevnetRPC(chain: chain)
+        rpc.faults.update {
+            $0.malformedResponses = 1
+            $0.malformedFrameKinds = [kind]
+            $0.hugeFrameBytes = 50_000
+        }
+        let getLogs = request("eth_getLogs", "[{\"fromBlock\":\"earliest\"}]", id: 9)
+        let text = try #require(rpc.handle(getLogs))
+        switch kind {
+        case .invalidJSON:
+            #expect((try? object(text)) == nil)
+        case .wrongTypes:
+            #expect((try? parseLogs(text)) == nil)
+        case .unknownSubscription:
+            #expect(try object(text)["id"] as? Int != 9)
+        case .unconfiguredAddress:
+            let logs = try parseLogs(text)
+            let expected = try chain.logs(filter: LogFilter(range: .blocks(from: .earliest, to: .latest)))
+            #expect(logs.count == expected.count + 1)
+            #expect(registry.contract(at: logs[0].address) == nil)
+            #expect(Array(logs.dropFirst()) == expected)
+        case .hugeFrame:
+            #expect(text.utf8.count == 50_000)
+            #expect(try object(text)["id"] as? Int == 9)
+        }
+        rpc.faults.faults = DevnetFaults()
+        #expect(try parseLogs(rpc.handle(getLogs)).count > 0)
+    }
+}
+
 @Suite("DevnetRPC subscriptions")
 struct DevnetSubscriptionTests {
     let chain: SimulatedChain

@@ -144,9 +144,30 @@ public final class DevnetRPC: Sendable {
             result = .failure(error)
         }
         guard let id else { return nil }  // a notification gets no response
+        if case .success(let text) = result,
+            let hostile = hostileResponse(id: id, method: method, result: text)
+        {
+            return hostile
+        }
         switch result {
         case .success(let text): return Self.response(id: id, result: text)
         case .failure(let error): return Self.response(id: id, error: error)
+        }
+    }
+
+    /// A hostile replacement for a successful response, when the `malformedResponses` fault fires.
+    private func hostileResponse(id: JSONValue, method: String, result: String) -> String? {
+        let faults = self.faults.faults
+        guard faults.malformedResponses > 0, method != "eth_subscribe", method != "eth_unsubscribe" else {
+            return nil
+        }
+        return registry.withLock { r -> String? in
+            guard r.rng.chance(faults.malformedResponses),
+                let kind = faults.malformedFrameKinds.randomElement(using: &r.rng)
+            else { return nil }
+            return HostileFrames.response(
+                kind, id: id, method: method, realResult: result, hugeBytes: faults.hugeFrameBytes,
+                rng: &r.rng)
         }
     }
 

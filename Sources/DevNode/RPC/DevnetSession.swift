@@ -151,8 +151,45 @@ public final class DevnetSession: Sendable {
     }
 }
 
-/// The hostile frames of the `malformedFrames` fault.
+/// The hostile frames of the `malformedFrames` and `malformedResponses` faults.
 enum HostileFrames {
+    /// A hostile answer in place of `{"jsonrpc":"2.0","id":id,"result":realResult}`.
+    static func response(
+        _ kind: DevnetMalformedFrame, id: JSONValue, method: String, realResult: String, hugeBytes: Int,
+        rng: inout DevnetRandom
+    ) -> String {
+        let real = DevnetRPC.response(id: id, result: realResult)
+        switch kind {
+        case .invalidJSON:
+            return String(real.prefix(max(1, real.count / 2)))
+        case .wrongTypes:
+            if method == "eth_getLogs" && rng.chance(0.5) {
+                return DevnetRPC.response(
+                    id: id,
+                    result: "[{\"address\":12,\"topics\":\"0x00\",\"data\":null,\"blockNumber\":70000001,"
+                        + "\"transactionHash\":true,\"transactionIndex\":[],\"blockHash\":\"0x\",\"logIndex\":-1,"
+                        + "\"removed\":\"no\"}]")
+            }
+            return DevnetRPC.response(
+                id: id, result: realResult.hasPrefix("[") ? "{\"logs\":\"none\"}" : "[12]")
+        case .unknownSubscription:
+            return DevnetRPC.response(id: .number(String(rng.next() >> 12)), result: realResult)
+        case .unconfiguredAddress:
+            guard method == "eth_getLogs", realResult != "[]", let firstEnd = realResult.firstIndex(of: "}")
+            else {
+                return String(real.prefix(max(1, real.count / 2)))
+            }
+            // Repeat the first log with another address ("address" leads every log object).
+            var first = String(realResult[realResult.index(after: realResult.startIndex)...firstEnd])
+            let address = "\"" + rng.address().lowercased + "\""
+            first = "{\"address\":" + address + first.dropFirst("{\"address\":".count + address.count)
+            return DevnetRPC.response(id: id, result: "[" + first + "," + realResult.dropFirst())
+        case .hugeFrame:
+            let prefix = "{\"jsonrpc\":\"2.0\",\"id\":" + id.text + ",\"result\":\""
+            return prefix + String(repeating: "a", count: max(0, hugeBytes - prefix.utf8.count - 2)) + "\"}"
+        }
+    }
+
     static func make(
         _ kind: DevnetMalformedFrame, subscription: String, realResult: String, log: EthLog?, hugeBytes: Int,
         rng: inout DevnetRandom
