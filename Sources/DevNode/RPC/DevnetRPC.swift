@@ -24,6 +24,30 @@ public protocol DevnetConnection: Sendable {
 /// Methods: `eth_chainId`, `net_version`, `eth_blockNumber`, `eth_getBlockByNumber`,
 /// `eth_getBlockByHash`, `eth_getLogs`, `eth_subscribe` (`logs` with a filter, `newHeads`),
 /// `eth_unsubscribe`, `web3_clientVersion`; batches. Faults come from ``faults``.
+///
+/// Binding a WebSocket server (here the loopback libwebsockets server) takes a connection type
+/// and one loop over its events:
+///
+/// ```swift
+/// struct Client: DevnetConnection {
+///     let server: LoopbackWebSocketServer
+///     let id: LoopbackClientID
+///     func send(_ text: String) -> Bool { server.send(text, to: id) }
+/// }
+/// var sessions: [LoopbackClientID: DevnetSession] = [:]
+/// for await event in server.events {
+///     switch event {
+///     case .connected(let id): sessions[id] = rpc.openSession(Client(server: server, id: id))
+///     case .text(let id, let text): sessions[id]?.receive(text)
+///     case .binary: break
+///     case .disconnected(let id): sessions.removeValue(forKey: id)?.close()
+///     }
+/// }
+/// ```
+///
+/// An HTTP server calls ``handle(_:)`` with each POST body and answers 200 with the returned
+/// text (204 / empty body when it is nil). The chain outlives both: stopping and starting the
+/// servers over the same `SimulatedChain` is a node restart that keeps the chain.
 public final class DevnetRPC: Sendable {
     /// The chain served.
     public let chain: SimulatedChain
