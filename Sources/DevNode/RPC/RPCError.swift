@@ -2,7 +2,9 @@ import EVM
 
 /// A JSON-RPC 2.0 error object.
 public struct RPCError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The JSON-RPC error code (-32700, -32600, -32601, -32602, -32000, -32005).
     public var code: Int
+    /// A human-readable explanation.
     public var message: String
 
     /// An error object.
