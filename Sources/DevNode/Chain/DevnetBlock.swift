@@ -5,7 +5,9 @@ import Polymarket
 public struct DevnetLogTemplate: Hashable, Sendable {
     /// The emitting contract.
     public var address: Address
+    /// topic0 (the event signature hash) first, then the indexed inputs.
     public var topics: [Bytes32]
+    /// The ABI-encoded non-indexed inputs.
     public var data: [UInt8]
 
     /// A log template.
@@ -22,17 +24,21 @@ public struct DevnetFillTemplate: Hashable, Sendable {
     public var exchange: Address
     /// The exchange's name in the contracts configuration.
     public var exchangeName: String
+    /// The filled order's hash (topic1); an order can fill in several transactions.
     public var orderHash: Bytes32
     /// The order's maker: the trader whose fill this is (topic2).
     public var maker: Address
     /// The counterparty: the taker order's maker, or the exchange for the taker order's own fill.
     public var taker: Address
+    /// The maker's side: BUY pays collateral for shares, SELL the reverse.
     public var side: TradeSide
+    /// The outcome token traded.
     public var tokenId: UInt256
     /// What the maker gave: collateral units on a BUY, share units on a SELL.
     public var makerAmountFilled: UInt64
     /// What the maker received: share units on a BUY, collateral units on a SELL.
     public var takerAmountFilled: UInt64
+    /// The fee charged on this fill, in base units.
     public var fee: UInt64
     /// Position of the fill's log among the transaction's logs.
     public var logOffset: Int
@@ -48,6 +54,7 @@ public struct DevnetFillTemplate: Hashable, Sendable {
 /// A transaction keeps its hash, logs and fills when a reorg re-includes it in another block;
 /// only its position (block, transaction index, log indexes) changes.
 public struct DevnetTransaction: Hashable, Sendable {
+    /// The transaction hash; it survives re-inclusion.
     public var hash: Bytes32
     /// The operator that submitted the match.
     public var from: Address
@@ -61,11 +68,15 @@ public struct DevnetTransaction: Hashable, Sendable {
 
 /// A block of the simulated chain.
 public struct DevnetBlock: Hashable, Sendable {
+    /// The block number.
     public var number: UInt64
+    /// keccak256 of the parent hash, number, timestamp, a random salt and the transaction hashes.
     public var hash: Bytes32
+    /// The hash of the block below.
     public var parentHash: Bytes32
     /// Seconds since the Unix epoch.
     public var timestamp: UInt64
+    /// The transactions in order (their index is the position here).
     public var transactions: [DevnetTransaction]
     /// Every log of the block, with its final position, in log index order.
     public var logs: [EthLog]
@@ -90,7 +101,9 @@ public struct DevnetBlock: Hashable, Sendable {
 /// The identity of a fill that survives re-inclusion: the same transaction fills the same order
 /// at most once, so (transaction hash, order hash) names one fill wherever the transaction lands.
 public struct DevnetFillID: Hashable, Sendable, Comparable, CustomStringConvertible {
+    /// The transaction that filled the order.
     public var transactionHash: Bytes32
+    /// The order filled.
     public var orderHash: Bytes32
 
     /// An identity.
@@ -110,10 +123,15 @@ public struct DevnetFillID: Hashable, Sendable, Comparable, CustomStringConverti
 public struct DevnetFill: Hashable, Sendable {
     /// The generated fields.
     public var template: DevnetFillTemplate
+    /// The block the fill's log is in now.
     public var blockNumber: UInt64
+    /// That block's hash.
     public var blockHash: Bytes32
+    /// The fill's transaction.
     public var transactionHash: Bytes32
+    /// The transaction's position in the block.
     public var transactionIndex: UInt64
+    /// The log's position in the block.
     public var logIndex: UInt64
 
     /// The fill placed at `log`'s position.
@@ -127,7 +145,9 @@ public struct DevnetFill: Hashable, Sendable {
     }
 
     /// The identity a listener must deliver exactly once.
-    public var id: DevnetFillID { DevnetFillID(transactionHash: transactionHash, orderHash: template.orderHash) }
+    public var id: DevnetFillID {
+        DevnetFillID(transactionHash: transactionHash, orderHash: template.orderHash)
+    }
     /// The trader.
     public var maker: Address { template.maker }
 }

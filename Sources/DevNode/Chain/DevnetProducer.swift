@@ -13,7 +13,8 @@ public struct DevnetProducer: Sendable {
 
     /// A producer; `seed` drives the reorg depths.
     public init(
-        chain: SimulatedChain, faults: DevnetFaultControl = DevnetFaultControl(), blockInterval: Duration = .seconds(2),
+        chain: SimulatedChain, faults: DevnetFaultControl = DevnetFaultControl(),
+        blockInterval: Duration = .seconds(2),
         maximumBlocks: Int? = nil, seed: UInt64 = 0xB10C
     ) {
         self.chain = chain

@@ -10,7 +10,8 @@ struct EventEncoder: Sendable {
     init(event: ABIEvent) throws(DevnetSetupError) {
         for (input, type) in zip(event.inputs, event.types) where input.indexed == true {
             guard !ABIEvent.isHashedWhenIndexed(type) else {
-                throw DevnetSetupError("\(event.signature): indexed input '\(input.name)' is hashed; cannot simulate")
+                throw DevnetSetupError(
+                    "\(event.signature): indexed input '\(input.name)' is hashed; cannot simulate")
             }
         }
         self.event = event
@@ -92,7 +93,9 @@ struct FillGenerator: Sendable {
     private var restingNext = 0
     private static let restingCapacity = 512
 
-    init(registry: ExchangeRegistry, configuration: SimulatedChainConfiguration, rng: inout DevnetRandom)
+    init(
+        registry: ExchangeRegistry, configuration: SimulatedChainConfiguration, rng: inout DevnetRandom
+    )
         throws(DevnetSetupError)
     {
         var exchanges: [Exchange] = []
@@ -101,16 +104,24 @@ struct FillGenerator: Sendable {
                 throw DevnetSetupError("no exchange named \(name) in the contracts configuration")
             }
             let fill = try EventEncoder(event: contract.fillEvent)
-            for field in ["orderHash", "maker", "taker", "side", "tokenId", "makerAmountFilled", "takerAmountFilled", "fee"]
+            for field in [
+                "orderHash", "maker", "taker", "side", "tokenId", "makerAmountFilled", "takerAmountFilled",
+                "fee",
+            ]
             where !fill.has(field) {
-                throw DevnetSetupError("\(name): fill event \(contract.fillEvent.signature) has no field '\(field)' (V2 layout needed)")
+                throw DevnetSetupError(
+                    "\(name): fill event \(contract.fillEvent.signature) has no field '\(field)' (V2 layout needed)"
+                )
             }
-            let matched = try contract.abi.events(named: "OrdersMatched").first.map { (e) throws(DevnetSetupError) in
+            let matched = try contract.abi.events(named: "OrdersMatched").first.map {
+                (e) throws(DevnetSetupError) in
                 try EventEncoder(event: e)
             }
             exchanges.append(Exchange(contract: contract, orderFilled: fill, ordersMatched: matched))
         }
-        guard let first = exchanges.first else { throw DevnetSetupError("no exchanges configured for the devnet") }
+        guard let first = exchanges.first else {
+            throw DevnetSetupError("no exchanges configured for the devnet")
+        }
         normal = exchanges.first { !$0.contract.negRisk } ?? first
         negRisk = exchanges.first { $0.contract.negRisk } ?? first
         self.configuration = configuration
@@ -174,25 +185,30 @@ struct FillGenerator: Sendable {
         var totalShares: UInt64 = 0
         var totalCollateral: UInt64 = 0
 
-        func amounts(_ side: TradeSide, shares: UInt64, collateral: UInt64) -> (maker: UInt64, taker: UInt64) {
+        func amounts(_ side: TradeSide, shares: UInt64, collateral: UInt64) -> (maker: UInt64, taker: UInt64)
+        {
             side == .buy ? (collateral, shares) : (shares, collateral)
         }
         func emitFill(
-            orderHash: Bytes32, maker: Address, taker: Address, side: TradeSide, shares: UInt64, collateral: UInt64,
+            orderHash: Bytes32, maker: Address, taker: Address, side: TradeSide, shares: UInt64,
+            collateral: UInt64,
             fee: UInt64
         ) {
             let (makerAmount, takerAmount) = amounts(side, shares: shares, collateral: collateral)
             let log = exchange.orderFilled.encode(
                 address: exchange.contract.address,
                 [
-                    "orderHash": .fixedBytes(orderHash.bytes), "maker": .address(maker), "taker": .address(taker),
+                    "orderHash": .fixedBytes(orderHash.bytes), "maker": .address(maker),
+                    "taker": .address(taker),
                     "side": .uint(UInt256(side == .buy ? 0 : 1)), "tokenId": .uint(tokenId),
-                    "makerAmountFilled": .uint(UInt256(makerAmount)), "takerAmountFilled": .uint(UInt256(takerAmount)),
+                    "makerAmountFilled": .uint(UInt256(makerAmount)),
+                    "takerAmountFilled": .uint(UInt256(takerAmount)),
                     "fee": .uint(UInt256(fee)), "builder": .fixedBytes(builder.bytes),
                 ])
             fills.append(
                 DevnetFillTemplate(
-                    exchange: exchange.contract.address, exchangeName: exchange.contract.name, orderHash: orderHash,
+                    exchange: exchange.contract.address, exchangeName: exchange.contract.name,
+                    orderHash: orderHash,
                     maker: maker, taker: taker, side: side, tokenId: tokenId, makerAmountFilled: makerAmount,
                     takerAmountFilled: takerAmount, fee: fee, logOffset: logs.count))
             logs.append(log)
@@ -204,7 +220,8 @@ struct FillGenerator: Sendable {
                 order = reused
             } else {
                 order = RestingOrder(
-                    hash: rng.bytes32(), maker: wallet(&rng), market: marketIndex, tokenId: tokenId, side: makerSide,
+                    hash: rng.bytes32(), maker: wallet(&rng), market: marketIndex, tokenId: tokenId,
+                    side: makerSide,
                     priceMicros: priceMicros)
                 remember(order)
             }
@@ -215,23 +232,27 @@ struct FillGenerator: Sendable {
             totalShares += shares
             totalCollateral += collateral
             emitFill(
-                orderHash: order.hash, maker: order.maker, taker: takerWallet, side: makerSide, shares: shares,
+                orderHash: order.hash, maker: order.maker, taker: takerWallet, side: makerSide,
+                shares: shares,
                 collateral: collateral, fee: 0)
         }
         let feeBps: UInt64 = [0, 0, 0, 10, 20, 100][rng.int(in: 0...5)]
         let takerFee = totalCollateral * feeBps / 10_000
         if takerFill {
             emitFill(
-                orderHash: takerOrderHash, maker: takerWallet, taker: exchange.contract.address, side: takerSide,
+                orderHash: takerOrderHash, maker: takerWallet, taker: exchange.contract.address,
+                side: takerSide,
                 shares: totalShares, collateral: totalCollateral, fee: takerFee)
         }
         if configuration.ordersMatched, let matched = exchange.ordersMatched {
-            let (makerAmount, takerAmount) = amounts(takerSide, shares: totalShares, collateral: totalCollateral)
+            let (makerAmount, takerAmount) = amounts(
+                takerSide, shares: totalShares, collateral: totalCollateral)
             logs.append(
                 matched.encode(
                     address: exchange.contract.address,
                     [
-                        "takerOrderHash": .fixedBytes(takerOrderHash.bytes), "takerOrderMaker": .address(takerWallet),
+                        "takerOrderHash": .fixedBytes(takerOrderHash.bytes),
+                        "takerOrderMaker": .address(takerWallet),
                         "side": .uint(UInt256(takerSide == .buy ? 0 : 1)), "tokenId": .uint(tokenId),
                         "makerAmountFilled": .uint(UInt256(makerAmount)),
                         "takerAmountFilled": .uint(UInt256(takerAmount)),

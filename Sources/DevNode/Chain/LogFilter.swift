@@ -21,7 +21,8 @@ public struct LogFilter: Hashable, Sendable {
 
     /// A filter; the defaults match every log of the latest block.
     public init(
-        range: Range = .blocks(from: .latest, to: .latest), addresses: [Address] = [], topics: [[Bytes32]?] = []
+        range: Range = .blocks(from: .latest, to: .latest), addresses: [Address] = [],
+        topics: [[Bytes32]?] = []
     ) {
         self.range = range
         self.addresses = addresses

@@ -52,7 +52,9 @@ public final class SimulatedChain: Sendable {
     ///
     /// - Parameter registry: the exchange registry; fills are emitted with the real ABIs of the
     ///   exchanges named in `configuration.exchangeNames`.
-    public init(registry: ExchangeRegistry, configuration: SimulatedChainConfiguration = .init())
+    public init(
+        registry: ExchangeRegistry, configuration: SimulatedChainConfiguration = .init()
+    )
         throws(DevnetSetupError)
     {
         var rng = DevnetRandom(seed: configuration.seed)
@@ -180,7 +182,9 @@ public final class SimulatedChain: Sendable {
     ///   - maxRange: refuse ranges of more blocks than this (`toBlock - fromBlock + 1`, after
     ///     resolving tags, before clamping) with ``LogQueryError/rangeTooLarge(blocks:limit:)``.
     ///   - maxResults: refuse results of more logs than this with ``LogQueryError/tooManyResults(limit:)``.
-    public func logs(filter: LogFilter, maxRange: UInt64? = nil, maxResults: Int? = nil) throws(LogQueryError)
+    public func logs(
+        filter: LogFilter, maxRange: UInt64? = nil, maxResults: Int? = nil
+    ) throws(LogQueryError)
         -> [EthLog]
     {
         try state.withLock { s throws(LogQueryError) in
@@ -193,7 +197,9 @@ public final class SimulatedChain: Sendable {
             case .blocks(let fromTag, let toTag):
                 (from, to) = (s.number(of: fromTag), s.number(of: toTag))
                 guard from <= to else { throw .invalidRange(from: from, to: to) }
-                if let maxRange, to - from >= maxRange { throw .rangeTooLarge(blocks: to - from + 1, limit: maxRange) }
+                if let maxRange, to - from >= maxRange {
+                    throw .rangeTooLarge(blocks: to - from + 1, limit: maxRange)
+                }
             }
             var result: [EthLog] = []
             let first = max(from, s.earliest)
@@ -310,7 +316,8 @@ extension SimulatedChain {
                 }
             }
             return DevnetBlock(
-                number: number, hash: hash, parentHash: parentHash, timestamp: timestamp, transactions: transactions,
+                number: number, hash: hash, parentHash: parentHash, timestamp: timestamp,
+                transactions: transactions,
                 logs: logs, logsBloom: LogsBloom.of(logs))
         }
 
@@ -361,7 +368,8 @@ extension SimulatedChain {
             var newBlocks: [DevnetBlock] = []
             for i in 0..<length {
                 let parent = head
-                let fresh = generator.transactions(fillCount: rng.int(in: configuration.fillsPerBlock), rng: &rng)
+                let fresh = generator.transactions(
+                    fillCount: rng.int(in: configuration.fillsPerBlock), rng: &rng)
                 // New transactions go first, so a re-included one lands at another log index.
                 var txs = fresh + reincludedAt[i]
                 if txs.count > 1 && rng.chance(0.5) { txs.shuffle(using: &rng) }
@@ -371,7 +379,8 @@ extension SimulatedChain {
                 append(block)
                 newBlocks.append(block)
             }
-            return ReorgReport(removedBlocks: removed, newBlocks: newBlocks, reincluded: reincluded, dropped: dropped)
+            return ReorgReport(
+                removedBlocks: removed, newBlocks: newBlocks, reincluded: reincluded, dropped: dropped)
         }
     }
 }

@@ -57,6 +57,7 @@ public struct SimulatedChainConfiguration: Hashable, Sendable {
 
 /// Why a ``SimulatedChain`` cannot be built from the configuration and registry.
 public struct DevnetSetupError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// What is wrong, naming the exchange or field.
     public var message: String
 
     /// An error with its explanation.

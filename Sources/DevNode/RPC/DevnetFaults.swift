@@ -42,6 +42,14 @@ public struct DevnetFaults: Hashable, Sendable {
     /// Chance, before each notification frame, of pushing one hostile frame of a kind drawn from
     /// `malformedFrameKinds` to the same client.
     public var malformedFrames: Double = 0
+    /// Chance that the answer to a request (other than `eth_subscribe` / `eth_unsubscribe`, over
+    /// HTTP or WebSocket) is replaced by a hostile one of a kind drawn from `malformedFrameKinds`:
+    /// `invalidJSON` (a truncated answer), `wrongTypes` (a result of the wrong JSON type, or an
+    /// `eth_getLogs` log with wrong field types), `unknownSubscription` (the answer carries another
+    /// request id), `unconfiguredAddress` (an `eth_getLogs` result with an extra log from an
+    /// address that is no exchange), `hugeFrame`. The request had no effect the client can miss:
+    /// asking again gets a real answer (unless the fault fires again).
+    public var malformedResponses: Double = 0
     /// The kinds of hostile frames to draw from; `hugeFrame` is left out by default.
     public var malformedFrameKinds: [DevnetMalformedFrame] = [
         .invalidJSON, .wrongTypes, .unknownSubscription, .unconfiguredAddress,

@@ -24,6 +24,30 @@ public protocol DevnetConnection: Sendable {
 /// Methods: `eth_chainId`, `net_version`, `eth_blockNumber`, `eth_getBlockByNumber`,
 /// `eth_getBlockByHash`, `eth_getLogs`, `eth_subscribe` (`logs` with a filter, `newHeads`),
 /// `eth_unsubscribe`, `web3_clientVersion`; batches. Faults come from ``faults``.
+///
+/// Binding a WebSocket server (here the loopback libwebsockets server) takes a connection type
+/// and one loop over its events:
+///
+/// ```swift
+/// struct Client: DevnetConnection {
+///     let server: LoopbackWebSocketServer
+///     let id: LoopbackClientID
+///     func send(_ text: String) -> Bool { server.send(text, to: id) }
+/// }
+/// var sessions: [LoopbackClientID: DevnetSession] = [:]
+/// for await event in server.events {
+///     switch event {
+///     case .connected(let id): sessions[id] = rpc.openSession(Client(server: server, id: id))
+///     case .text(let id, let text): sessions[id]?.receive(text)
+///     case .binary: break
+///     case .disconnected(let id): sessions.removeValue(forKey: id)?.close()
+///     }
+/// }
+/// ```
+///
+/// An HTTP server calls ``handle(_:)`` with each POST body and answers 200 with the returned
+/// text (204 / empty body when it is nil). The chain outlives both: stopping and starting the
+/// servers over the same `SimulatedChain` is a node restart that keeps the chain.
 public final class DevnetRPC: Sendable {
     /// The chain served.
     public let chain: SimulatedChain
@@ -40,7 +64,9 @@ public final class DevnetRPC: Sendable {
     private let registry: Mutex<Registry>
 
     /// Serves `chain`; `seed` drives the fault decisions and subscription ids.
-    public init(chain: SimulatedChain, faults: DevnetFaultControl = DevnetFaultControl(), seed: UInt64 = 0xD5_E7) {
+    public init(
+        chain: SimulatedChain, faults: DevnetFaultControl = DevnetFaultControl(), seed: UInt64 = 0xD5_E7
+    ) {
         self.chain = chain
         self.faults = faults
         self.registry = Mutex(Registry(rng: DevnetRandom(seed: seed)))
@@ -64,7 +90,8 @@ public final class DevnetRPC: Sendable {
     /// Starts serving a WebSocket client that pushes frames through `connection`.
     public func openSession(_ connection: any DevnetConnection) -> DevnetSession {
         registry.withLock { r in
-            let session = DevnetSession(id: r.nextSessionID, rpc: self, connection: connection, seed: r.rng.next())
+            let session = DevnetSession(
+                id: r.nextSessionID, rpc: self, connection: connection, seed: r.rng.next())
             r.sessions[session.id] = session
             r.nextSessionID += 1
             return session
@@ -103,7 +130,9 @@ public final class DevnetRPC: Sendable {
             return Self.response(id: .null, error: .parse("\(error.message) at offset \(error.offset)"))
         }
         if case .array(let requests) = value {
-            guard !requests.isEmpty else { return Self.response(id: .null, error: .invalidRequest("empty batch")) }
+            guard !requests.isEmpty else {
+                return Self.response(id: .null, error: .invalidRequest("empty batch"))
+            }
             let responses = requests.compactMap { respond(toRequest: $0, session: &session) }
             return responses.isEmpty ? nil : "[" + responses.joined(separator: ",") + "]"
         }
@@ -117,7 +146,8 @@ public final class DevnetRPC: Sendable {
         let id = request["id"]
         switch id {
         case nil, .null?, .number?, .string?: break
-        default: return Self.response(id: .null, error: .invalidRequest("id must be a string, a number or null"))
+        default:
+            return Self.response(id: .null, error: .invalidRequest("id must be a string, a number or null"))
         }
         guard request["jsonrpc"] == .string("2.0") else {
             return Self.response(id: id ?? .null, error: .invalidRequest("jsonrpc must be \"2.0\""))
@@ -127,7 +157,9 @@ public final class DevnetRPC: Sendable {
         }
         switch request["params"] {
         case nil, .array?, .object?: break
-        default: return Self.response(id: id ?? .null, error: .invalidRequest("params must be an array or an object"))
+        default:
+            return Self.response(
+                id: id ?? .null, error: .invalidRequest("params must be an array or an object"))
         }
         let result: Result<String, RPCError>
         do throws(RPCError) {
@@ -136,13 +168,36 @@ public final class DevnetRPC: Sendable {
             result = .failure(error)
         }
         guard let id else { return nil }  // a notification gets no response
+        if case .success(let text) = result,
+            let hostile = hostileResponse(id: id, method: method, result: text)
+        {
+            return hostile
+        }
         switch result {
         case .success(let text): return Self.response(id: id, result: text)
         case .failure(let error): return Self.response(id: id, error: error)
         }
     }
 
-    private func call(_ method: String, _ params: JSONValue?, session: inout DevnetSession.State?) throws(RPCError)
+    /// A hostile replacement for a successful response, when the `malformedResponses` fault fires.
+    private func hostileResponse(id: JSONValue, method: String, result: String) -> String? {
+        let faults = self.faults.faults
+        guard faults.malformedResponses > 0, method != "eth_subscribe", method != "eth_unsubscribe" else {
+            return nil
+        }
+        return registry.withLock { r -> String? in
+            guard r.rng.chance(faults.malformedResponses),
+                let kind = faults.malformedFrameKinds.randomElement(using: &r.rng)
+            else { return nil }
+            return HostileFrames.response(
+                kind, id: id, method: method, realResult: result, hugeBytes: faults.hugeFrameBytes,
+                rng: &r.rng)
+        }
+    }
+
+    private func call(
+        _ method: String, _ params: JSONValue?, session: inout DevnetSession.State?
+    ) throws(RPCError)
         -> String
     {
         switch method {
@@ -160,7 +215,9 @@ public final class DevnetRPC: Sendable {
             return "\"" + JSONWriter.quantity(chain.blockNumber) + "\""
         case "eth_getBlockByNumber", "eth_getBlockByHash":
             let args = try RPCParams.positional(params, max: 2)
-            guard let first = args.first else { throw .invalidParams("missing value for required argument 0") }
+            guard let first = args.first else {
+                throw .invalidParams("missing value for required argument 0")
+            }
             let full = try RPCParams.bool(args.count > 1 ? args[1] : nil, default: false, argument: 1)
             let block =
                 method == "eth_getBlockByNumber"
@@ -172,12 +229,15 @@ public final class DevnetRPC: Sendable {
             return out
         case "eth_getLogs":
             let args = try RPCParams.positional(params, max: 1)
-            guard let first = args.first else { throw .invalidParams("missing value for required argument 0") }
+            guard let first = args.first else {
+                throw .invalidParams("missing value for required argument 0")
+            }
             let filter = try RPCParams.filter(first, argument: 0)
             let faults = self.faults.faults
             let logs: [EthLog]
             do {
-                logs = try chain.logs(filter: filter, maxRange: faults.getLogsMaxRange, maxResults: faults.getLogsMaxResults)
+                logs = try chain.logs(
+                    filter: filter, maxRange: faults.getLogsMaxRange, maxResults: faults.getLogsMaxResults)
             } catch {
                 switch error {
                 case .rangeTooLarge, .tooManyResults: throw .limitExceeded(error.description)
@@ -192,7 +252,9 @@ public final class DevnetRPC: Sendable {
         case "eth_subscribe":
             guard session != nil else { throw RPCError(code: -32601, message: "notifications not supported") }
             let args = try RPCParams.positional(params, max: 2)
-            guard case .string(let kind)? = args.first else { throw .invalidParams("expected a subscription name", argument: 0) }
+            guard case .string(let kind)? = args.first else {
+                throw .invalidParams("expected a subscription name", argument: 0)
+            }
             let subscription: DevnetSession.Subscription.Kind
             switch kind {
             case "newHeads":
@@ -210,7 +272,9 @@ public final class DevnetRPC: Sendable {
         case "eth_unsubscribe":
             guard session != nil else { throw RPCError(code: -32601, message: "notifications not supported") }
             let args = try RPCParams.positional(params, max: 1)
-            guard case .string(let id)? = args.first else { throw .invalidParams("expected a subscription id", argument: 0) }
+            guard case .string(let id)? = args.first else {
+                throw .invalidParams("expected a subscription id", argument: 0)
+            }
             return session!.unsubscribe(id) ? "true" : "false"
         default:
             throw .methodNotFound(method)

@@ -105,7 +105,9 @@ public final class DevnetSession: Sendable {
             guard !live.isEmpty else { return }
             let sample = update.newBlocks.lazy.flatMap(\.logs).first ?? update.removedLogs.first
             func push(_ subscription: String, _ result: String, log: EthLog?) {
-                if s.rng.chance(faults.malformedFrames), let kind = faults.malformedFrameKinds.randomElement(using: &s.rng) {
+                if s.rng.chance(faults.malformedFrames),
+                    let kind = faults.malformedFrameKinds.randomElement(using: &s.rng)
+                {
                     connection.send(
                         HostileFrames.make(
                             kind, subscription: subscription, realResult: result, log: log ?? sample,
@@ -149,8 +151,45 @@ public final class DevnetSession: Sendable {
     }
 }
 
-/// The hostile frames of the `malformedFrames` fault.
+/// The hostile frames of the `malformedFrames` and `malformedResponses` faults.
 enum HostileFrames {
+    /// A hostile answer in place of `{"jsonrpc":"2.0","id":id,"result":realResult}`.
+    static func response(
+        _ kind: DevnetMalformedFrame, id: JSONValue, method: String, realResult: String, hugeBytes: Int,
+        rng: inout DevnetRandom
+    ) -> String {
+        let real = DevnetRPC.response(id: id, result: realResult)
+        switch kind {
+        case .invalidJSON:
+            return String(real.prefix(max(1, real.count / 2)))
+        case .wrongTypes:
+            if method == "eth_getLogs" && rng.chance(0.5) {
+                return DevnetRPC.response(
+                    id: id,
+                    result: "[{\"address\":12,\"topics\":\"0x00\",\"data\":null,\"blockNumber\":70000001,"
+                        + "\"transactionHash\":true,\"transactionIndex\":[],\"blockHash\":\"0x\",\"logIndex\":-1,"
+                        + "\"removed\":\"no\"}]")
+            }
+            return DevnetRPC.response(
+                id: id, result: realResult.hasPrefix("[") ? "{\"logs\":\"none\"}" : "[12]")
+        case .unknownSubscription:
+            return DevnetRPC.response(id: .number(String(rng.next() >> 12)), result: realResult)
+        case .unconfiguredAddress:
+            guard method == "eth_getLogs", realResult != "[]", let firstEnd = realResult.firstIndex(of: "}")
+            else {
+                return String(real.prefix(max(1, real.count / 2)))
+            }
+            // Repeat the first log with another address ("address" leads every log object).
+            var first = String(realResult[realResult.index(after: realResult.startIndex)...firstEnd])
+            let address = "\"" + rng.address().lowercased + "\""
+            first = "{\"address\":" + address + first.dropFirst("{\"address\":".count + address.count)
+            return DevnetRPC.response(id: id, result: "[" + first + "," + realResult.dropFirst())
+        case .hugeFrame:
+            let prefix = "{\"jsonrpc\":\"2.0\",\"id\":" + id.text + ",\"result\":\""
+            return prefix + String(repeating: "a", count: max(0, hugeBytes - prefix.utf8.count - 2)) + "\"}"
+        }
+    }
+
     static func make(
         _ kind: DevnetMalformedFrame, subscription: String, realResult: String, log: EthLog?, hugeBytes: Int,
         rng: inout DevnetRandom
@@ -160,9 +199,11 @@ enum HostileFrames {
             let real = DevnetSession.notification(subscription, realResult)
             switch rng.int(in: 0...3) {
             case 0: return String(real.prefix(real.count / 2))
-            case 1: return "{\"jsonrpc\":\"2.0\",\"method\":\"eth_subscription\",\"params\":{\"subscription\":"
+            case 1:
+                return "{\"jsonrpc\":\"2.0\",\"method\":\"eth_subscription\",\"params\":{\"subscription\":"
             case 2: return "not json \u{7F}"
-            default: return String(real.dropLast()) + ",}"
+            default:
+                return real.split(separator: ":", omittingEmptySubsequences: false).joined(separator: "=")
             }
         case .wrongTypes:
             switch rng.int(in: 0...3) {
@@ -176,7 +217,8 @@ enum HostileFrames {
                 return "{\"jsonrpc\":\"2.0\",\"method\":\"eth_subscription\",\"params\":[\"\(subscription)\","
                     + realResult + "]}"
             case 2:
-                return "{\"jsonrpc\":\"2.0\",\"method\":\"eth_subscription\",\"params\":{\"subscription\":12345,"
+                return
+                    "{\"jsonrpc\":\"2.0\",\"method\":\"eth_subscription\",\"params\":{\"subscription\":12345,"
                     + "\"result\":" + realResult + "}}"
             default:
                 return DevnetSession.notification(subscription, "\"0xdeadbeef\"")
@@ -191,7 +233,8 @@ enum HostileFrames {
             log.address = rng.address()
             return DevnetSession.notification(subscription, JSONWriter.log(log))
         case .hugeFrame:
-            let prefix = "{\"jsonrpc\":\"2.0\",\"method\":\"eth_subscription\",\"params\":{\"subscription\":\""
+            let prefix =
+                "{\"jsonrpc\":\"2.0\",\"method\":\"eth_subscription\",\"params\":{\"subscription\":\""
                 + subscription + "\",\"result\":{\"padding\":\""
             let suffix = "\"}}}"
             let padding = max(0, hugeBytes - prefix.utf8.count - suffix.utf8.count)

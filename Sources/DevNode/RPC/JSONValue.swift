@@ -16,7 +16,8 @@ enum JSONValue: Hashable, Sendable {
         case (.number(let a), .number(let b)): a == b
         case (.string(let a), .string(let b)): a == b
         case (.array(let a), .array(let b)): a == b
-        case (.object(let a), .object(let b)): a.count == b.count && zip(a, b).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
+        case (.object(let a), .object(let b)):
+            a.count == b.count && zip(a, b).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
         default: false
         }
     }
@@ -98,19 +99,25 @@ struct JSONParser {
         parser.skipWhitespace()
         let value = try parser.value(depth: 0)
         parser.skipWhitespace()
-        guard parser.i == parser.bytes.count else { throw parser.fail("unexpected data after the JSON value") }
+        guard parser.i == parser.bytes.count else {
+            throw parser.fail("unexpected data after the JSON value")
+        }
         return value
     }
 
     private func fail(_ message: String) -> Failure { Failure(message: message, offset: i) }
 
     private mutating func skipWhitespace() {
-        while i < bytes.count, bytes[i] == 0x20 || bytes[i] == 0x0A || bytes[i] == 0x0D || bytes[i] == 0x09 { i += 1 }
+        while i < bytes.count, bytes[i] == 0x20 || bytes[i] == 0x0A || bytes[i] == 0x0D || bytes[i] == 0x09 {
+            i += 1
+        }
     }
 
     private mutating func literal(_ word: String, _ value: JSONValue) throws(Failure) -> JSONValue {
         let w = Array(word.utf8)
-        guard i + w.count <= bytes.count, Array(bytes[i..<i + w.count]) == w else { throw fail("invalid literal") }
+        guard i + w.count <= bytes.count, Array(bytes[i..<i + w.count]) == w else {
+            throw fail("invalid literal")
+        }
         i += w.count
         return value
     }
@@ -129,7 +136,9 @@ struct JSONParser {
             }
             while true {
                 skipWhitespace()
-                guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw fail("expected a member name") }
+                guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else {
+                    throw fail("expected a member name")
+                }
                 let key = try string()
                 skipWhitespace()
                 guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw fail("expected ':'") }
@@ -226,7 +235,9 @@ struct JSONParser {
             switch c {
             case UInt8(ascii: "\""):
                 i += 1
-                guard let s = String(validating: out, as: UTF8.self) else { throw fail("string is not valid UTF-8") }
+                guard let s = String(validating: out, as: UTF8.self) else {
+                    throw fail("string is not valid UTF-8")
+                }
                 return s
             case UInt8(ascii: "\\"):
                 i += 1
@@ -245,7 +256,9 @@ struct JSONParser {
                 case UInt8(ascii: "u"):
                     var scalar = try hex4()
                     if scalar >= 0xD800 && scalar < 0xDC00 {
-                        guard i + 1 < bytes.count, bytes[i] == UInt8(ascii: "\\"), bytes[i + 1] == UInt8(ascii: "u") else {
+                        guard i + 1 < bytes.count, bytes[i] == UInt8(ascii: "\\"),
+                            bytes[i + 1] == UInt8(ascii: "u")
+                        else {
                             throw fail("unpaired surrogate")
                         }
                         i += 2

@@ -73,7 +73,8 @@ public enum JSONWriter {
     }
 
     /// The root of an empty trie, quoted.
-    private static let emptyTrieRoot = "\"0x56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421\""
+    private static let emptyTrieRoot =
+        "\"0x56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421\""
 
     /// A word derived from the block hash, for header fields the devnet does not model.
     private static func derived(_ block: DevnetBlock, _ label: String) -> Bytes32 {
@@ -94,9 +95,17 @@ public enum JSONWriter {
         out += ",\"miner\":\"0x0000000000000000000000000000000000000000\",\"stateRoot\":"
         hash(derived(block, "state"), to: &out)
         out += ",\"transactionsRoot\":"
-        if block.transactions.isEmpty { out += emptyTrieRoot } else { hash(derived(block, "transactions"), to: &out) }
+        if block.transactions.isEmpty {
+            out += emptyTrieRoot
+        } else {
+            hash(derived(block, "transactions"), to: &out)
+        }
         out += ",\"receiptsRoot\":"
-        if block.transactions.isEmpty { out += emptyTrieRoot } else { hash(derived(block, "receipts"), to: &out) }
+        if block.transactions.isEmpty {
+            out += emptyTrieRoot
+        } else {
+            hash(derived(block, "receipts"), to: &out)
+        }
         out += ",\"logsBloom\":\""
         out += Hex.encode(block.logsBloom)
         out += "\",\"difficulty\":\"0x1\",\"number\":"

@@ -2,7 +2,9 @@ import EVM
 
 /// A JSON-RPC 2.0 error object.
 public struct RPCError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The JSON-RPC error code (-32700, -32600, -32601, -32602, -32000, -32005).
     public var code: Int
+    /// A human-readable explanation.
     public var message: String
 
     /// An error object.
@@ -12,7 +14,9 @@ public struct RPCError: Error, Hashable, Sendable, CustomStringConvertible {
     }
 
     /// -32700: the text is not JSON.
-    public static func parse(_ detail: String) -> RPCError { RPCError(code: -32700, message: "parse error: \(detail)") }
+    public static func parse(_ detail: String) -> RPCError {
+        RPCError(code: -32700, message: "parse error: \(detail)")
+    }
     /// -32600: JSON, but not a request object.
     public static func invalidRequest(_ detail: String) -> RPCError {
         RPCError(code: -32600, message: "invalid request: \(detail)")
@@ -28,7 +32,9 @@ public struct RPCError: Error, Hashable, Sendable, CustomStringConvertible {
     /// -32000: a server-side condition (unknown block, invalid range).
     public static func server(_ message: String) -> RPCError { RPCError(code: -32000, message: message) }
     /// -32005: a provider limit was exceeded.
-    public static func limitExceeded(_ message: String) -> RPCError { RPCError(code: -32005, message: message) }
+    public static func limitExceeded(_ message: String) -> RPCError {
+        RPCError(code: -32005, message: message)
+    }
 
     public var description: String { "\(code): \(message)" }
 
@@ -56,7 +62,9 @@ enum RPCParams {
 
     /// A JSON-RPC quantity: `0x` and 1 to 16 hex digits without leading zeros.
     static func quantity(_ value: JSONValue, argument: Int) throws(RPCError) -> UInt64 {
-        guard case .string(let s) = value else { throw .invalidParams("expected a hex quantity string", argument: argument) }
+        guard case .string(let s) = value else {
+            throw .invalidParams("expected a hex quantity string", argument: argument)
+        }
         guard s.hasPrefix("0x") || s.hasPrefix("0X") else {
             throw .invalidParams("hex string without 0x prefix", argument: argument)
         }
@@ -66,7 +74,9 @@ enum RPCParams {
             throw .invalidParams("hex number with leading zero digits", argument: argument)
         }
         guard digits.count <= 16 else { throw .invalidParams("hex number > 64 bits", argument: argument) }
-        guard let n = UInt64(digits, radix: 16) else { throw .invalidParams("invalid hex string", argument: argument) }
+        guard let n = UInt64(digits, radix: 16) else {
+            throw .invalidParams("invalid hex string", argument: argument)
+        }
         return n
     }
 
@@ -85,13 +95,21 @@ enum RPCParams {
     }
 
     static func bytes32(_ value: JSONValue, argument: Int) throws(RPCError) -> Bytes32 {
-        guard case .string(let s) = value else { throw .invalidParams("expected a 32-byte hex string", argument: argument) }
-        do { return try Bytes32(hex: s) } catch { throw .invalidParams("invalid 32-byte hex \(s.prefix(80)): \(error)", argument: argument) }
+        guard case .string(let s) = value else {
+            throw .invalidParams("expected a 32-byte hex string", argument: argument)
+        }
+        do { return try Bytes32(hex: s) } catch {
+            throw .invalidParams("invalid 32-byte hex \(s.prefix(80)): \(error)", argument: argument)
+        }
     }
 
     static func address(_ value: JSONValue, argument: Int) throws(RPCError) -> Address {
-        guard case .string(let s) = value else { throw .invalidParams("expected an address string", argument: argument) }
-        do { return try Address(s) } catch { throw .invalidParams("invalid address \(s.prefix(80))", argument: argument) }
+        guard case .string(let s) = value else {
+            throw .invalidParams("expected an address string", argument: argument)
+        }
+        do { return try Address(s) } catch {
+            throw .invalidParams("invalid address \(s.prefix(80))", argument: argument)
+        }
     }
 
     static func bool(_ value: JSONValue?, default fallback: Bool, argument: Int) throws(RPCError) -> Bool {
@@ -104,14 +122,17 @@ enum RPCParams {
 
     /// A filter object: `fromBlock`, `toBlock`, `blockHash`, `address`, `topics` (others ignored).
     static func filter(_ value: JSONValue, argument: Int) throws(RPCError) -> LogFilter {
-        guard case .object = value else { throw .invalidParams("expected a filter object", argument: argument) }
+        guard case .object = value else {
+            throw .invalidParams("expected a filter object", argument: argument)
+        }
         var filter = LogFilter()
         let from = value["fromBlock"].flatMap { $0 == .null ? nil : $0 }
         let to = value["toBlock"].flatMap { $0 == .null ? nil : $0 }
         if let hash = value["blockHash"], hash != .null {
             guard from == nil, to == nil else {
                 throw .invalidParams(
-                    "cannot specify both BlockHash and FromBlock/ToBlock, choose one or the other", argument: argument)
+                    "cannot specify both BlockHash and FromBlock/ToBlock, choose one or the other",
+                    argument: argument)
             }
             filter.range = .blockHash(try bytes32(hash, argument: argument))
         } else {
