@@ -17,6 +17,8 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(
+            url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: [.defaults, "YAML"]),
     ],
     targets: [
         // libsecp256k1 (Debian libsecp256k1-dev 0.2.0, with the recovery module).
@@ -56,7 +58,11 @@ let package = Package(
         // The application: configuration, composition root, command implementations.
         .target(
             name: "CopyBot",
-            dependencies: ["EVM", "Polymarket", "Chain", "Store"]
+            dependencies: [
+                "EVM", "Polymarket", "Chain", "Store",
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Yams", package: "Yams"),
+            ]
         ),
         // The CLI, nothing else.
         .executableTarget(
@@ -69,8 +75,10 @@ let package = Package(
         .testTarget(name: "EVMTests", dependencies: ["EVM"]),
         .testTarget(name: "PolymarketTests", dependencies: ["Polymarket", "EVM"]),
         .testTarget(name: "ChainTests", dependencies: ["Chain", "EVM", "Store"]),
-        .testTarget(name: "StoreTests", dependencies: ["Store", "Chain", "EVM"]),
-        .testTarget(name: "CopyBotTests", dependencies: ["CopyBot", "Polymarket", "EVM"]),
+        .testTarget(
+            name: "CopyBotTests",
+            dependencies: ["CopyBot", "Polymarket", "EVM", .product(name: "Yams", package: "Yams")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

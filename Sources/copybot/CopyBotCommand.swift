@@ -6,6 +6,6 @@ struct CopyBotCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "copybot",
         abstract: "Copies the Polymarket trades of chosen wallets into your own account.",
-        subcommands: [ABICommand.self]
+        subcommands: [ABICommand.self, ConfigCommand.self]
     )
 }
