@@ -24,6 +24,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(
+            url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: [.defaults, "YAML"]),
     ],
     targets: [
         // libsecp256k1 (Debian libsecp256k1-dev 0.2.0, with the recovery module).
@@ -110,6 +112,8 @@ let package = Package(
                 "EVM", "Polymarket", "Chain", "Store",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
         // The CLI, nothing else.
@@ -138,10 +142,12 @@ let package = Package(
             name: "ChainTests",
             dependencies: ["Chain", "DevNode", "EVM", "Store", .product(name: "Logging", package: "swift-log")]
         ),
+        .testTarget(name: "DevNodeTests", dependencies: ["DevNode", "EVM", "Polymarket"]),
         .testTarget(
             name: "CopyBotTests",
             dependencies: [
                 "CopyBot", "Polymarket", "EVM", "ClobStandIn",
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -6,6 +6,8 @@ struct CopyBotCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "copybot",
         abstract: "Copies the Polymarket trades of chosen wallets into your own account.",
-        subcommands: [ReplayCommand.self, ABICommand.self, KeysCommand.self, OrderCommand.self]
+        subcommands: [
+            ReplayCommand.self, ConfigCommand.self, ABICommand.self, KeysCommand.self, OrderCommand.self,
+        ]
     )
 }
