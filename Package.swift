@@ -122,6 +122,7 @@ let package = Package(
             dependencies: [
                 "CopyBot",
                 "Chain",
+                "DevNode",
                 "EVM",
                 "Polymarket",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -40,6 +40,7 @@ struct ReplayCommand: AsyncParsableCommand {
     @OptionGroup var contracts: ContractOptions
 
     func run() async throws {
+        LibWebSocketsLogging.setLevel(.errors)
         var addresses: [Address] = []
         for wallet in wallets {
             do { addresses.append(try Address(wallet)) } catch { throw ValidationError("--wallet \(wallet): \(error)") }

@@ -1,0 +1,52 @@
+import ArgumentParser
+import Chain
+import CopyBot
+import Dispatch
+import Foundation
+import Logging
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the service: listen for the followed wallets' fills and handle each once.",
+        discussion: """
+            Loads and validates the configuration (refusing to start on any error; see \
+            `copybot config check`), then listens until SIGTERM or SIGINT, which stop it cleanly. \
+            Paper mode unless copy.mode is live.
+            """)
+
+    @Option(name: .long, help: "The configuration file.")
+    var config: String = CopyBotConfiguration.defaultPath
+
+    func run() async throws {
+        LibWebSocketsLogging.setLevel(.errors)
+        let configuration: CopyBotConfiguration
+        do {
+            configuration = try CopyBotConfiguration.load(path: config, environment: ProcessInfo.processInfo.environment)
+        } catch {
+            FileHandle.standardError.write(Data(("\(error)\nrun `copybot config check` for every issue and its fix\n").utf8))
+            throw ExitCode(1)
+        }
+        let level = Logger.Level(rawValue: configuration.log.level.rawValue) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "copybot")
+        let application = CopyBotApplication(configuration: configuration, logger: logger)
+        let task = Task { try await application.run() }
+        let signals = [SIGINT, SIGTERM].map { number -> any DispatchSourceSignal in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .main)
+            source.setEventHandler {
+                logger.notice("signal \(number): stopping")
+                task.cancel()
+            }
+            source.resume()
+            return source
+        }
+        defer { signals.forEach { $0.cancel() } }
+        try await task.value
+    }
+}
