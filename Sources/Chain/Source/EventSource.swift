@@ -202,16 +202,25 @@ public final class EventSource: Sendable {
         }
         // The checkpoint is the block before the first one to read.
         let cursorNumber = startNumber == 0 ? 0 : startNumber - 1
-        guard let header = try await rpc.header(number: cursorNumber) else {
-            throw ChainRPCError.unavailable("the node has no block \(cursorNumber) to start from")
+        let cursor: BlockRef
+        var known: [UInt64: Bytes32] = [:]
+        if let header = try await rpc.header(number: cursorNumber) {
+            cursor = header.ref
+            known[header.number] = header.hash
+        } else if startNumber <= (try await rpc.headNumber()) {
+            // The block before the start is not on the node (before its first block, or pruned):
+            // nothing to compare a fork against there, so start without a remembered hash.
+            cursor = BlockRef(number: cursorNumber, hash: .zero)
+        } else {
+            throw ChainRPCError.unavailable("the node has no block \(cursorNumber) yet (start block \(startNumber) is ahead of its head)")
         }
         var step = ChainStep()
-        step.cursor = header.ref
-        step.blocks = [header.ref]
+        step.cursor = cursor
+        step.blocks = known.map { BlockRef(number: $0.key, hash: $0.value) }
         _ = try await store.apply(step, stream: configuration.stream)
-        update { $0.checkpoint = header.ref }
+        update { $0.checkpoint = cursor }
         logger.info("listener: starting at block \(startNumber) (no checkpoint yet)")
-        return SyncState(cursor: header.ref, known: [header.number: header.hash])
+        return SyncState(cursor: cursor, known: known)
     }
 
     // MARK: - Live
@@ -412,6 +421,7 @@ public final class EventSource: Sendable {
     /// same hash (normally the checkpoint itself).
     private func forkPoint(_ state: SyncState) async throws -> BlockRef {
         let remembered = state.known.filter { $0.key <= state.cursor.number }.sorted { $0.key > $1.key }
+        if remembered.isEmpty { return state.cursor }  // nothing remembered to compare (a fresh start)
         for (number, hash) in remembered {
             guard let header = try await rpc.header(number: number) else { continue }  // node behind us
             if header.hash == hash { return BlockRef(number: number, hash: hash) }
