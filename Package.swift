@@ -141,7 +141,11 @@ let package = Package(
         ),
         .testTarget(
             name: "ChainTests",
-            dependencies: ["Chain", "DevNode", "EVM", "Store", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "Chain", "DevNode", "EVM", "Polymarket", "Store",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
         ),
         .testTarget(name: "DevNodeTests", dependencies: ["DevNode", "EVM", "Polymarket"]),
         .testTarget(
