@@ -212,16 +212,18 @@ extension SQLiteStore: ChainStateStore {
         }
     }
 
-    public func liveIdentities(stream: String, aboveBlock: UInt64, throughBlock: UInt64) async throws -> Set<LogIdentity> {
+    public func liveIdentities(stream: String, aboveBlock: UInt64) async throws -> [LogIdentity: BlockRef] {
         try await pool.read { db in
-            let rows = try Data.fetchAll(
+            let rows = try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT identity FROM chain_logs
-                    WHERE stream = ? AND block_number > ? AND block_number <= ? AND retracted = 0
+                    SELECT identity, block_number, block_hash FROM chain_logs
+                    WHERE stream = ? AND block_number > ? AND retracted = 0
                     """,
-                arguments: [stream, Int64(aboveBlock), Int64(throughBlock)])
-            return Set(try rows.map { LogIdentity(hash: try Self.bytes32($0)) })
+                arguments: [stream, Int64(aboveBlock)])
+            var result: [LogIdentity: BlockRef] = [:]
+            for row in rows { result[LogIdentity(hash: try Self.bytes32(row["identity"]))] = try Self.blockRef(row) }
+            return result
         }
     }
 

@@ -54,7 +54,7 @@ struct ListenerDevnetTests {
         configuration.chain.seed = seed
         configuration.chain.followedWallets = Self.followed
         configuration.chain.followedProbability = 0.2
-        configuration.chain.fillsPerBlock = 8...14
+        configuration.chain.fillsPerBlock = 9...15
         configuration.faults = faults
         let devnet = try Devnet(registry: registry, configuration: configuration)
         try await devnet.start()
@@ -128,9 +128,37 @@ struct ListenerDevnetTests {
         for (_, count) in live where count > 1 { duplicates += 1 }
         let final = Set(live.filter { $0.value > 0 }.keys)
         #expect(duplicates == 0, "fills delivered twice without a retraction in between")
-        #expect(final == canonicalKeys, "missing \(canonicalKeys.subtracting(final).count), extra \(final.subtracting(canonicalKeys).count)")
+        let missing = canonicalKeys.subtracting(final)
+        let extra = final.subtracting(canonicalKeys)
+        #expect(missing.isEmpty && extra.isEmpty, "missing \(missing.count) (\(missing.prefix(3))), extra \(extra.count) (\(extra.prefix(3)))")
         #expect(canonical.count > 100, "the run produced enough followed fills (\(canonical.count))")
         _ = events
+    }
+
+    @Test("5,000+ followed fills among 20,000+ others with every fault at once: exactly the canonical set")
+    func everythingAtOnce() async throws {
+        var faults = DevnetFaults()
+        faults.getLogsMaxRange = 7
+        faults.duplicateNotifications = 0.2
+        faults.staleSubscriptions = 0.005
+        faults.dropConnectionEvery = .seconds(3)
+        faults.malformedFrames = 0.02
+        faults.malformedFrameKinds = DevnetMalformedFrame.allCases.filter { $0 != .hugeFrame }
+        faults.reorgEvery = 60
+        faults.reorgDepth = 1...64
+        try await run(blocks: 2_400, seed: 10, faults: faults, restartNode: true) { chain, seen, status, statistics in
+            Self.expectExactlyCanonical(chain, seen)
+            let followedFills = chain.canonicalFills(makers: Set(Self.followed)).count
+            let others = chain.canonicalFills().count - followedFills
+            #expect(followedFills >= 5_000, "followed fills: \(followedFills)")
+            #expect(others >= 20_000, "other fills: \(others)")
+            let orphaned = Set(chain.orphanedFills(makers: Set(Self.followed)).map { $0.transactionHash.hex + "/" + $0.template.orderHash.hex })
+            let deliveredKeys = Set(seen.delivered.map(Self.key))
+            #expect(deliveredKeys.intersection(orphaned).isSubset(of: Set(seen.retracted.map(Self.key))))
+            #expect(status.reorgs > 0 && status.rangeSplits > 0)
+            #expect(status.reconnects + status.staleResubscribes > 0)
+            #expect(statistics.malformedFrames + statistics.unknownSubscriptions > 0)
+        }
     }
 
     @Test("drops, a node restart, range limits, duplicates, stale subscriptions and hostile frames: every fill once")

@@ -84,8 +84,8 @@ public protocol ChainStateStore: Sendable {
     func pendingEvents(stream: String) async throws -> [ChainEvent]
     /// Marks events as handled by the consumer.
     func acknowledge(_ events: [ChainEvent], stream: String) async throws
-    /// Identities of delivered, unretracted logs in blocks `aboveBlock + 1 ... throughBlock`.
-    func liveIdentities(stream: String, aboveBlock: UInt64, throughBlock: UInt64) async throws -> Set<LogIdentity>
+    /// Delivered, unretracted logs in blocks above `aboveBlock`, with the block each is in.
+    func liveIdentities(stream: String, aboveBlock: UInt64) async throws -> [LogIdentity: BlockRef]
     /// How many log identities are stored as delivered (tests and status).
     func deliveredCount(stream: String) async throws -> Int
 }

@@ -322,8 +322,14 @@ public final class EventSource: Sendable {
         update { $0.syncTarget = target }
         let stream = configuration.stream
         // Logs delivered above the fork point up to the target (live ones, or a reorged branch's)
-        // must be seen again in this range, or they are retracted.
-        var candidates = try await store.liveIdentities(stream: stream, aboveBlock: fork.number, throughBlock: target)
+        // must be seen again in this range, or they are retracted. Above the target, only logs in
+        // blocks the node no longer has (a shorter new branch) are candidates.
+        let stored = try await store.liveIdentities(stream: stream, aboveBlock: fork.number)
+        var candidates = Set(stored.filter { $0.value.number <= target }.keys)
+        let aboveTarget = Dictionary(grouping: stored.filter { $0.value.number > target }, by: \.value)
+        for (block, logs) in aboveTarget where try await rpc.header(number: block.number)?.hash != block.hash {
+            candidates.formUnion(logs.map(\.key))
+        }
         if fork.number < state.cursor.number {
             update { $0.reorgs += 1 }
             logger.notice("listener: rewinding checkpoint from \(state.cursor) to fork point \(fork)")
