@@ -119,6 +119,8 @@ public struct MatchedTotals: Hashable, Sendable {
 /// mode), so a crash never leads to posting blindly again.
 public struct StoredIntent: Hashable, Sendable {
     public var key: DecisionKey
+    /// The target's trade (so a recovery pass can record the decision without the event).
+    public var trade: TradeSummary
     public var mode: ExecutionMode
     public var intent: OrderIntent
     /// The signed order (live mode).
@@ -136,10 +138,11 @@ public struct StoredIntent: Hashable, Sendable {
 
     /// Creates an intent in `created` state with nothing matched.
     public init(
-        key: DecisionKey, mode: ExecutionMode, intent: OrderIntent, signedOrder: SignedOrder?, salt: UInt256,
-        createdAt: UnixTime
+        key: DecisionKey, trade: TradeSummary, mode: ExecutionMode, intent: OrderIntent, signedOrder: SignedOrder?,
+        salt: UInt256, createdAt: UnixTime
     ) {
         self.key = key
+        self.trade = trade
         self.mode = mode
         self.intent = intent
         self.signedOrder = signedOrder

@@ -23,12 +23,24 @@ public final class Portfolio: Sendable {
         var ledger: Ledger
         var reservations: [UInt64: Reservation] = [:]
         var nextID: UInt64 = 1
+        /// Every stored fill up to this sequence is booked in ``ledger``.
+        var bookedThrough: Int64
+        /// Booked fills above ``bookedThrough`` (a later fill booked before an earlier one).
+        var bookedAbove: Set<Int64> = []
     }
 
     private let state: Mutex<State>
 
-    /// Creates a portfolio over `ledger`.
-    public init(ledger: Ledger) { self.state = Mutex(State(ledger: ledger)) }
+    /// Creates a portfolio over `ledger`, which includes the stored fills up to `bookedThrough`.
+    public init(ledger: Ledger, bookedThrough: Int64 = 0) {
+        self.state = Mutex(State(ledger: ledger, bookedThrough: bookedThrough))
+    }
+
+    /// The ledger with the sequence of the last fill it includes, when every fill up to that one is
+    /// booked (nil while an earlier fill is still on its way, so a snapshot never skips a fill).
+    public var snapshot: LedgerSnapshot? {
+        state.withLock { $0.bookedAbove.isEmpty ? LedgerSnapshot(ledger: $0.ledger, throughFill: $0.bookedThrough) : nil }
+    }
 
     /// A copy of the ledger.
     public var ledger: Ledger { state.withLock { $0.ledger } }
@@ -116,11 +128,22 @@ public final class Portfolio: Sendable {
     }
 
     /// Releases a reservation and books its fill (if any), atomically. Returns the realised PnL.
+    /// `sequence` is the stored fill's sequence (fills already booked are ignored).
     @discardableResult
-    public func settle(_ reservation: Reservation?, fill: LedgerFill?) throws(LedgerError) -> Fixed6 {
+    public func settle(_ reservation: Reservation?, fill: LedgerFill?, sequence: Int64? = nil) throws(LedgerError)
+        -> Fixed6
+    {
         try state.withLock { (state: inout State) throws(LedgerError) -> Fixed6 in
             if let reservation { state.reservations[reservation.id] = nil }
-            guard let fill, fill.shares.isPositive || fill.collateral.isPositive else { return .zero }
+            guard let fill else { return .zero }
+            if let sequence {
+                guard sequence > state.bookedThrough, !state.bookedAbove.contains(sequence) else { return .zero }
+                // Marked booked even if the ledger refuses it (logged by the caller), so a snapshot
+                // is never blocked by a fill that can never be booked.
+                state.bookedAbove.insert(sequence)
+                while state.bookedAbove.remove(state.bookedThrough + 1) != nil { state.bookedThrough += 1 }
+            }
+            guard fill.shares.isPositive || fill.collateral.isPositive else { return .zero }
             return try state.ledger.apply(fill)
         }
     }
