@@ -172,7 +172,9 @@ public final class CircuitBreaker: Sendable {
     /// Gives back a permit whose call was never made.
     public func release(_ permit: Permit) {
         inner.withLock { inner in
-            if permit == .probe, case .halfOpen(true) = inner.state { inner.state = .halfOpen(probeInFlight: false) }
+            if permit == .probe, case .halfOpen(true) = inner.state {
+                inner.state = .halfOpen(probeInFlight: false)
+            }
         }
     }
 

@@ -61,9 +61,12 @@ public struct RiskLimits: Hashable, Sendable {
     /// Creates limits (all off by default, slippage compared against the walked price).
     public init(
         minOrderCollateral: Fixed6? = nil, maxOrderCollateral: Fixed6? = nil, clampToMaxOrder: Bool = false,
-        maxPositionPerToken: Fixed6? = nil, maxPositionPerMarket: Fixed6? = nil, maxTotalExposure: Fixed6? = nil,
-        dailyLossLimit: Fixed6? = nil, maxSlippage: Fixed6? = nil, slippageReference: BookPriceReference = .walked,
-        maxTradeAgeSeconds: Int64? = nil, allowedMarkets: Set<MarketID>? = nil, deniedMarkets: Set<MarketID> = [],
+        maxPositionPerToken: Fixed6? = nil, maxPositionPerMarket: Fixed6? = nil,
+        maxTotalExposure: Fixed6? = nil,
+        dailyLossLimit: Fixed6? = nil, maxSlippage: Fixed6? = nil,
+        slippageReference: BookPriceReference = .walked,
+        maxTradeAgeSeconds: Int64? = nil, allowedMarkets: Set<MarketID>? = nil,
+        deniedMarkets: Set<MarketID> = [],
         allowedTokens: Set<UInt256>? = nil, deniedTokens: Set<UInt256> = []
     ) {
         self.minOrderCollateral = minOrderCollateral

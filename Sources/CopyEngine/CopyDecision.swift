@@ -68,7 +68,9 @@ public enum SkipReason: Hashable, Sendable {
     /// The order needs more collateral than is available.
     case insufficientBalance(required: Fixed6, available: Fixed6)
     /// The book price deviates from the target's price by more than the limit.
-    case slippage(side: Side, reference: BookPriceReference, bookPrice: Fixed6, targetPrice: Fixed6, deviation: Fixed6, limit: Fixed6)
+    case slippage(
+        side: Side, reference: BookPriceReference, bookPrice: Fixed6, targetPrice: Fixed6, deviation: Fixed6,
+        limit: Fixed6)
     /// The book side we would take is empty.
     case noLiquidity(side: Side)
     /// The trade was `age` seconds old when seen, over the `limit`.
@@ -126,7 +128,8 @@ public enum SkipReason: Hashable, Sendable {
         case .maxOrder(let collateral, let limit):
             return "\(name) — \(collateral) collateral is above the per-order maximum of \(limit)"
         case .maxPositionToken(let current, let order, let limit):
-            return "\(name) — \(current) held + \(order) ordered = \(current + order) in the token, limit \(limit)"
+            return
+                "\(name) — \(current) held + \(order) ordered = \(current + order) in the token, limit \(limit)"
         case .maxPositionMarket(let market, let current, let order, let limit):
             return
                 "\(name) — \(current) held + \(order) ordered = \(current + order) in market \(market.short), limit \(limit)"
@@ -159,7 +162,8 @@ public enum SkipReason: Hashable, Sendable {
         case .noPosition(let token):
             return "\(name) — the target sold token \(token.shortToken) and we hold none"
         case .unknownHolding(let token, let shares):
-            return "\(name) — the target sold \(shares) shares of token \(token.shortToken) they were never seen to hold"
+            return
+                "\(name) — the target sold \(shares) shares of token \(token.shortToken) they were never seen to hold"
         case .retracted:
             return "\(name) — a reorg removed the trade before it was copied"
         }
@@ -247,7 +251,8 @@ public struct OrderIntent: Hashable, Sendable {
 
     /// Creates an intent.
     public init(
-        tokenId: UInt256, market: MarketID?, side: Side, shares: Fixed6, limitPrice: Fixed6, collateral: Fixed6,
+        tokenId: UInt256, market: MarketID?, side: Side, shares: Fixed6, limitPrice: Fixed6,
+        collateral: Fixed6,
         orderType: OrderType, targetPrice: Fixed6, tickSize: TickSize, minOrderSize: Fixed6, negRisk: Bool
     ) {
         self.tokenId = tokenId

@@ -81,7 +81,8 @@ public final class CopyEngine: Sendable {
     /// Creates an engine. `signer` is required in live mode.
     public init(
         configuration: EngineConfiguration, store: any CopyStateStore, gateway: any ExchangeGateway,
-        signer: (any OrderSigning)?, portfolio: Portfolio, breaker: CircuitBreaker, killSwitch: any KillSwitch,
+        signer: (any OrderSigning)?, portfolio: Portfolio, breaker: CircuitBreaker,
+        killSwitch: any KillSwitch,
         clock: any WallClock, logger: Logger
     ) {
         self.configuration = configuration
@@ -99,7 +100,7 @@ public final class CopyEngine: Sendable {
     /// (a fresh ledger with `initialCash` when nothing is stored).
     public static func restoreLedger(
         store: any CopyStateStore, account: AccountID, initialCash: Fixed6, day: UTCDay
-    ) async throws(StoreError) -> LedgerSnapshot {
+    ) async throws -> LedgerSnapshot {
         var snapshot =
             try await store.loadLedger(account: account)
             ?? LedgerSnapshot(ledger: Ledger(cash: initialCash, day: day), throughFill: 0)
@@ -128,8 +129,9 @@ public final class CopyEngine: Sendable {
             case .retracted: return try await retract(key, event)
             }
         } catch {
-            logger.error("store failed for trade \(key): \(error.message)")
-            return .failed(.store(error.message))
+            let message = (error as? StoreError)?.message ?? "\(error)"
+            logger.error("store failed for trade \(key): \(message)")
+            return .failed(.store(message))
         }
     }
 
@@ -140,19 +142,21 @@ public final class CopyEngine: Sendable {
         let before = clock.now().adding(seconds: -configuration.intentLeaseSeconds)
         var resolved: [DecisionKey: CopyDecision] = [:]
         do {
-            for intent in try await store.unresolvedIntents(account: configuration.account, updatedBefore: before) {
+            for intent in try await store.unresolvedIntents(
+                account: configuration.account, updatedBefore: before)
+            {
                 if try await store.decision(for: intent.key) != nil, intent.status != .open { continue }
                 resolved[intent.key] = try await resume(intent)
             }
         } catch {
-            logger.error("store failed while resolving intents: \(error.message)")
+            logger.error("store failed while resolving intents: \(error)")
         }
         return resolved
     }
 
     // MARK: Deciding
 
-    private func decideOnce(_ key: DecisionKey, _ event: CopyTrade) async throws(StoreError) -> CopyDecision {
+    private func decideOnce(_ key: DecisionKey, _ event: CopyTrade) async throws -> CopyDecision {
         if let existing = try await store.decision(for: key) {
             statisticsBox.withLock { $0.alreadyDecided += 1 }
             return existing.decision
@@ -176,33 +180,37 @@ public final class CopyEngine: Sendable {
         portfolio.mark(trade.tokenId, price: price)
         if let intent = try await store.intent(for: key) { return try await resume(intent) }
         return try await decide(
-            key, event, summary: summary, shares: shares, collateral: collateral, price: price, holding: holding)
+            key, event, summary: summary, shares: shares, collateral: collateral, price: price,
+            holding: holding)
     }
 
     private func decide(
         _ key: DecisionKey, _ event: CopyTrade, summary: TradeSummary, shares: Fixed6, collateral: Fixed6,
         price: Fixed6, holding: TargetHolding
-    ) async throws(StoreError) -> CopyDecision {
+    ) async throws -> CopyDecision {
         let now = clock.now()
         let limits = configuration.risk
         let token = summary.tokenId
         let side = summary.side
-        func skip(_ reason: SkipReason) async throws(StoreError) -> CopyDecision {
-            try await record(key, summary, .skipped(reason))
-        }
-        func fail(_ reason: FailureReason) async throws(StoreError) -> CopyDecision {
-            try await record(key, summary, .failed(reason))
-        }
 
-        if let source = killSwitch.engaged() { return try await skip(.killSwitch(source: source)) }
+        if let source = killSwitch.engaged() {
+            return try await record(key, summary, .skipped(.killSwitch(source: source)))
+        }
         if configuration.mode == .live, case .open = breaker.state {
-            return try await skip(.breakerOpen(consecutiveFailures: breaker.snapshot.consecutiveFailures))
+            return try await record(
+                key, summary,
+                .skipped(.breakerOpen(consecutiveFailures: breaker.snapshot.consecutiveFailures)))
         }
         if let maxAge = limits.maxTradeAgeSeconds, let blockTime = event.blockTime {
             let age = (now.milliseconds - blockTime.milliseconds) / 1000
-            if age > maxAge { return try await skip(.staleTrade(ageSeconds: age, limitSeconds: maxAge)) }
+            if age > maxAge {
+                return try await record(
+                    key, summary, .skipped(.staleTrade(ageSeconds: age, limitSeconds: maxAge)))
+            }
         }
-        if limits.deniedTokens.contains(token) { return try await skip(.tokenDenied(token: token)) }
+        if limits.deniedTokens.contains(token) {
+            return try await record(key, summary, .skipped(.tokenDenied(token: token)))
+        }
 
         // The book (for paper fills and the slippage guard), the market and its rules.
         var book: OrderBook?
@@ -214,16 +222,22 @@ public final class CopyEngine: Sendable {
         var market = book?.market
         if market == nil { market = try? await gateway.market(of: token) }
         if market == nil, limits.usesMarketLists {
-            return try await fail(.marketUnavailable("the market of token \(token) is unknown; market lists need it"))
+            return try await record(
+                key, summary,
+                .failed(.marketUnavailable("the market of token \(token) is unknown; market lists need it")))
         }
-        if let reason = RiskRules.admission(tokenId: token, market: market, blockTime: nil, now: now, limits: limits) {
-            return try await skip(reason)
+        if let reason = RiskRules.admission(
+            tokenId: token, market: market, blockTime: nil, now: now, limits: limits)
+        {
+            return try await record(key, summary, .skipped(reason))
         }
         var parameters = book?.parameters
         if parameters == nil { parameters = try? await gateway.marketParameters(tokenID: token) }
         if parameters == nil, configuration.mode == .paper { parameters = configuration.fallbackMarket }
         guard let parameters else {
-            return try await fail(.marketUnavailable("tick size and minimum size of token \(token) are unknown"))
+            return try await record(
+                key, summary,
+                .failed(.marketUnavailable("tick size and minimum size of token \(token) are unknown")))
         }
         let rules = MarketRules(parameters)
         let limitPrice = Sizing.limitPrice(
@@ -241,11 +255,12 @@ public final class CopyEngine: Sendable {
         case .sell:
             sizing = Sizing.sell(
                 ourShares: portfolio.availableShares(token), targetSold: shares, targetHolding: holding,
-                unknownHolding: policy.unknownHoldingExit, tokenId: token, limitPrice: limitPrice, market: rules)
+                unknownHolding: policy.unknownHoldingExit, tokenId: token, limitPrice: limitPrice,
+                market: rules)
         }
         let sized: SizedOrder
         switch sizing {
-        case .skip(let reason): return try await skip(reason)
+        case .skip(let reason): return try await record(key, summary, .skipped(reason))
         case .order(let order): sized = order
         }
 
@@ -254,7 +269,7 @@ public final class CopyEngine: Sendable {
             let reason = RiskRules.slippage(
                 side: side, shares: sized.shares, targetPrice: price, book: book, limits: limits)
         {
-            return try await skip(reason)
+            return try await record(key, summary, .skipped(reason))
         }
 
         // Limits and reservation, atomically.
@@ -262,15 +277,16 @@ public final class CopyEngine: Sendable {
         switch side {
         case .buy:
             switch portfolio.reserveBuy(
-                tokenId: token, market: market, shares: sized.shares, collateral: sized.collateral, limits: limits,
+                tokenId: token, market: market, shares: sized.shares, collateral: sized.collateral,
+                limits: limits,
                 day: now.utcDay)
             {
-            case .failure(let error): return try await skip(error.reason)
+            case .failure(let error): return try await record(key, summary, .skipped(error.reason))
             case .success(let r): reservation = r
             }
         case .sell:
             guard let r = portfolio.reserveSell(tokenId: token, market: market, shares: sized.shares) else {
-                return try await skip(.noPosition(token: token))
+                return try await record(key, summary, .skipped(.noPosition(token: token)))
             }
             reservation = r
         }
@@ -298,7 +314,7 @@ public final class CopyEngine: Sendable {
     private func executePaper(
         _ key: DecisionKey, _ summary: TradeSummary, _ intent: OrderIntent, book: OrderBook?,
         reservation: Reservation
-    ) async throws(StoreError) -> CopyDecision {
+    ) async throws -> CopyDecision {
         let fresh = StoredIntent(
             key: key, trade: summary, mode: .paper, intent: intent, signedOrder: nil, salt: .zero,
             createdAt: clock.now())
@@ -308,20 +324,25 @@ public final class CopyEngine: Sendable {
             return try await resume(stored)
         }
         let fill = PaperExecution.fill(
-            side: intent.side, shares: intent.shares, limitPrice: intent.limitPrice, orderType: intent.orderType,
+            side: intent.side, shares: intent.shares, limitPrice: intent.limitPrice,
+            orderType: intent.orderType,
             book: book, targetPrice: intent.targetPrice, feeRate: configuration.paperFeeRate)
         return try await completePaper(stored, fill: fill, reservation: reservation)
     }
 
-    private func completePaper(_ stored: StoredIntent, fill: FillSummary, reservation: Reservation?)
-        async throws(StoreError) -> CopyDecision
+    private func completePaper(
+        _ stored: StoredIntent, fill: FillSummary, reservation: Reservation?
+    )
+        async throws -> CopyDecision
     {
         let matched = MatchedTotals(
-            shares: fill.shares, collateral: fill.collateral, fee: fill.fee, pricedFromTarget: fill.pricedFromTarget)
+            shares: fill.shares, collateral: fill.collateral, fee: fill.fee,
+            pricedFromTarget: fill.pricedFromTarget)
         guard
             let update = try await store.updateIntent(
                 stored.key, expecting: [.created], to: fill.shares.isPositive ? .matched : .unmatched,
-                matched: matched, message: fill.pricedFromTarget ? "priced_from_target" : nil, at: clock.now())
+                matched: matched, message: fill.pricedFromTarget ? "priced_from_target" : nil, at: clock.now()
+            )
         else {
             if let reservation { portfolio.release(reservation) }
             return try await resumeCurrent(stored.key)
@@ -343,10 +364,11 @@ public final class CopyEngine: Sendable {
     private func executeLive(
         _ key: DecisionKey, _ summary: TradeSummary, _ intent: OrderIntent, parameters: MarketParameters,
         reservation: Reservation
-    ) async throws(StoreError) -> CopyDecision {
+    ) async throws -> CopyDecision {
         guard let signer else {
             portfolio.release(reservation)
-            return try await record(key, summary, .failed(.signingFailed("live mode without an order signer")))
+            return try await record(
+                key, summary, .failed(.signingFailed("live mode without an order signer")))
         }
         guard let price = intent.limitPrice.exactDecimal, let size = intent.shares.exactDecimal else {
             portfolio.release(reservation)
@@ -374,10 +396,11 @@ public final class CopyEngine: Sendable {
     }
 
     /// Claims a `created` intent and posts its signed order, once.
-    private func post(_ stored: StoredIntent, reservation: Reservation?) async throws(StoreError) -> CopyDecision {
+    private func post(_ stored: StoredIntent, reservation: Reservation?) async throws -> CopyDecision {
         guard let signed = stored.signedOrder else {
             if let reservation { portfolio.release(reservation) }
-            return try await record(stored.key, stored.trade, .failed(.signingFailed("intent without a signed order")))
+            return try await record(
+                stored.key, stored.trade, .failed(.signingFailed("intent without a signed order")))
         }
         guard let permit = breaker.acquire() else {
             if let reservation { portfolio.release(reservation) }
@@ -399,10 +422,10 @@ public final class CopyEngine: Sendable {
             return try await resumeCurrent(stored.key)
         }
         let outcome: Result<ExchangeOrder, GatewayError>
-        do throws(GatewayError) {
+        do {
             outcome = .success(try await gateway.post(signed, orderType: stored.intent.orderType))
         } catch {
-            outcome = .failure(error)
+            outcome = .failure(GatewayError(error))
         }
         switch outcome {
         case .success(let order):
@@ -433,11 +456,14 @@ public final class CopyEngine: Sendable {
     }
 
     /// Books what the exchange says of a posted order and records the decision.
-    private func conclude(_ stored: StoredIntent, _ order: ExchangeOrder, reservation: Reservation?)
-        async throws(StoreError) -> CopyDecision
+    private func conclude(
+        _ stored: StoredIntent, _ order: ExchangeOrder, reservation: Reservation?
+    )
+        async throws -> CopyDecision
     {
         let reservation = reservation ?? reservations.withLock { $0.removeValue(forKey: stored.key) }
-        let matched = MatchedTotals(shares: order.matchedShares, collateral: order.matchedCollateral, fee: order.fee)
+        let matched = MatchedTotals(
+            shares: order.matchedShares, collateral: order.matchedCollateral, fee: order.fee)
         guard
             let update = try await store.updateIntent(
                 stored.key, expecting: [.posting, .open], to: IntentStatus(order.status), matched: matched,
@@ -452,7 +478,7 @@ public final class CopyEngine: Sendable {
 
     // MARK: Resuming
 
-    private func resumeCurrent(_ key: DecisionKey) async throws(StoreError) -> CopyDecision {
+    private func resumeCurrent(_ key: DecisionKey) async throws -> CopyDecision {
         if let existing = try await store.decision(for: key) { return existing.decision }
         guard let intent = try await store.intent(for: key) else {
             return .failed(.store("intent for \(key) vanished"))
@@ -461,7 +487,7 @@ public final class CopyEngine: Sendable {
     }
 
     /// Continues an intent found without a decision (after a crash, a race, or an unknown outcome).
-    private func resume(_ intent: StoredIntent) async throws(StoreError) -> CopyDecision {
+    private func resume(_ intent: StoredIntent) async throws -> CopyDecision {
         if let existing = try await store.decision(for: intent.key), intent.status != .open {
             return existing.decision
         }
@@ -473,20 +499,24 @@ public final class CopyEngine: Sendable {
             case .paper:
                 let book = try? await gateway.book(tokenID: intent.intent.tokenId)
                 let fill = PaperExecution.fill(
-                    side: intent.intent.side, shares: intent.intent.shares, limitPrice: intent.intent.limitPrice,
+                    side: intent.intent.side, shares: intent.intent.shares,
+                    limitPrice: intent.intent.limitPrice,
                     orderType: intent.intent.orderType, book: book, targetPrice: intent.intent.targetPrice,
                     feeRate: configuration.paperFeeRate)
                 return try await completePaper(intent, fill: fill, reservation: nil)
             }
         case .posting, .open:
             guard let hash = intent.orderHash else {
-                return try await record(intent.key, intent.trade, .failed(.outcomeUnknown("live intent without an order")))
+                return try await record(
+                    intent.key, intent.trade, .failed(.outcomeUnknown("live intent without an order")))
             }
             let found: ExchangeOrder?
             do {
                 found = try await gateway.lookup(orderHash: hash)
             } catch {
-                if intent.status == .open { return try await record(intent.key, intent.trade, decision(for: intent)) }
+                if intent.status == .open {
+                    return try await record(intent.key, intent.trade, decision(for: intent))
+                }
                 return .failed(.outcomeUnknown("look-up of order \(hash.hex) failed: \(error)"))
             }
             if let found { return try await conclude(intent, found, reservation: nil) }
@@ -512,7 +542,9 @@ public final class CopyEngine: Sendable {
     /// The decision an intent's state stands for.
     private func decision(for intent: StoredIntent) -> CopyDecision {
         let copied = CopyDecision.copied(
-            CopiedOrder(intent: intent.intent, mode: intent.mode, orderHash: intent.orderHash, fill: intent.matched.summary))
+            CopiedOrder(
+                intent: intent.intent, mode: intent.mode, orderHash: intent.orderHash,
+                fill: intent.matched.summary))
         switch intent.status {
         case .matched, .open, .posting, .created: return copied
         case .unmatched: return intent.matched.shares.isPositive ? copied : .failed(.unfilled)
@@ -529,7 +561,7 @@ public final class CopyEngine: Sendable {
 
     // MARK: Retractions
 
-    private func retract(_ key: DecisionKey, _ event: CopyTrade) async throws(StoreError) -> CopyDecision {
+    private func retract(_ key: DecisionKey, _ event: CopyTrade) async throws -> CopyDecision {
         _ = try await store.retractTargetTrade(event.identity)
         let decision: CopyDecision
         if let existing = try await store.decision(for: key) {
@@ -551,7 +583,7 @@ public final class CopyEngine: Sendable {
 
     // MARK: Recording
 
-    private func book(_ fill: FillRecord?, reservation: Reservation?) async throws(StoreError) {
+    private func book(_ fill: FillRecord?, reservation: Reservation?) async throws {
         do {
             try portfolio.settle(reservation, fill: fill?.fill, sequence: fill?.sequence)
         } catch {
@@ -565,8 +597,10 @@ public final class CopyEngine: Sendable {
         try await store.recordDailyPnL(account: configuration.account, portfolio.ledger.dailyPnL)
     }
 
-    private func record(_ key: DecisionKey, _ summary: TradeSummary, _ decision: CopyDecision)
-        async throws(StoreError) -> CopyDecision
+    private func record(
+        _ key: DecisionKey, _ summary: TradeSummary, _ decision: CopyDecision
+    )
+        async throws -> CopyDecision
     {
         let stored = try await store.recordDecision(
             DecisionRecord(key: key, trade: summary, decision: decision, decidedAt: clock.now()))

@@ -39,8 +39,14 @@ public struct CopyPipeline: Sendable {
         let buffered = AsyncSemaphore(permits: maxBuffered)
         let running = AsyncSemaphore(permits: maxConcurrency)
         try await withThrowingDiscardingTaskGroup { group in
-            for try await element in source {
+            var iterator = source.makeAsyncIterator()
+            while true {
+                // A permit first: the source is not read while `maxBuffered` events are in flight.
                 try await buffered.acquire()
+                guard let element = try await iterator.next() else {
+                    buffered.release()
+                    break
+                }
                 let key = lane(element)
                 guard lanes.enqueue(element, lane: key) else { continue }
                 group.addTask {
@@ -127,14 +133,16 @@ final class AsyncSemaphore: Sendable {
             return state.nextID
         }
         try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            try await withCheckedThrowingContinuation {
+                (continuation: CheckedContinuation<Void, any Error>) in
                 let granted: Bool? = state.withLock { state in
                     if state.cancelled.remove(id) != nil { return false }
                     if state.permits > 0 {
                         state.permits -= 1
                         return true
                     }
-                    state.waiters.append(Waiter(id: id) { continuation.resume(with: $0.mapError { $0 as any Error }) })
+                    state.waiters.append(
+                        Waiter(id: id) { continuation.resume(with: $0.mapError { $0 as any Error }) })
                     return nil
                 }
                 switch granted {

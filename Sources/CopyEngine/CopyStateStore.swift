@@ -39,7 +39,10 @@ public struct DecisionRecord: Hashable, Sendable {
     public var retracted: Bool
 
     /// Creates a record.
-    public init(key: DecisionKey, trade: TradeSummary, decision: CopyDecision, decidedAt: UnixTime, retracted: Bool = false) {
+    public init(
+        key: DecisionKey, trade: TradeSummary, decision: CopyDecision, decidedAt: UnixTime,
+        retracted: Bool = false
+    ) {
         self.key = key
         self.trade = trade
         self.decision = decision
@@ -138,7 +141,8 @@ public struct StoredIntent: Hashable, Sendable {
 
     /// Creates an intent in `created` state with nothing matched.
     public init(
-        key: DecisionKey, trade: TradeSummary, mode: ExecutionMode, intent: OrderIntent, signedOrder: SignedOrder?,
+        key: DecisionKey, trade: TradeSummary, mode: ExecutionMode, intent: OrderIntent,
+        signedOrder: SignedOrder?,
         salt: UInt256, createdAt: UnixTime
     ) {
         self.key = key
@@ -170,7 +174,8 @@ public struct FillRecord: Hashable, Sendable {
 
     /// Creates a fill record.
     public init(
-        sequence: Int64, key: DecisionKey, mode: ExecutionMode, fill: LedgerFill, pricedFromTarget: Bool, at: UnixTime
+        sequence: Int64, key: DecisionKey, mode: ExecutionMode, fill: LedgerFill, pricedFromTarget: Bool,
+        at: UnixTime
     ) {
         self.sequence = sequence
         self.key = key
@@ -237,7 +242,8 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
 }
 
 /// The copy engine's durable state, implemented by the SQLite and PostgreSQL stores (and
-/// ``InMemoryCopyStateStore`` for tests).
+/// ``InMemoryCopyStateStore`` for tests). Methods throw ``StoreError`` (or the implementation's
+/// own errors); untyped `throws` because typed throws on async functions miscompiled in Swift 6.3.
 ///
 /// Designed for several executor processes sharing one database:
 /// - Every write is idempotent and keyed: decisions by ``DecisionKey`` (insert-if-absent, the first
@@ -252,20 +258,20 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
 ///   millionths (`NUMERIC(39,0)`/`TEXT` for 256-bit ids).
 public protocol CopyStateStore: Sendable {
     /// The decision for `key`, if one was recorded.
-    func decision(for key: DecisionKey) async throws(StoreError) -> DecisionRecord?
+    func decision(for key: DecisionKey) async throws -> DecisionRecord?
 
     /// Records `record` unless a decision for its key exists; returns the stored decision (the
     /// existing one when there was one). Exactly one decision per key, across processes.
-    func recordDecision(_ record: DecisionRecord) async throws(StoreError) -> DecisionRecord
+    func recordDecision(_ record: DecisionRecord) async throws -> DecisionRecord
 
     /// Flags the decision for `key` as retracted by a reorg; returns it (nil when none).
-    func markRetracted(_ key: DecisionKey) async throws(StoreError) -> DecisionRecord?
+    func markRetracted(_ key: DecisionKey) async throws -> DecisionRecord?
 
     /// Stores `intent` unless one exists for its key; returns the stored intent.
-    func storeIntent(_ intent: StoredIntent) async throws(StoreError) -> StoredIntent
+    func storeIntent(_ intent: StoredIntent) async throws -> StoredIntent
 
     /// The intent for `key`, if any.
-    func intent(for key: DecisionKey) async throws(StoreError) -> StoredIntent?
+    func intent(for key: DecisionKey) async throws -> StoredIntent?
 
     /// Compare-and-set: if the intent's status is in `expecting`, sets `status` (and `message`),
     /// and when `matched` grows the cumulative totals, books the increment as a new fill with the
@@ -274,32 +280,32 @@ public protocol CopyStateStore: Sendable {
     func updateIntent(
         _ key: DecisionKey, expecting: Set<IntentStatus>, to status: IntentStatus, matched: MatchedTotals?,
         message: String?, at: UnixTime
-    ) async throws(StoreError) -> IntentUpdate?
+    ) async throws -> IntentUpdate?
 
     /// Intents of `account` that are not final and were last updated before `updatedBefore`.
-    func unresolvedIntents(account: AccountID, updatedBefore: UnixTime) async throws(StoreError) -> [StoredIntent]
+    func unresolvedIntents(account: AccountID, updatedBefore: UnixTime) async throws -> [StoredIntent]
 
     /// Fills of `account` with a sequence above `sequence`, in order.
-    func fills(account: AccountID, after sequence: Int64) async throws(StoreError) -> [FillRecord]
+    func fills(account: AccountID, after sequence: Int64) async throws -> [FillRecord]
 
     /// The latest ledger snapshot of `account`.
-    func loadLedger(account: AccountID) async throws(StoreError) -> LedgerSnapshot?
+    func loadLedger(account: AccountID) async throws -> LedgerSnapshot?
 
     /// Saves a snapshot unless a newer one (higher ``LedgerSnapshot/throughFill``) is stored.
-    func saveLedger(account: AccountID, _ snapshot: LedgerSnapshot) async throws(StoreError)
+    func saveLedger(account: AccountID, _ snapshot: LedgerSnapshot) async throws
 
     /// Records (upserts) the PnL of one UTC day.
-    func recordDailyPnL(account: AccountID, _ pnl: DailyPnL) async throws(StoreError)
+    func recordDailyPnL(account: AccountID, _ pnl: DailyPnL) async throws
 
     /// The recorded PnL of `day`.
-    func dailyPnL(account: AccountID, day: UTCDay) async throws(StoreError) -> DailyPnL?
+    func dailyPnL(account: AccountID, day: UTCDay) async throws -> DailyPnL?
 
     /// Applies a followed wallet's trade to that wallet's tracked holding of the token, once per
     /// identity, and returns the holding *before* it (the value recorded the first time, when
     /// applied again).
-    func applyTargetTrade(_ trade: TargetTrade) async throws(StoreError) -> TargetHolding
+    func applyTargetTrade(_ trade: TargetTrade) async throws -> TargetHolding
 
     /// Undoes an applied target trade (a reorg removed it); false when it was not applied or
     /// already undone.
-    func retractTargetTrade(_ identity: TradeIdentity) async throws(StoreError) -> Bool
+    func retractTargetTrade(_ identity: TradeIdentity) async throws -> Bool
 }

@@ -20,6 +20,11 @@ public enum GatewayError: Error, Hashable, Sendable, CustomStringConvertible {
     /// Connection or protocol failure.
     case transport(String)
 
+    /// The error as a gateway error (any other error is a transport fault).
+    public init(_ error: any Error) {
+        self = error as? GatewayError ?? .transport("\(error)")
+    }
+
     /// Whether the error counts as a fault for the circuit breaker (everything but a rejection).
     public var isFault: Bool {
         if case .rejected = self { return false }
@@ -77,27 +82,33 @@ public struct ExchangeOrder: Hashable, Sendable {
 
 /// The exchange as the engine sees it. Implemented by the CLOB client (and by stand-ins in tests).
 ///
+/// Methods throw ``GatewayError`` (other errors count as transport faults). They are declared with
+/// untyped `throws`: typed throws on async protocol requirements miscompiled in Swift 6.3 (an
+/// intermittent null-pointer jump in the async return path).
+///
 /// `post` must be safe to call once per signed order; the engine never posts the same order twice
 /// and resolves every unknown outcome through ``lookup(orderHash:)``.
 public protocol ExchangeGateway: Sendable {
     /// The token's book (`GET /book`).
-    func book(tokenID: UInt256) async throws(GatewayError) -> OrderBook
+    func book(tokenID: UInt256) async throws -> OrderBook
     /// The token's market rules (tick size, minimum size, neg risk).
-    func marketParameters(tokenID: UInt256) async throws(GatewayError) -> MarketParameters
+    func marketParameters(tokenID: UInt256) async throws -> MarketParameters
     /// The market (condition) the token belongs to, from market metadata.
-    func market(of tokenID: UInt256) async throws(GatewayError) -> MarketID
+    func market(of tokenID: UInt256) async throws -> MarketID
     /// Posts a signed order with `orderType`. Returns the order's state when accepted.
-    func post(_ order: SignedOrder, orderType: OrderType) async throws(GatewayError) -> ExchangeOrder
+    func post(_ order: SignedOrder, orderType: OrderType) async throws -> ExchangeOrder
     /// The order with `orderHash`, or nil when the exchange does not know it.
-    func lookup(orderHash: Bytes32) async throws(GatewayError) -> ExchangeOrder?
+    func lookup(orderHash: Bytes32) async throws -> ExchangeOrder?
     /// Our available collateral.
-    func balance() async throws(GatewayError) -> Fixed6
+    func balance() async throws -> Fixed6
 }
 
 /// Signs orders for the engine: a limit order for `request` in `market`, with `salt`.
 public protocol OrderSigning: Sendable {
     /// Builds and signs the order. Throws ``OrderError`` when the exchange's rules would reject it.
-    func sign(_ request: LimitOrderRequest, market: MarketParameters, salt: UInt256) throws(OrderError) -> SignedOrder
+    func sign(
+        _ request: LimitOrderRequest, market: MarketParameters, salt: UInt256
+    ) throws(OrderError) -> SignedOrder
 }
 
 /// ``OrderSigning`` with the CLOB order builder and the configured exchange contracts.
@@ -112,7 +123,9 @@ public struct BuilderOrderSigner: OrderSigning {
     }
 
     /// Builds and signs a V2/V3 limit order.
-    public func sign(_ request: LimitOrderRequest, market: MarketParameters, salt: UInt256) throws(OrderError)
+    public func sign(
+        _ request: LimitOrderRequest, market: MarketParameters, salt: UInt256
+    ) throws(OrderError)
         -> SignedOrder
     {
         try builder.limitOrder(request, market: market, contracts: contracts, salt: salt)

@@ -47,7 +47,9 @@ public struct Fixed6: Hashable, Sendable, Comparable, AdditiveArithmetic, Custom
             wholeText.count <= 16
         else { return nil }
         let whole = wholeText.isEmpty ? 0 : Int128(wholeText)!
-        let fraction = fractionText.isEmpty ? 0 : Int128(fractionText + String(repeating: "0", count: 6 - fractionText.count))!
+        let fraction =
+            fractionText.isEmpty
+            ? 0 : Int128(fractionText + String(repeating: "0", count: 6 - fractionText.count))!
         let value = Fixed6(micros: (whole * Self.scale + fraction) * (negative ? -1 : 1))
         guard value.magnitudeWithinLimit else { return nil }
         self = value
@@ -205,7 +207,8 @@ public struct Fixed6: Hashable, Sendable, Comparable, AdditiveArithmetic, Custom
     static func divide(_ value: Int128, by divisor: Int128, rounding: Rounding) -> Int128 {
         let negative = (value < 0) != (divisor < 0)
         let (q, r) = value.magnitude.quotientAndRemainder(dividingBy: divisor.magnitude)
-        let magnitude = roundMagnitude(q, remainder: r, divisor: divisor.magnitude, negative: negative, rounding)!
+        let magnitude = roundMagnitude(
+            q, remainder: r, divisor: divisor.magnitude, negative: negative, rounding)!
         return negative ? -Int128(magnitude) : Int128(magnitude)
     }
 
@@ -232,7 +235,8 @@ extension Fixed6: Codable {
     public init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         guard let value = Fixed6(text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "bad amount \(text)"))
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: "bad amount \(text)"))
         }
         self = value
     }

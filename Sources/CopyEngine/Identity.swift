@@ -100,13 +100,17 @@ public struct UnixTime: Hashable, Sendable, Comparable, CustomStringConvertible 
     public var seconds: Int64 { milliseconds >= 0 ? milliseconds / 1000 : (milliseconds - 999) / 1000 }
 
     /// The UTC day this instant falls in.
-    public var utcDay: UTCDay { UTCDay(daysSinceEpoch: Int32(seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400)) }
+    public var utcDay: UTCDay {
+        UTCDay(daysSinceEpoch: Int32(seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400))
+    }
 
     /// This time plus `seconds`.
     public func adding(seconds: Int64) -> UnixTime { UnixTime(milliseconds: milliseconds + seconds * 1000) }
 
     /// This time plus `milliseconds`.
-    public func adding(milliseconds: Int64) -> UnixTime { UnixTime(milliseconds: self.milliseconds + milliseconds) }
+    public func adding(milliseconds: Int64) -> UnixTime {
+        UnixTime(milliseconds: self.milliseconds + milliseconds)
+    }
 
     public var description: String { "\(milliseconds)ms" }
 

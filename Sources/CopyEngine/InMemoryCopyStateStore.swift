@@ -55,16 +55,16 @@ public final class InMemoryCopyStateStore: CopyStateStore {
         state.withLock { $0.holdings[TargetKey(wallet: wallet, tokenId: tokenId)] ?? .zero }
     }
 
-    private func check() throws(StoreError) {
+    private func check() throws {
         if let error = failure.withLock({ $0 }) { throw error }
     }
 
-    public func decision(for key: DecisionKey) async throws(StoreError) -> DecisionRecord? {
+    public func decision(for key: DecisionKey) async throws -> DecisionRecord? {
         try check()
         return state.withLock { $0.decisions[key] }
     }
 
-    public func recordDecision(_ record: DecisionRecord) async throws(StoreError) -> DecisionRecord {
+    public func recordDecision(_ record: DecisionRecord) async throws -> DecisionRecord {
         try check()
         return state.withLock { state in
             if let existing = state.decisions[record.key] {
@@ -76,7 +76,7 @@ public final class InMemoryCopyStateStore: CopyStateStore {
         }
     }
 
-    public func markRetracted(_ key: DecisionKey) async throws(StoreError) -> DecisionRecord? {
+    public func markRetracted(_ key: DecisionKey) async throws -> DecisionRecord? {
         try check()
         return state.withLock { state in
             state.decisions[key]?.retracted = true
@@ -84,7 +84,7 @@ public final class InMemoryCopyStateStore: CopyStateStore {
         }
     }
 
-    public func storeIntent(_ intent: StoredIntent) async throws(StoreError) -> StoredIntent {
+    public func storeIntent(_ intent: StoredIntent) async throws -> StoredIntent {
         try check()
         return state.withLock { state in
             if let existing = state.intents[intent.key] { return existing }
@@ -93,7 +93,7 @@ public final class InMemoryCopyStateStore: CopyStateStore {
         }
     }
 
-    public func intent(for key: DecisionKey) async throws(StoreError) -> StoredIntent? {
+    public func intent(for key: DecisionKey) async throws -> StoredIntent? {
         try check()
         return state.withLock { $0.intents[key] }
     }
@@ -101,7 +101,7 @@ public final class InMemoryCopyStateStore: CopyStateStore {
     public func updateIntent(
         _ key: DecisionKey, expecting: Set<IntentStatus>, to status: IntentStatus, matched: MatchedTotals?,
         message: String?, at: UnixTime
-    ) async throws(StoreError) -> IntentUpdate? {
+    ) async throws -> IntentUpdate? {
         try check()
         return state.withLock { state -> IntentUpdate? in
             guard var intent = state.intents[key], expecting.contains(intent.status) else { return nil }
@@ -129,7 +129,9 @@ public final class InMemoryCopyStateStore: CopyStateStore {
         }
     }
 
-    public func unresolvedIntents(account: AccountID, updatedBefore: UnixTime) async throws(StoreError)
+    public func unresolvedIntents(
+        account: AccountID, updatedBefore: UnixTime
+    ) async throws
         -> [StoredIntent]
     {
         try check()
@@ -140,17 +142,17 @@ public final class InMemoryCopyStateStore: CopyStateStore {
         }
     }
 
-    public func fills(account: AccountID, after sequence: Int64) async throws(StoreError) -> [FillRecord] {
+    public func fills(account: AccountID, after sequence: Int64) async throws -> [FillRecord] {
         try check()
         return state.withLock { ($0.fills[account] ?? []).filter { $0.sequence > sequence } }
     }
 
-    public func loadLedger(account: AccountID) async throws(StoreError) -> LedgerSnapshot? {
+    public func loadLedger(account: AccountID) async throws -> LedgerSnapshot? {
         try check()
         return state.withLock { $0.ledgers[account] }
     }
 
-    public func saveLedger(account: AccountID, _ snapshot: LedgerSnapshot) async throws(StoreError) {
+    public func saveLedger(account: AccountID, _ snapshot: LedgerSnapshot) async throws {
         try check()
         state.withLock { state in
             if let stored = state.ledgers[account], stored.throughFill > snapshot.throughFill { return }
@@ -158,20 +160,22 @@ public final class InMemoryCopyStateStore: CopyStateStore {
         }
     }
 
-    public func recordDailyPnL(account: AccountID, _ pnl: DailyPnL) async throws(StoreError) {
+    public func recordDailyPnL(account: AccountID, _ pnl: DailyPnL) async throws {
         try check()
         state.withLock { $0.daily[account, default: [:]][pnl.day] = pnl }
     }
 
-    public func dailyPnL(account: AccountID, day: UTCDay) async throws(StoreError) -> DailyPnL? {
+    public func dailyPnL(account: AccountID, day: UTCDay) async throws -> DailyPnL? {
         try check()
         return state.withLock { $0.daily[account]?[day] }
     }
 
-    public func applyTargetTrade(_ trade: TargetTrade) async throws(StoreError) -> TargetHolding {
+    public func applyTargetTrade(_ trade: TargetTrade) async throws -> TargetHolding {
         try check()
         return state.withLock { state in
-            if let applied = state.applied[trade.identity] { return TargetHolding(sharesBefore: applied.before) }
+            if let applied = state.applied[trade.identity] {
+                return TargetHolding(sharesBefore: applied.before)
+            }
             let key = TargetKey(wallet: trade.wallet, tokenId: trade.tokenId)
             let before = state.holdings[key] ?? .zero
             let after = trade.side == .buy ? before + trade.shares : (before - trade.shares).clampedAtZero
@@ -182,7 +186,7 @@ public final class InMemoryCopyStateStore: CopyStateStore {
         }
     }
 
-    public func retractTargetTrade(_ identity: TradeIdentity) async throws(StoreError) -> Bool {
+    public func retractTargetTrade(_ identity: TradeIdentity) async throws -> Bool {
         try check()
         return state.withLock { state in
             guard var applied = state.applied[identity], !applied.retracted else { return false }

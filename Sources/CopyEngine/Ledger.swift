@@ -32,7 +32,10 @@ public struct LedgerFill: Hashable, Sendable {
     public var fee: Fixed6
 
     /// Creates a fill.
-    public init(tokenId: UInt256, market: MarketID?, side: Side, shares: Fixed6, collateral: Fixed6, fee: Fixed6 = .zero) {
+    public init(
+        tokenId: UInt256, market: MarketID?, side: Side, shares: Fixed6, collateral: Fixed6,
+        fee: Fixed6 = .zero
+    ) {
         self.tokenId = tokenId
         self.market = market
         self.side = side
@@ -104,13 +107,15 @@ public struct Ledger: Hashable, Sendable {
     /// A fresh ledger with `cash`.
     public init(cash: Fixed6, day: UTCDay) {
         self.init(
-            cash: cash, positions: [:], marks: [:], realised: .zero, fees: .zero, day: day, dayRealised: .zero,
+            cash: cash, positions: [:], marks: [:], realised: .zero, fees: .zero, day: day,
+            dayRealised: .zero,
             dayStartUnrealised: .zero)
     }
 
     /// A ledger restored from storage.
     public init(
-        cash: Fixed6, positions: [UInt256: Position], marks: [UInt256: Fixed6], realised: Fixed6, fees: Fixed6,
+        cash: Fixed6, positions: [UInt256: Position], marks: [UInt256: Fixed6], realised: Fixed6,
+        fees: Fixed6,
         day: UTCDay, dayRealised: Fixed6, dayStartUnrealised: Fixed6
     ) {
         self.cash = cash
@@ -144,7 +149,8 @@ public struct Ledger: Hashable, Sendable {
             let removed =
                 fill.shares == position.shares
                 ? position.cost
-                : (Fixed6.mulDiv(position.cost, fill.shares, position.shares, rounding: .halfEven) ?? position.cost)
+                : (Fixed6.mulDiv(position.cost, fill.shares, position.shares, rounding: .halfEven)
+                    ?? position.cost)
             let proceeds = fill.collateral - fill.fee
             cash = cash + proceeds
             realisedNow = proceeds - removed
@@ -204,6 +210,7 @@ public struct Ledger: Hashable, Sendable {
 
     /// The PnL of ``day`` so far.
     public var dailyPnL: DailyPnL {
-        DailyPnL(day: day, realised: dayRealised, unrealisedAtStart: dayStartUnrealised, unrealisedNow: unrealised)
+        DailyPnL(
+            day: day, realised: dayRealised, unrealisedAtStart: dayStartUnrealised, unrealisedNow: unrealised)
     }
 }

@@ -37,7 +37,8 @@ public struct OrderBook: Hashable, Sendable {
         self.market = market
         self.parameters = parameters
         let valid = { (level: PriceLevel) in
-            level.size.isPositive && level.size <= Fixed6.limit && level.price.isPositive && level.price <= .one
+            level.size.isPositive && level.size <= Fixed6.limit && level.price.isPositive
+                && level.price <= .one
         }
         self.bids = bids.filter(valid).sorted { $0.price > $1.price }
         self.asks = asks.filter(valid).sorted { $0.price < $1.price }
@@ -55,7 +56,9 @@ public struct OrderBook: Hashable, Sendable {
                 return PriceLevel(price: price, size: size)
             }
         }
-        self.init(tokenId: tokenId, bids: convert(bids), asks: convert(asks), market: market, parameters: parameters)
+        self.init(
+            tokenId: tokenId, bids: convert(bids), asks: convert(asks), market: market, parameters: parameters
+        )
     }
 
     /// The levels an order on `side` takes: asks for a BUY, bids for a SELL, best first.

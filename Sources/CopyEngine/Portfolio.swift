@@ -39,7 +39,9 @@ public final class Portfolio: Sendable {
     /// The ledger with the sequence of the last fill it includes, when every fill up to that one is
     /// booked (nil while an earlier fill is still on its way, so a snapshot never skips a fill).
     public var snapshot: LedgerSnapshot? {
-        state.withLock { $0.bookedAbove.isEmpty ? LedgerSnapshot(ledger: $0.ledger, throughFill: $0.bookedThrough) : nil }
+        state.withLock {
+            $0.bookedAbove.isEmpty ? LedgerSnapshot(ledger: $0.ledger, throughFill: $0.bookedThrough) : nil
+        }
     }
 
     /// A copy of the ledger.
@@ -51,7 +53,9 @@ public final class Portfolio: Sendable {
     }
 
     /// Cash not reserved by BUYs in flight.
-    public var availableCash: Fixed6 { state.withLock { Self.view(of: $0, token: nil, market: nil).availableCash } }
+    public var availableCash: Fixed6 {
+        state.withLock { Self.view(of: $0, token: nil, market: nil).availableCash }
+    }
 
     /// Shares of `tokenId` held and not reserved by SELLs in flight.
     public func availableShares(_ tokenId: UInt256) -> Fixed6 {
@@ -66,7 +70,9 @@ public final class Portfolio: Sendable {
     public func roll(to day: UTCDay) { state.withLock { $0.ledger.roll(to: day) } }
 
     /// Records the last seen price of a token.
-    public func mark(_ tokenId: UInt256, price: Fixed6) { state.withLock { $0.ledger.mark(tokenId, price: price) } }
+    public func mark(_ tokenId: UInt256, price: Fixed6) {
+        state.withLock { $0.ledger.mark(tokenId, price: price) }
+    }
 
     /// Replaces the available cash (live mode: the exchange's balance, after fills are booked).
     public func setCash(_ cash: Fixed6) { state.withLock { $0.ledger.cash = cash } }
@@ -93,12 +99,15 @@ public final class Portfolio: Sendable {
 
     /// Checks the BUY limits and, if none is broken, reserves `collateral`, atomically.
     public func reserveBuy(
-        tokenId: UInt256, market: MarketID?, shares: Fixed6, collateral: Fixed6, limits: RiskLimits, day: UTCDay
+        tokenId: UInt256, market: MarketID?, shares: Fixed6, collateral: Fixed6, limits: RiskLimits,
+        day: UTCDay
     ) -> Result<Reservation, SkipReasonError> {
         state.withLock { state in
             state.ledger.roll(to: day)
             let view = Self.view(of: state, token: tokenId, market: market)
-            if let skip = RiskRules.buy(collateral: collateral, market: market, exposure: view, limits: limits) {
+            if let skip = RiskRules.buy(
+                collateral: collateral, market: market, exposure: view, limits: limits)
+            {
                 return .failure(SkipReasonError(reason: skip))
             }
             return .success(Self.insert(&state, tokenId, market, .buy, shares, collateral))
@@ -121,7 +130,8 @@ public final class Portfolio: Sendable {
         _ collateral: Fixed6
     ) -> Reservation {
         let reservation = Reservation(
-            id: state.nextID, tokenId: tokenId, market: market, side: side, shares: shares, collateral: collateral)
+            id: state.nextID, tokenId: tokenId, market: market, side: side, shares: shares,
+            collateral: collateral)
         state.nextID += 1
         state.reservations[reservation.id] = reservation
         return reservation
@@ -130,14 +140,18 @@ public final class Portfolio: Sendable {
     /// Releases a reservation and books its fill (if any), atomically. Returns the realised PnL.
     /// `sequence` is the stored fill's sequence (fills already booked are ignored).
     @discardableResult
-    public func settle(_ reservation: Reservation?, fill: LedgerFill?, sequence: Int64? = nil) throws(LedgerError)
+    public func settle(
+        _ reservation: Reservation?, fill: LedgerFill?, sequence: Int64? = nil
+    ) throws(LedgerError)
         -> Fixed6
     {
         try state.withLock { (state: inout State) throws(LedgerError) -> Fixed6 in
             if let reservation { state.reservations[reservation.id] = nil }
             guard let fill else { return .zero }
             if let sequence {
-                guard sequence > state.bookedThrough, !state.bookedAbove.contains(sequence) else { return .zero }
+                guard sequence > state.bookedThrough, !state.bookedAbove.contains(sequence) else {
+                    return .zero
+                }
                 // Marked booked even if the ledger refuses it (logged by the caller), so a snapshot
                 // is never blocked by a fill that can never be booked.
                 state.bookedAbove.insert(sequence)
@@ -149,7 +163,9 @@ public final class Portfolio: Sendable {
     }
 
     /// Releases a reservation without a fill.
-    public func release(_ reservation: Reservation) { state.withLock { _ = $0.reservations.removeValue(forKey: reservation.id) } }
+    public func release(_ reservation: Reservation) {
+        state.withLock { _ = $0.reservations.removeValue(forKey: reservation.id) }
+    }
 }
 
 /// A skip reason carried through `Result`.

@@ -91,7 +91,8 @@ public enum RiskRules {
             return .maxPositionToken(current: exposure.token, order: collateral, limit: limit)
         }
         if let limit = limits.maxPositionPerMarket, let market, exposure.market + collateral > limit {
-            return .maxPositionMarket(market: market, current: exposure.market, order: collateral, limit: limit)
+            return .maxPositionMarket(
+                market: market, current: exposure.market, order: collateral, limit: limit)
         }
         if let limit = limits.maxTotalExposure, exposure.total + collateral > limit {
             return .maxExposure(current: exposure.total, order: collateral, limit: limit)

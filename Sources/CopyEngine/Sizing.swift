@@ -76,7 +76,9 @@ public enum Sizing {
     /// The worst acceptable price for a copy of a fill at `targetPrice`: BUY
     /// `floor_tick(target × (1 + slippage))`, SELL `ceil_tick(target × (1 − slippage))`, within
     /// [tick, 1 − tick]. Without a slippage allowance, the target's price to the tick.
-    public static func limitPrice(side: Side, targetPrice: Fixed6, maxSlippage: Fixed6?, tick: TickSize) -> Fixed6 {
+    public static func limitPrice(
+        side: Side, targetPrice: Fixed6, maxSlippage: Fixed6?, tick: TickSize
+    ) -> Fixed6 {
         let step = tick.fixed6
         let slip = maxSlippage ?? .zero
         let factor = side == .buy ? Fixed6.one + slip : (Fixed6.one - slip).clampedAtZero
@@ -114,7 +116,8 @@ public enum Sizing {
         }
         shares = shares.rounded(toMultipleOf: market.sizeStep, .down)
         if let cap = maxCollateral {
-            let capShares = sharesFor(budget: cap, price: limitPrice).rounded(toMultipleOf: market.sizeStep, .down)
+            let capShares = sharesFor(budget: cap, price: limitPrice).rounded(
+                toMultipleOf: market.sizeStep, .down)
             shares = min(shares, capShares)
         }
         return finish(side: .buy, shares: shares, limitPrice: limitPrice, market: market)
@@ -122,7 +125,8 @@ public enum Sizing {
 
     /// The size of a SELL copy (an exit), as the fraction of our position the target sold of theirs.
     public static func sell(
-        ourShares: Fixed6, targetSold: Fixed6, targetHolding: TargetHolding, unknownHolding: UnknownHoldingExit,
+        ourShares: Fixed6, targetSold: Fixed6, targetHolding: TargetHolding,
+        unknownHolding: UnknownHoldingExit,
         tokenId: UInt256, limitPrice: Fixed6, market: MarketRules
     ) -> SizingResult {
         guard ourShares.isPositive else { return .skip(.noPosition(token: tokenId)) }
