@@ -93,6 +93,13 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
+        // The copy engine's decision core: sizing, risk, circuit breaker, paper fills, the portfolio
+        // ledger and the executor/pipeline. Talks to the exchange and the store only through the
+        // protocols it declares; knows nothing of Chain or Store.
+        .target(
+            name: "CopyEngine",
+            dependencies: ["Polymarket", "EVM", .product(name: "Logging", package: "swift-log")]
+        ),
         // The local simulated Polygon node behind `copybot devnet` and the tests.
         .target(
             name: "DevNode",
@@ -157,6 +164,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .testTarget(name: "CopyEngineTests", dependencies: ["CopyEngine", "Polymarket", "EVM"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -12,7 +12,8 @@ import Testing
 /// The listener end to end over real sockets on 127.0.0.1: `NodeClient` (libwebsockets
 /// subscription + HTTP `eth_getLogs`) against `copybot devnet`'s node, with the faults real
 /// providers show, checked against the simulated chain's own record of the canonical fills.
-@Suite("Listener against the devnet", .serialized)
+extension LibWebSocketsTests {
+@Suite("Listener against the devnet", .serialized, .timeLimit(.minutes(10)))
 struct ListenerDevnetTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
@@ -96,10 +97,16 @@ struct ListenerDevnetTests {
             try await devnet.restart(downtime: .milliseconds(500))
         }
         try await producer.value
-        // The chain stopped: wait until the checkpoint reaches the head.
+        // The chain stopped: wait until the checkpoint is the head, by number and hash (a last
+        // reorg can leave the head at the same height on another branch). With no new heads the
+        // subscription goes stale, and the resubscribe resyncs to the head.
         let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(60)
-        while (source.status.checkpoint?.number ?? 0) < devnet.chain.blockNumber, clock.now < deadline {
+        let deadline = clock.now + .seconds(120)
+        while clock.now < deadline {
+            let head = devnet.chain.block(tag: .latest)
+            if let checkpoint = source.status.checkpoint, checkpoint.number == head?.number, checkpoint.hash == head?.hash {
+                break
+            }
             try await Task.sleep(for: .milliseconds(100))
         }
         // The last blocks are confirmed by the next head; stopping the faults lets the final resync run.
@@ -197,4 +204,5 @@ struct ListenerDevnetTests {
             #expect(status.reorgs > 0)
         }
     }
+}
 }

@@ -5,7 +5,7 @@ import Testing
 
 extension LibWebSocketsTests {
     /// The loopback server itself, and `wss://` with certificate verification.
-    @Suite struct LoopbackServerTests {
+    @Suite(.timeLimit(.minutes(1))) struct LoopbackServerTests {
         init() {
             LibWebSocketsLogging.setLevel(.silent)
         }

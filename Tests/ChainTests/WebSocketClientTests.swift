@@ -5,12 +5,14 @@ import Testing
 
 /// Every test that runs libwebsockets service threads, one at a time: the thread-count tests must
 /// see only their own threads.
-@Suite(.serialized, .timeLimit(.minutes(1)))
+/// Every suite that starts libwebsockets threads, run one at a time so that thread counts are
+/// exact (the shutdown tests count the process's lws threads).
+@Suite(.serialized)
 enum LibWebSocketsTests {}
 
 extension LibWebSocketsTests {
     /// The libwebsockets client against the libwebsockets loopback server, over real sockets on 127.0.0.1.
-    @Suite struct WebSocketClientTests {
+    @Suite(.timeLimit(.minutes(1))) struct WebSocketClientTests {
         init() {
             LibWebSocketsLogging.setLevel(.errors)
         }

@@ -1,0 +1,625 @@
+import EVM
+import Logging
+import Polymarket
+import Synchronization
+
+/// A trade of a followed wallet as the engine receives it, or its retraction by a reorg.
+public struct CopyTrade: Hashable, Sendable {
+    /// A trade, or the retraction of one already delivered.
+    public enum Kind: Hashable, Sendable {
+        case trade
+        case retracted
+    }
+
+    /// The trade's identity (stable across re-inclusion): decisions are keyed by it.
+    public var identity: TradeIdentity
+    public var kind: Kind
+    public var trade: TradeEvent
+    /// The trade's block timestamp, when the caller knows it (for the stale-trade cut-off).
+    public var blockTime: UnixTime?
+
+    /// Creates an engine input.
+    public init(identity: TradeIdentity, kind: Kind = .trade, trade: TradeEvent, blockTime: UnixTime? = nil) {
+        self.identity = identity
+        self.kind = kind
+        self.trade = trade
+        self.blockTime = blockTime
+    }
+}
+
+/// Counters of the engine, for status and metrics.
+public struct EngineStatistics: Hashable, Sendable {
+    /// Decisions recorded by this process, by kind.
+    public var copied = 0
+    public var skipped = 0
+    public var failed = 0
+    /// Skips by rule name.
+    public var skippedByRule: [String: Int] = [:]
+    /// Failures by reason name.
+    public var failedByReason: [String: Int] = [:]
+    /// Trades handled again that already had a decision (returned, not decided again).
+    public var alreadyDecided = 0
+    /// Copied trades that a reorg later removed (flagged; not unwound).
+    public var retractedAfterCopy = 0
+    /// Posts whose outcome is not known yet (resolved later by look-up).
+    public var unresolved = 0
+    /// Fills the ledger refused (should stay zero).
+    public var ledgerErrors = 0
+
+    /// Creates zeroed counters.
+    public init() {}
+}
+
+/// The executor core: each trade goes through sizing → risk → paper fill or live order (sign →
+/// store intent → post → record outcome), and ends in exactly one decision recorded in the store.
+///
+/// Exactly once: the store's decision for the trade's key is checked first and wins every race;
+/// an intent is stored before an order is posted and claimed (`created` → `posting`) by one
+/// executor; an intent found without a decision is resumed (looked up, never posted blindly).
+///
+/// `handle` never throws. Two results are not recorded decisions: `.failed(.store)` (the store
+/// failed; the caller should not acknowledge the trade, so it comes again) and
+/// `.failed(.outcomeUnknown)` (the order's fate is unknown; the intent is durable and
+/// ``resolveUnresolvedIntents()`` records the decision once it is known).
+public final class CopyEngine: Sendable {
+    /// The configuration.
+    public let configuration: EngineConfiguration
+    /// The ledger shared by this account's executors.
+    public let portfolio: Portfolio
+    /// The breaker shared by all executors.
+    public let breaker: CircuitBreaker
+
+    private let store: any CopyStateStore
+    private let gateway: any ExchangeGateway
+    private let signer: (any OrderSigning)?
+    private let killSwitch: any KillSwitch
+    private let clock: any WallClock
+    private let logger: Logger
+    private let reservations = Mutex<[DecisionKey: Reservation]>([:])
+    private let statisticsBox = Mutex(EngineStatistics())
+
+    /// Creates an engine. `signer` is required in live mode.
+    public init(
+        configuration: EngineConfiguration, store: any CopyStateStore, gateway: any ExchangeGateway,
+        signer: (any OrderSigning)?, portfolio: Portfolio, breaker: CircuitBreaker,
+        killSwitch: any KillSwitch,
+        clock: any WallClock, logger: Logger
+    ) {
+        self.configuration = configuration
+        self.store = store
+        self.gateway = gateway
+        self.signer = signer
+        self.portfolio = portfolio
+        self.breaker = breaker
+        self.killSwitch = killSwitch
+        self.clock = clock
+        self.logger = logger
+    }
+
+    /// The ledger as stored for `account`: the latest snapshot plus every fill booked after it
+    /// (a fresh ledger with `initialCash` when nothing is stored).
+    public static func restoreLedger(
+        store: any CopyStateStore, account: AccountID, initialCash: Fixed6, day: UTCDay
+    ) async throws -> LedgerSnapshot {
+        var snapshot =
+            try await store.loadLedger(account: account)
+            ?? LedgerSnapshot(ledger: Ledger(cash: initialCash, day: day), throughFill: 0)
+        for record in try await store.fills(account: account, after: snapshot.throughFill) {
+            do {
+                try snapshot.ledger.apply(record.fill)
+            } catch {
+                // A fill the ledger refuses is skipped, as it was when first booked.
+            }
+            snapshot.throughFill = record.sequence
+        }
+        snapshot.ledger.roll(to: day)
+        return snapshot
+    }
+
+    /// The counters so far.
+    public var statistics: EngineStatistics { statisticsBox.withLock { $0 } }
+
+    /// Decides `event` once: returns the recorded decision (the existing one if the trade was
+    /// decided before, by this or another executor).
+    public func handle(_ event: CopyTrade) async -> CopyDecision {
+        let key = DecisionKey(account: configuration.account, identity: event.identity)
+        do {
+            switch event.kind {
+            case .trade: return try await decideOnce(key, event)
+            case .retracted: return try await retract(key, event)
+            }
+        } catch {
+            let message = (error as? StoreError)?.message ?? "\(error)"
+            logger.error("store failed for trade \(key): \(message)")
+            return .failed(.store(message))
+        }
+    }
+
+    /// Resolves intents whose claim is older than the lease (after a crash, or posts whose outcome
+    /// was unknown): looks each order up and records its decision. Returns the decisions recorded.
+    @discardableResult
+    public func resolveUnresolvedIntents() async -> [DecisionKey: CopyDecision] {
+        let before = clock.now().adding(seconds: -configuration.intentLeaseSeconds)
+        var resolved: [DecisionKey: CopyDecision] = [:]
+        do {
+            for intent in try await store.unresolvedIntents(
+                account: configuration.account, updatedBefore: before)
+            {
+                if try await store.decision(for: intent.key) != nil, intent.status != .open { continue }
+                resolved[intent.key] = try await resume(intent)
+            }
+        } catch {
+            logger.error("store failed while resolving intents: \(error)")
+        }
+        return resolved
+    }
+
+    // MARK: Deciding
+
+    private func decideOnce(_ key: DecisionKey, _ event: CopyTrade) async throws -> CopyDecision {
+        if let existing = try await store.decision(for: key) {
+            statisticsBox.withLock { $0.alreadyDecided += 1 }
+            return existing.decision
+        }
+        let trade = event.trade
+        let summary = TradeSummary(trade)
+        guard let shares = Fixed6(trade.shares), let collateral = Fixed6(trade.collateral),
+            let price = Fixed6(trade.price), shares.isPositive, price.isPositive, price < .one
+        else {
+            return try await record(
+                key, summary,
+                .failed(
+                    .invalidTrade(
+                        "shares \(trade.shares), collateral \(trade.collateral), price \(trade.price) are not a valid fill"
+                    )))
+        }
+        let holding = try await store.applyTargetTrade(
+            TargetTrade(
+                identity: event.identity, wallet: trade.wallet, tokenId: trade.tokenId, side: summary.side,
+                shares: shares))
+        portfolio.mark(trade.tokenId, price: price)
+        if let intent = try await store.intent(for: key) { return try await resume(intent) }
+        return try await decide(
+            key, event, summary: summary, shares: shares, collateral: collateral, price: price,
+            holding: holding)
+    }
+
+    private func decide(
+        _ key: DecisionKey, _ event: CopyTrade, summary: TradeSummary, shares: Fixed6, collateral: Fixed6,
+        price: Fixed6, holding: TargetHolding
+    ) async throws -> CopyDecision {
+        let now = clock.now()
+        let limits = configuration.risk
+        let token = summary.tokenId
+        let side = summary.side
+
+        if let source = killSwitch.engaged() {
+            return try await record(key, summary, .skipped(.killSwitch(source: source)))
+        }
+        if configuration.mode == .live, case .open = breaker.state {
+            return try await record(
+                key, summary,
+                .skipped(.breakerOpen(consecutiveFailures: breaker.snapshot.consecutiveFailures)))
+        }
+        if let maxAge = limits.maxTradeAgeSeconds, let blockTime = event.blockTime {
+            let age = (now.milliseconds - blockTime.milliseconds) / 1000
+            if age > maxAge {
+                return try await record(
+                    key, summary, .skipped(.staleTrade(ageSeconds: age, limitSeconds: maxAge)))
+            }
+        }
+        if limits.deniedTokens.contains(token) {
+            return try await record(key, summary, .skipped(.tokenDenied(token: token)))
+        }
+
+        // The book (for paper fills and the slippage guard), the market and its rules.
+        var book: MarketBook?
+        do {
+            book = try await gateway.book(tokenID: token)
+        } catch {
+            logger.debug("no book for token \(token): \(error)")
+        }
+        var market = book?.market
+        if market == nil { market = try? await gateway.market(of: token) }
+        if market == nil, limits.usesMarketLists {
+            return try await record(
+                key, summary,
+                .failed(.marketUnavailable("the market of token \(token) is unknown; market lists need it")))
+        }
+        if let reason = RiskRules.admission(
+            tokenId: token, market: market, blockTime: nil, now: now, limits: limits)
+        {
+            return try await record(key, summary, .skipped(reason))
+        }
+        var parameters = book?.parameters
+        if parameters == nil { parameters = try? await gateway.marketParameters(tokenID: token) }
+        if parameters == nil, configuration.mode == .paper { parameters = configuration.fallbackMarket }
+        guard let parameters else {
+            return try await record(
+                key, summary,
+                .failed(.marketUnavailable("tick size and minimum size of token \(token) are unknown")))
+        }
+        let rules = MarketRules(parameters)
+        let limitPrice = Sizing.limitPrice(
+            side: side, targetPrice: price, maxSlippage: limits.maxSlippage, tick: rules.tickSize)
+
+        // Sizing.
+        let policy = configuration.policy(for: summary.wallet)
+        let sizing: SizingResult
+        switch side {
+        case .buy:
+            sizing = Sizing.buy(
+                rule: policy.sizing, targetShares: shares, targetCollateral: collateral,
+                availableBalance: portfolio.availableCash, limitPrice: limitPrice, market: rules,
+                maxCollateral: limits.clampToMaxOrder ? limits.maxOrderCollateral : nil)
+        case .sell:
+            sizing = Sizing.sell(
+                ourShares: portfolio.availableShares(token), targetSold: shares, targetHolding: holding,
+                unknownHolding: policy.unknownHoldingExit, tokenId: token, limitPrice: limitPrice,
+                market: rules)
+        }
+        let sized: SizedOrder
+        switch sizing {
+        case .skip(let reason): return try await record(key, summary, .skipped(reason))
+        case .order(let order): sized = order
+        }
+
+        // Slippage against the live book.
+        if let book,
+            let reason = RiskRules.slippage(
+                side: side, shares: sized.shares, targetPrice: price, book: book, limits: limits)
+        {
+            return try await record(key, summary, .skipped(reason))
+        }
+
+        // Limits and reservation, atomically.
+        let reservation: Reservation
+        switch side {
+        case .buy:
+            switch portfolio.reserveBuy(
+                tokenId: token, market: market, shares: sized.shares, collateral: sized.collateral,
+                limits: limits,
+                day: now.utcDay)
+            {
+            case .failure(let error): return try await record(key, summary, .skipped(error.reason))
+            case .success(let r): reservation = r
+            }
+        case .sell:
+            guard let r = portfolio.reserveSell(tokenId: token, market: market, shares: sized.shares) else {
+                return try await record(key, summary, .skipped(.noPosition(token: token)))
+            }
+            reservation = r
+        }
+
+        let intent = OrderIntent(
+            tokenId: token, market: market, side: side, shares: sized.shares, limitPrice: limitPrice,
+            collateral: sized.collateral, orderType: configuration.orderType, targetPrice: price,
+            tickSize: rules.tickSize, minOrderSize: rules.minOrderSize, negRisk: rules.negRisk)
+        do {
+            switch configuration.mode {
+            case .paper:
+                return try await executePaper(key, summary, intent, book: book, reservation: reservation)
+            case .live:
+                return try await executeLive(
+                    key, summary, intent, parameters: parameters, reservation: reservation)
+            }
+        } catch {
+            portfolio.release(reservation)
+            throw error
+        }
+    }
+
+    // MARK: Paper
+
+    private func executePaper(
+        _ key: DecisionKey, _ summary: TradeSummary, _ intent: OrderIntent, book: MarketBook?,
+        reservation: Reservation
+    ) async throws -> CopyDecision {
+        let fresh = StoredIntent(
+            key: key, trade: summary, mode: .paper, intent: intent, signedOrder: nil, salt: .zero,
+            createdAt: clock.now())
+        let stored = try await store.storeIntent(fresh)
+        guard stored == fresh else {
+            portfolio.release(reservation)
+            return try await resume(stored)
+        }
+        let fill = PaperExecution.fill(
+            side: intent.side, shares: intent.shares, limitPrice: intent.limitPrice,
+            orderType: intent.orderType,
+            book: book, targetPrice: intent.targetPrice, feeRate: configuration.paperFeeRate)
+        return try await completePaper(stored, fill: fill, reservation: reservation)
+    }
+
+    private func completePaper(
+        _ stored: StoredIntent, fill: FillSummary, reservation: Reservation?
+    )
+        async throws -> CopyDecision
+    {
+        let matched = MatchedTotals(
+            shares: fill.shares, collateral: fill.collateral, fee: fill.fee,
+            pricedFromTarget: fill.pricedFromTarget)
+        guard
+            let update = try await store.updateIntent(
+                stored.key, expecting: [.created], to: fill.shares.isPositive ? .matched : .unmatched,
+                matched: matched, message: fill.pricedFromTarget ? "priced_from_target" : nil, at: clock.now()
+            )
+        else {
+            if let reservation { portfolio.release(reservation) }
+            return try await resumeCurrent(stored.key)
+        }
+        try await book(update.fill, reservation: reservation)
+        return try await record(stored.key, stored.trade, decision(for: update.intent))
+    }
+
+    // MARK: Live
+
+    /// A salt derived from the key (53 bits, as the official client's salts): the same trade always
+    /// signs with the same salt.
+    public static func salt(for key: DecisionKey) -> UInt256 {
+        let digest = Keccak256.hash(Array(key.account.name.utf8) + [0] + key.identity.bytes.bytes)
+        let value = digest.w3 & ((1 << 53) - 1)
+        return UInt256(value == 0 ? 1 : value)
+    }
+
+    private func executeLive(
+        _ key: DecisionKey, _ summary: TradeSummary, _ intent: OrderIntent, parameters: MarketParameters,
+        reservation: Reservation
+    ) async throws -> CopyDecision {
+        guard let signer else {
+            portfolio.release(reservation)
+            return try await record(
+                key, summary, .failed(.signingFailed("live mode without an order signer")))
+        }
+        guard let price = intent.limitPrice.exactDecimal, let size = intent.shares.exactDecimal else {
+            portfolio.release(reservation)
+            return try await record(key, summary, .failed(.invalidOrder("negative price or size")))
+        }
+        let salt = Self.salt(for: key)
+        let signed: SignedOrder
+        do {
+            signed = try signer.sign(
+                LimitOrderRequest(tokenId: intent.tokenId, side: intent.side, price: price, size: size),
+                market: parameters, salt: salt)
+        } catch {
+            portfolio.release(reservation)
+            return try await record(key, summary, .failed(.invalidOrder(error.description)))
+        }
+        let fresh = StoredIntent(
+            key: key, trade: summary, mode: .live, intent: intent, signedOrder: signed, salt: salt,
+            createdAt: clock.now())
+        let stored = try await store.storeIntent(fresh)
+        guard stored == fresh else {
+            portfolio.release(reservation)
+            return try await resume(stored)
+        }
+        return try await post(stored, reservation: reservation)
+    }
+
+    /// Claims a `created` intent and posts its signed order, once.
+    private func post(_ stored: StoredIntent, reservation: Reservation?) async throws -> CopyDecision {
+        guard let signed = stored.signedOrder else {
+            if let reservation { portfolio.release(reservation) }
+            return try await record(
+                stored.key, stored.trade, .failed(.signingFailed("intent without a signed order")))
+        }
+        guard let permit = breaker.acquire() else {
+            if let reservation { portfolio.release(reservation) }
+            guard
+                try await store.updateIntent(
+                    stored.key, expecting: [.created], to: .cancelled, matched: nil, message: "breaker open",
+                    at: clock.now()) != nil
+            else { return try await resumeCurrent(stored.key) }
+            return try await record(
+                stored.key, stored.trade,
+                .skipped(.breakerOpen(consecutiveFailures: breaker.snapshot.consecutiveFailures)))
+        }
+        guard
+            let claimed = try await store.updateIntent(
+                stored.key, expecting: [.created], to: .posting, matched: nil, message: nil, at: clock.now())
+        else {
+            breaker.release(permit)
+            if let reservation { portfolio.release(reservation) }
+            return try await resumeCurrent(stored.key)
+        }
+        let outcome: Result<ExchangeOrder, GatewayError>
+        do {
+            outcome = .success(try await gateway.post(signed, orderType: stored.intent.orderType))
+        } catch {
+            outcome = .failure(GatewayError(error))
+        }
+        switch outcome {
+        case .success(let order):
+            breaker.record(permit, success: true)
+            return try await conclude(claimed.intent, order, reservation: reservation)
+        case .failure(let error):
+            breaker.record(permit, success: !error.isFault)
+            if case .rejected(let message) = error {
+                if let reservation { portfolio.release(reservation) }
+                guard
+                    let update = try await store.updateIntent(
+                        stored.key, expecting: [.posting], to: .rejected, matched: nil, message: message,
+                        at: clock.now())
+                else { return try await resumeCurrent(stored.key) }
+                return try await record(stored.key, stored.trade, decision(for: update.intent))
+            }
+            logger.warning("post of order \(signed.orderHash.hex) failed (\(error)); looking it up")
+            if let found = try? await gateway.lookup(orderHash: signed.orderHash) {
+                return try await conclude(claimed.intent, found, reservation: reservation)
+            }
+            if let reservation { reservations.withLock { $0[stored.key] = reservation } }
+            statisticsBox.withLock { $0.unresolved += 1 }
+            return .failed(
+                .outcomeUnknown(
+                    "post failed (\(error)) and the order is not found yet; it is resolved by look-up, never re-posted"
+                ))
+        }
+    }
+
+    /// Books what the exchange says of a posted order and records the decision.
+    private func conclude(
+        _ stored: StoredIntent, _ order: ExchangeOrder, reservation: Reservation?
+    )
+        async throws -> CopyDecision
+    {
+        let reservation = reservation ?? reservations.withLock { $0.removeValue(forKey: stored.key) }
+        let matched = MatchedTotals(
+            shares: order.matchedShares, collateral: order.matchedCollateral, fee: order.fee)
+        guard
+            let update = try await store.updateIntent(
+                stored.key, expecting: [.posting, .open], to: IntentStatus(order.status), matched: matched,
+                message: nil, at: clock.now())
+        else {
+            if let reservation { portfolio.release(reservation) }
+            return try await resumeCurrent(stored.key)
+        }
+        try await book(update.fill, reservation: reservation)
+        return try await record(stored.key, stored.trade, decision(for: update.intent))
+    }
+
+    // MARK: Resuming
+
+    private func resumeCurrent(_ key: DecisionKey) async throws -> CopyDecision {
+        if let existing = try await store.decision(for: key) { return existing.decision }
+        guard let intent = try await store.intent(for: key) else {
+            return .failed(.store("intent for \(key) vanished"))
+        }
+        return try await resume(intent)
+    }
+
+    /// Continues an intent found without a decision (after a crash, a race, or an unknown outcome).
+    private func resume(_ intent: StoredIntent) async throws -> CopyDecision {
+        if let existing = try await store.decision(for: intent.key), intent.status != .open {
+            return existing.decision
+        }
+        switch intent.status {
+        case .created:
+            switch intent.mode {
+            case .live:
+                return try await post(intent, reservation: nil)
+            case .paper:
+                let book = try? await gateway.book(tokenID: intent.intent.tokenId)
+                let fill = PaperExecution.fill(
+                    side: intent.intent.side, shares: intent.intent.shares,
+                    limitPrice: intent.intent.limitPrice,
+                    orderType: intent.intent.orderType, book: book, targetPrice: intent.intent.targetPrice,
+                    feeRate: configuration.paperFeeRate)
+                return try await completePaper(intent, fill: fill, reservation: nil)
+            }
+        case .posting, .open:
+            guard let hash = intent.orderHash else {
+                return try await record(
+                    intent.key, intent.trade, .failed(.outcomeUnknown("live intent without an order")))
+            }
+            let found: ExchangeOrder?
+            do {
+                found = try await gateway.lookup(orderHash: hash)
+            } catch {
+                if intent.status == .open {
+                    return try await record(intent.key, intent.trade, decision(for: intent))
+                }
+                return .failed(.outcomeUnknown("look-up of order \(hash.hex) failed: \(error)"))
+            }
+            if let found { return try await conclude(intent, found, reservation: nil) }
+            let leaseStart = clock.now().adding(seconds: -configuration.intentLeaseSeconds)
+            guard intent.status == .posting, intent.updatedAt < leaseStart else {
+                return .failed(.outcomeUnknown("order \(hash.hex) is not known to the exchange yet"))
+            }
+            if let reservation = reservations.withLock({ $0.removeValue(forKey: intent.key) }) {
+                portfolio.release(reservation)
+            }
+            guard
+                let update = try await store.updateIntent(
+                    intent.key, expecting: [.posting], to: .notFound, matched: nil,
+                    message: "not found at the exchange \(configuration.intentLeaseSeconds)s after posting",
+                    at: clock.now())
+            else { return try await resumeCurrent(intent.key) }
+            return try await record(intent.key, intent.trade, decision(for: update.intent))
+        case .matched, .unmatched, .cancelled, .rejected, .notFound:
+            return try await record(intent.key, intent.trade, decision(for: intent))
+        }
+    }
+
+    /// The decision an intent's state stands for.
+    private func decision(for intent: StoredIntent) -> CopyDecision {
+        let copied = CopyDecision.copied(
+            CopiedOrder(
+                intent: intent.intent, mode: intent.mode, orderHash: intent.orderHash,
+                fill: intent.matched.summary))
+        switch intent.status {
+        case .matched, .open, .posting, .created: return copied
+        case .unmatched: return intent.matched.shares.isPositive ? copied : .failed(.unfilled)
+        case .cancelled:
+            if intent.matched.shares.isPositive { return copied }
+            if intent.message == "breaker open" {
+                return .skipped(.breakerOpen(consecutiveFailures: breaker.snapshot.consecutiveFailures))
+            }
+            return .failed(.unfilled)
+        case .rejected: return .failed(.exchangeRejected(intent.message ?? "rejected"))
+        case .notFound: return .failed(.outcomeUnknown(intent.message ?? "not found at the exchange"))
+        }
+    }
+
+    // MARK: Retractions
+
+    private func retract(_ key: DecisionKey, _ event: CopyTrade) async throws -> CopyDecision {
+        _ = try await store.retractTargetTrade(event.identity)
+        let decision: CopyDecision
+        if let existing = try await store.decision(for: key) {
+            decision = existing.decision
+        } else if let intent = try await store.intent(for: key) {
+            decision = try await resume(intent)
+        } else {
+            decision = try await record(key, TradeSummary(event.trade), .skipped(.retracted))
+        }
+        _ = try await store.markRetracted(key)
+        if case .copied(let order) = decision {
+            statisticsBox.withLock { $0.retractedAfterCopy += 1 }
+            logger.warning(
+                "copied trade \(key) was removed by a reorg; our \(order.intent.side.text) of token \(order.intent.tokenId) stands (no automatic unwind)"
+            )
+        }
+        return decision
+    }
+
+    // MARK: Recording
+
+    private func book(_ fill: FillRecord?, reservation: Reservation?) async throws {
+        do {
+            try portfolio.settle(reservation, fill: fill?.fill, sequence: fill?.sequence)
+        } catch {
+            statisticsBox.withLock { $0.ledgerErrors += 1 }
+            logger.error("the ledger refused fill \(String(describing: fill)): \(error)")
+        }
+        guard fill != nil else { return }
+        if let snapshot = portfolio.snapshot {
+            try await store.saveLedger(account: configuration.account, snapshot)
+        }
+        try await store.recordDailyPnL(account: configuration.account, portfolio.ledger.dailyPnL)
+    }
+
+    private func record(
+        _ key: DecisionKey, _ summary: TradeSummary, _ decision: CopyDecision
+    )
+        async throws -> CopyDecision
+    {
+        let stored = try await store.recordDecision(
+            DecisionRecord(key: key, trade: summary, decision: decision, decidedAt: clock.now()))
+        if stored.decision == decision {
+            statisticsBox.withLock { stats in
+                switch decision {
+                case .copied: stats.copied += 1
+                case .skipped(let reason):
+                    stats.skipped += 1
+                    stats.skippedByRule[reason.rule.rawValue, default: 0] += 1
+                case .failed(let reason):
+                    stats.failed += 1
+                    stats.failedByReason[reason.name, default: 0] += 1
+                }
+            }
+            logger.info("\(key.identity.bytes.hex) \(decision.explanation)")
+        } else {
+            statisticsBox.withLock { $0.alreadyDecided += 1 }
+        }
+        return stored.decision
+    }
+}

@@ -1,0 +1,311 @@
+import EVM
+import Polymarket
+
+/// The trade a decision is about, as stored with it.
+public struct TradeSummary: Hashable, Sendable {
+    public var exchange: String
+    public var blockNumber: UInt64
+    public var transactionHash: Bytes32
+    public var logIndex: UInt64
+    public var wallet: Address
+    public var side: Side
+    public var tokenId: UInt256
+    public var shares: FixedPoint6
+    public var collateral: FixedPoint6
+    public var price: Price
+
+    /// The summary of a trade event.
+    public init(_ trade: TradeEvent) {
+        self.exchange = trade.exchange
+        self.blockNumber = trade.blockNumber
+        self.transactionHash = trade.transactionHash
+        self.logIndex = trade.logIndex
+        self.wallet = trade.wallet
+        self.side = trade.side == .buy ? .buy : .sell
+        self.tokenId = trade.tokenId
+        self.shares = trade.shares
+        self.collateral = trade.collateral
+        self.price = trade.price
+    }
+}
+
+/// A decision as stored: exactly one per ``DecisionKey``.
+public struct DecisionRecord: Hashable, Sendable {
+    public var key: DecisionKey
+    public var trade: TradeSummary
+    public var decision: CopyDecision
+    public var decidedAt: UnixTime
+    /// Set when a reorg removed the trade after the decision (a copied trade is then flagged).
+    public var retracted: Bool
+
+    /// Creates a record.
+    public init(
+        key: DecisionKey, trade: TradeSummary, decision: CopyDecision, decidedAt: UnixTime,
+        retracted: Bool = false
+    ) {
+        self.key = key
+        self.trade = trade
+        self.decision = decision
+        self.decidedAt = decidedAt
+        self.retracted = retracted
+    }
+}
+
+/// Where an order intent stands. Transitions are compare-and-set (``CopyStateStore/updateIntent(_:expecting:to:matched:message:at:)``):
+///
+/// `created` → `posting` (claimed by one executor, which alone may post it) → `open` | `matched` |
+/// `unmatched` | `rejected` | `notFound`; `open` → `matched` | `cancelled`; `created` → `cancelled`
+/// (never posted). An intent in `posting` has an unknown outcome and is resolved by look-up only.
+public enum IntentStatus: String, Hashable, Sendable, CaseIterable, Codable {
+    /// Stored, not posted.
+    case created
+    /// Claimed for posting; the post may or may not have reached the exchange.
+    case posting
+    /// Accepted and resting (possibly partly matched).
+    case open
+    /// Matched (fully, or partly with the remainder cancelled).
+    case matched
+    /// Accepted, nothing matched.
+    case unmatched
+    /// Cancelled before anything (more) matched, or never posted.
+    case cancelled
+    /// Definitively refused by the exchange.
+    case rejected
+    /// Not known to the exchange when looked up after the lease expired.
+    case notFound = "not_found"
+
+    /// Whether the intent needs no more work.
+    public var isFinal: Bool {
+        switch self {
+        case .created, .posting, .open: false
+        case .matched, .unmatched, .cancelled, .rejected, .notFound: true
+        }
+    }
+
+    /// The status an exchange order state maps to.
+    public init(_ status: ExchangeOrderStatus) {
+        switch status {
+        case .live, .delayed: self = .open
+        case .matched: self = .matched
+        case .unmatched: self = .unmatched
+        case .cancelled: self = .cancelled
+        }
+    }
+}
+
+/// Cumulative matched amounts of an order.
+public struct MatchedTotals: Hashable, Sendable {
+    public var shares: Fixed6
+    public var collateral: Fixed6
+    public var fee: Fixed6
+    /// Paper fill priced at the target's price (no book).
+    public var pricedFromTarget: Bool
+
+    /// Creates totals.
+    public init(shares: Fixed6, collateral: Fixed6, fee: Fixed6, pricedFromTarget: Bool = false) {
+        self.shares = shares
+        self.collateral = collateral
+        self.fee = fee
+        self.pricedFromTarget = pricedFromTarget
+    }
+
+    /// Nothing matched.
+    public static let zero = MatchedTotals(shares: .zero, collateral: .zero, fee: .zero)
+
+    /// The totals as a fill summary.
+    public var summary: FillSummary {
+        FillSummary(shares: shares, collateral: collateral, fee: fee, pricedFromTarget: pricedFromTarget)
+    }
+}
+
+/// An order intent, stored BEFORE the order is posted (with the signed order and its salt in live
+/// mode), so a crash never leads to posting blindly again.
+public struct StoredIntent: Hashable, Sendable {
+    public var key: DecisionKey
+    /// The target's trade (so a recovery pass can record the decision without the event).
+    public var trade: TradeSummary
+    public var mode: ExecutionMode
+    public var intent: OrderIntent
+    /// The signed order (live mode).
+    public var signedOrder: SignedOrder?
+    /// The order's salt.
+    public var salt: UInt256
+    public var status: IntentStatus
+    /// Cumulative matched so far (fills booked).
+    public var matched: MatchedTotals
+    /// The exchange's last message (rejection reason, …).
+    public var message: String?
+    public var createdAt: UnixTime
+    /// When the status last changed (the lease of a claim starts here).
+    public var updatedAt: UnixTime
+
+    /// Creates an intent in `created` state with nothing matched.
+    public init(
+        key: DecisionKey, trade: TradeSummary, mode: ExecutionMode, intent: OrderIntent,
+        signedOrder: SignedOrder?,
+        salt: UInt256, createdAt: UnixTime
+    ) {
+        self.key = key
+        self.trade = trade
+        self.mode = mode
+        self.intent = intent
+        self.signedOrder = signedOrder
+        self.salt = salt
+        self.status = .created
+        self.matched = .zero
+        self.message = nil
+        self.createdAt = createdAt
+        self.updatedAt = createdAt
+    }
+
+    /// The order hash (live mode).
+    public var orderHash: Bytes32? { signedOrder?.orderHash }
+}
+
+/// One fill booked to the ledger: the increment of an order's matched totals.
+public struct FillRecord: Hashable, Sendable {
+    /// Per-account sequence, assigned by the store, increasing in booking order.
+    public var sequence: Int64
+    public var key: DecisionKey
+    public var mode: ExecutionMode
+    public var fill: LedgerFill
+    public var pricedFromTarget: Bool
+    public var at: UnixTime
+
+    /// Creates a fill record.
+    public init(
+        sequence: Int64, key: DecisionKey, mode: ExecutionMode, fill: LedgerFill, pricedFromTarget: Bool,
+        at: UnixTime
+    ) {
+        self.sequence = sequence
+        self.key = key
+        self.mode = mode
+        self.fill = fill
+        self.pricedFromTarget = pricedFromTarget
+        self.at = at
+    }
+}
+
+/// The result of a successful compare-and-set on an intent.
+public struct IntentUpdate: Hashable, Sendable {
+    /// The intent after the update.
+    public var intent: StoredIntent
+    /// The fill booked by the update (the growth of the matched totals), if any.
+    public var fill: FillRecord?
+
+    /// Creates an update result.
+    public init(intent: StoredIntent, fill: FillRecord?) {
+        self.intent = intent
+        self.fill = fill
+    }
+}
+
+/// A ledger as stored, and the last fill it includes.
+public struct LedgerSnapshot: Hashable, Sendable {
+    public var ledger: Ledger
+    /// The sequence of the last fill booked into ``ledger`` (0: none).
+    public var throughFill: Int64
+
+    /// Creates a snapshot.
+    public init(ledger: Ledger, throughFill: Int64) {
+        self.ledger = ledger
+        self.throughFill = throughFill
+    }
+}
+
+/// One trade of a followed wallet as it moves that wallet's holding (for exits).
+public struct TargetTrade: Hashable, Sendable {
+    public var identity: TradeIdentity
+    public var wallet: Address
+    public var tokenId: UInt256
+    public var side: Side
+    public var shares: Fixed6
+
+    /// Creates a target trade.
+    public init(identity: TradeIdentity, wallet: Address, tokenId: UInt256, side: Side, shares: Fixed6) {
+        self.identity = identity
+        self.wallet = wallet
+        self.tokenId = tokenId
+        self.side = side
+        self.shares = shares
+    }
+}
+
+/// Why the store failed.
+public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
+    public var message: String
+
+    /// Creates an error.
+    public init(_ message: String) { self.message = message }
+
+    public var description: String { message }
+}
+
+/// The copy engine's durable state, implemented by the SQLite and PostgreSQL stores (and
+/// ``InMemoryCopyStateStore`` for tests). Methods throw ``StoreError`` (or the implementation's
+/// own errors); untyped `throws` because typed throws on async functions miscompiled in Swift 6.3.
+///
+/// Designed for several executor processes sharing one database:
+/// - Every write is idempotent and keyed: decisions by ``DecisionKey`` (insert-if-absent, the first
+///   writer wins and everyone gets the stored value), target trades by identity, fills by the
+///   matched totals they grow.
+/// - Intent status changes are compare-and-set (``updateIntent(_:expecting:to:matched:message:at:)``),
+///   so exactly one executor claims an intent for posting (`created` → `posting`) and fills are booked
+///   once however many executors observe the same exchange state.
+/// - Claims expire: ``unresolvedIntents(account:updatedBefore:)`` lists intents whose claim is older
+///   than a lease, for the recovery pass of any executor.
+/// - All amounts are exact (six-decimal integers); a SQL implementation stores them as integers of
+///   millionths (`NUMERIC(39,0)`/`TEXT` for 256-bit ids).
+public protocol CopyStateStore: Sendable {
+    /// The decision for `key`, if one was recorded.
+    func decision(for key: DecisionKey) async throws -> DecisionRecord?
+
+    /// Records `record` unless a decision for its key exists; returns the stored decision (the
+    /// existing one when there was one). Exactly one decision per key, across processes.
+    func recordDecision(_ record: DecisionRecord) async throws -> DecisionRecord
+
+    /// Flags the decision for `key` as retracted by a reorg; returns it (nil when none).
+    func markRetracted(_ key: DecisionKey) async throws -> DecisionRecord?
+
+    /// Stores `intent` unless one exists for its key; returns the stored intent.
+    func storeIntent(_ intent: StoredIntent) async throws -> StoredIntent
+
+    /// The intent for `key`, if any.
+    func intent(for key: DecisionKey) async throws -> StoredIntent?
+
+    /// Compare-and-set: if the intent's status is in `expecting`, sets `status` (and `message`),
+    /// and when `matched` grows the cumulative totals, books the increment as a new fill with the
+    /// next sequence, all atomically. Returns nil when the status did not match (someone else moved
+    /// it). Matched totals never shrink.
+    func updateIntent(
+        _ key: DecisionKey, expecting: Set<IntentStatus>, to status: IntentStatus, matched: MatchedTotals?,
+        message: String?, at: UnixTime
+    ) async throws -> IntentUpdate?
+
+    /// Intents of `account` that are not final and were last updated before `updatedBefore`.
+    func unresolvedIntents(account: AccountID, updatedBefore: UnixTime) async throws -> [StoredIntent]
+
+    /// Fills of `account` with a sequence above `sequence`, in order.
+    func fills(account: AccountID, after sequence: Int64) async throws -> [FillRecord]
+
+    /// The latest ledger snapshot of `account`.
+    func loadLedger(account: AccountID) async throws -> LedgerSnapshot?
+
+    /// Saves a snapshot unless a newer one (higher ``LedgerSnapshot/throughFill``) is stored.
+    func saveLedger(account: AccountID, _ snapshot: LedgerSnapshot) async throws
+
+    /// Records (upserts) the PnL of one UTC day.
+    func recordDailyPnL(account: AccountID, _ pnl: DailyPnL) async throws
+
+    /// The recorded PnL of `day`.
+    func dailyPnL(account: AccountID, day: UTCDay) async throws -> DailyPnL?
+
+    /// Applies a followed wallet's trade to that wallet's tracked holding of the token, once per
+    /// identity, and returns the holding *before* it (the value recorded the first time, when
+    /// applied again).
+    func applyTargetTrade(_ trade: TargetTrade) async throws -> TargetHolding
+
+    /// Undoes an applied target trade (a reorg removed it); false when it was not applied or
+    /// already undone.
+    func retractTargetTrade(_ identity: TradeIdentity) async throws -> Bool
+}

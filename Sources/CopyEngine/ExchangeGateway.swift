@@ -1,0 +1,181 @@
+import EVM
+import Foundation
+import Polymarket
+import Synchronization
+
+/// Why a call to the exchange failed.
+///
+/// ``rejected(_:)`` is definitive: the exchange refused the order and nothing was placed.
+/// Everything else is a fault: the outcome of a post is unknown and is resolved by a look-up,
+/// never by posting again.
+public enum GatewayError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The exchange refused the request (4xx with a reason: bad size, balance, tick…).
+    case rejected(String)
+    /// HTTP 429.
+    case rateLimited
+    /// HTTP 5xx.
+    case server(status: Int, message: String)
+    /// No answer in time.
+    case timeout
+    /// Connection or protocol failure.
+    case transport(String)
+
+    /// The error as a gateway error (any other error is a transport fault).
+    public init(_ error: any Error) {
+        self = error as? GatewayError ?? .transport("\(error)")
+    }
+
+    /// Whether the error counts as a fault for the circuit breaker (everything but a rejection).
+    public var isFault: Bool {
+        if case .rejected = self { return false }
+        return true
+    }
+
+    public var description: String {
+        switch self {
+        case .rejected(let m): "rejected: \(m)"
+        case .rateLimited: "rate limited (429)"
+        case .server(let status, let m): "server error \(status): \(m)"
+        case .timeout: "timeout"
+        case .transport(let m): "transport: \(m)"
+        }
+    }
+}
+
+/// Where an order stands at the exchange.
+public enum ExchangeOrderStatus: String, Hashable, Sendable, Codable {
+    /// Resting on the book (possibly partly matched).
+    case live
+    /// Fully or partly matched and done (FAK remainder cancelled).
+    case matched
+    /// Accepted, matching delayed.
+    case delayed
+    /// Accepted but nothing matched (FAK/FOK with no liquidity).
+    case unmatched
+    /// Cancelled.
+    case cancelled
+}
+
+/// What the exchange says about an order: its status and what matched so far.
+public struct ExchangeOrder: Hashable, Sendable {
+    public var orderHash: Bytes32
+    public var status: ExchangeOrderStatus
+    /// Shares matched so far.
+    public var matchedShares: Fixed6
+    /// Collateral matched so far (before fees).
+    public var matchedCollateral: Fixed6
+    /// Fees charged so far.
+    public var fee: Fixed6
+
+    /// Creates an order state.
+    public init(
+        orderHash: Bytes32, status: ExchangeOrderStatus, matchedShares: Fixed6, matchedCollateral: Fixed6,
+        fee: Fixed6 = .zero
+    ) {
+        self.orderHash = orderHash
+        self.status = status
+        self.matchedShares = matchedShares
+        self.matchedCollateral = matchedCollateral
+        self.fee = fee
+    }
+}
+
+/// The exchange as the engine sees it. Implemented by the CLOB client (and by stand-ins in tests).
+///
+/// Methods throw ``GatewayError`` (other errors count as transport faults). They are declared with
+/// untyped `throws`: typed throws on async protocol requirements miscompiled in Swift 6.3 (an
+/// intermittent null-pointer jump in the async return path).
+///
+/// `post` must be safe to call once per signed order; the engine never posts the same order twice
+/// and resolves every unknown outcome through ``lookup(orderHash:)``.
+public protocol ExchangeGateway: Sendable {
+    /// The token's book (`GET /book`).
+    func book(tokenID: UInt256) async throws -> MarketBook
+    /// The token's market rules (tick size, minimum size, neg risk).
+    func marketParameters(tokenID: UInt256) async throws -> MarketParameters
+    /// The market (condition) the token belongs to, from market metadata.
+    func market(of tokenID: UInt256) async throws -> MarketID
+    /// Posts a signed order with `orderType`. Returns the order's state when accepted.
+    func post(_ order: SignedOrder, orderType: OrderType) async throws -> ExchangeOrder
+    /// The order with `orderHash`, or nil when the exchange does not know it.
+    func lookup(orderHash: Bytes32) async throws -> ExchangeOrder?
+    /// Our available collateral.
+    func balance() async throws -> Fixed6
+}
+
+/// Signs orders for the engine: a limit order for `request` in `market`, with `salt`.
+public protocol OrderSigning: Sendable {
+    /// Builds and signs the order. Throws ``OrderError`` when the exchange's rules would reject it.
+    func sign(
+        _ request: LimitOrderRequest, market: MarketParameters, salt: UInt256
+    ) throws(OrderError) -> SignedOrder
+}
+
+/// ``OrderSigning`` with the CLOB order builder and the configured exchange contracts.
+public struct BuilderOrderSigner: OrderSigning {
+    public let builder: OrderBuilder
+    public let contracts: ExchangeContracts
+
+    /// Creates a signer.
+    public init(builder: OrderBuilder, contracts: ExchangeContracts) {
+        self.builder = builder
+        self.contracts = contracts
+    }
+
+    /// Builds and signs a V2/V3 limit order.
+    public func sign(
+        _ request: LimitOrderRequest, market: MarketParameters, salt: UInt256
+    ) throws(OrderError)
+        -> SignedOrder
+    {
+        try builder.limitOrder(request, market: market, contracts: contracts, salt: salt)
+    }
+}
+
+/// Whether trading is stopped by hand.
+public protocol KillSwitch: Sendable {
+    /// A description of what engaged the switch, or nil when it is not engaged.
+    func engaged() -> String?
+}
+
+/// A kill switch that is engaged while a file exists.
+public struct FileKillSwitch: KillSwitch {
+    public let path: String
+
+    /// Creates a switch watching `path`.
+    public init(path: String) { self.path = path }
+
+    /// `file <path>` while the file exists.
+    public func engaged() -> String? { FileManager.default.fileExists(atPath: path) ? "file \(path)" : nil }
+}
+
+/// A kill switch set in process (by an operator command or a test).
+public final class FlagKillSwitch: KillSwitch {
+    private let flag = Mutex<String?>(nil)
+
+    /// Creates a released switch.
+    public init() {}
+
+    /// Engages the switch with a reason.
+    public func engage(_ reason: String = "flag") { flag.withLock { $0 = reason } }
+
+    /// Releases the switch.
+    public func release() { flag.withLock { $0 = nil } }
+
+    /// The reason while engaged.
+    public func engaged() -> String? { flag.withLock { $0 } }
+}
+
+/// Several switches: engaged when any is.
+public struct AnyKillSwitch: KillSwitch {
+    public let switches: [any KillSwitch]
+
+    /// Combines switches.
+    public init(_ switches: [any KillSwitch]) { self.switches = switches }
+
+    /// The first engaged switch's reason.
+    public func engaged() -> String? {
+        for s in switches { if let reason = s.engaged() { return reason } }
+        return nil
+    }
+}

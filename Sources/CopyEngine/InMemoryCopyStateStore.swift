@@ -1,0 +1,200 @@
+import EVM
+import Polymarket
+import Synchronization
+
+/// ``CopyStateStore`` in memory, for tests and paper replays. Every operation is atomic under
+/// one lock, with the same semantics a SQL store gives with transactions.
+public final class InMemoryCopyStateStore: CopyStateStore {
+    struct TargetKey: Hashable {
+        var wallet: Address
+        var tokenId: UInt256
+    }
+
+    struct AppliedTargetTrade {
+        var trade: TargetTrade
+        var before: Fixed6
+        var delta: Fixed6
+        var retracted: Bool
+    }
+
+    struct State {
+        var decisions: [DecisionKey: DecisionRecord] = [:]
+        var intents: [DecisionKey: StoredIntent] = [:]
+        var fills: [AccountID: [FillRecord]] = [:]
+        var ledgers: [AccountID: LedgerSnapshot] = [:]
+        var daily: [AccountID: [UTCDay: DailyPnL]] = [:]
+        var holdings: [TargetKey: Fixed6] = [:]
+        var applied: [TradeIdentity: AppliedTargetTrade] = [:]
+        /// How many times `recordDecision` was called for a key that already had a decision.
+        var duplicateDecisionAttempts = 0
+    }
+
+    private let state = Mutex(State())
+    /// When set, every operation fails with this error (to test store outages).
+    private let failure = Mutex<StoreError?>(nil)
+
+    /// Creates an empty store.
+    public init() {}
+
+    /// Makes every operation fail (nil restores normal operation).
+    public func setFailure(_ error: StoreError?) { failure.withLock { $0 = error } }
+
+    /// All decisions, by key order.
+    public var allDecisions: [DecisionRecord] {
+        state.withLock { $0.decisions.values.sorted { $0.key < $1.key } }
+    }
+
+    /// All intents, by key order.
+    public var allIntents: [StoredIntent] { state.withLock { $0.intents.values.sorted { $0.key < $1.key } } }
+
+    /// Calls of ``recordDecision(_:)`` for keys that already had a decision.
+    public var duplicateDecisionAttempts: Int { state.withLock { $0.duplicateDecisionAttempts } }
+
+    /// The tracked holding of a followed wallet.
+    public func targetHolding(wallet: Address, tokenId: UInt256) -> Fixed6 {
+        state.withLock { $0.holdings[TargetKey(wallet: wallet, tokenId: tokenId)] ?? .zero }
+    }
+
+    private func check() throws {
+        if let error = failure.withLock({ $0 }) { throw error }
+    }
+
+    public func decision(for key: DecisionKey) async throws -> DecisionRecord? {
+        try check()
+        return state.withLock { $0.decisions[key] }
+    }
+
+    public func recordDecision(_ record: DecisionRecord) async throws -> DecisionRecord {
+        try check()
+        return state.withLock { state in
+            if let existing = state.decisions[record.key] {
+                state.duplicateDecisionAttempts += 1
+                return existing
+            }
+            state.decisions[record.key] = record
+            return record
+        }
+    }
+
+    public func markRetracted(_ key: DecisionKey) async throws -> DecisionRecord? {
+        try check()
+        return state.withLock { state in
+            state.decisions[key]?.retracted = true
+            return state.decisions[key]
+        }
+    }
+
+    public func storeIntent(_ intent: StoredIntent) async throws -> StoredIntent {
+        try check()
+        return state.withLock { state in
+            if let existing = state.intents[intent.key] { return existing }
+            state.intents[intent.key] = intent
+            return intent
+        }
+    }
+
+    public func intent(for key: DecisionKey) async throws -> StoredIntent? {
+        try check()
+        return state.withLock { $0.intents[key] }
+    }
+
+    public func updateIntent(
+        _ key: DecisionKey, expecting: Set<IntentStatus>, to status: IntentStatus, matched: MatchedTotals?,
+        message: String?, at: UnixTime
+    ) async throws -> IntentUpdate? {
+        try check()
+        return state.withLock { state -> IntentUpdate? in
+            guard var intent = state.intents[key], expecting.contains(intent.status) else { return nil }
+            intent.status = status
+            if let message { intent.message = message }
+            intent.updatedAt = at
+            var booked: FillRecord?
+            if let matched, matched.shares > intent.matched.shares {
+                let old = intent.matched
+                let fill = LedgerFill(
+                    tokenId: intent.intent.tokenId, market: intent.intent.market, side: intent.intent.side,
+                    shares: matched.shares - old.shares,
+                    collateral: (matched.collateral - old.collateral).clampedAtZero,
+                    fee: (matched.fee - old.fee).clampedAtZero)
+                let sequence = Int64((state.fills[key.account]?.last?.sequence ?? 0) + 1)
+                let record = FillRecord(
+                    sequence: sequence, key: key, mode: intent.mode, fill: fill,
+                    pricedFromTarget: matched.pricedFromTarget, at: at)
+                state.fills[key.account, default: []].append(record)
+                intent.matched = matched
+                booked = record
+            }
+            state.intents[key] = intent
+            return IntentUpdate(intent: intent, fill: booked)
+        }
+    }
+
+    public func unresolvedIntents(
+        account: AccountID, updatedBefore: UnixTime
+    ) async throws
+        -> [StoredIntent]
+    {
+        try check()
+        return state.withLock { state in
+            state.intents.values.filter {
+                $0.key.account == account && !$0.status.isFinal && $0.updatedAt < updatedBefore
+            }.sorted { $0.createdAt < $1.createdAt }
+        }
+    }
+
+    public func fills(account: AccountID, after sequence: Int64) async throws -> [FillRecord] {
+        try check()
+        return state.withLock { ($0.fills[account] ?? []).filter { $0.sequence > sequence } }
+    }
+
+    public func loadLedger(account: AccountID) async throws -> LedgerSnapshot? {
+        try check()
+        return state.withLock { $0.ledgers[account] }
+    }
+
+    public func saveLedger(account: AccountID, _ snapshot: LedgerSnapshot) async throws {
+        try check()
+        state.withLock { state in
+            if let stored = state.ledgers[account], stored.throughFill > snapshot.throughFill { return }
+            state.ledgers[account] = snapshot
+        }
+    }
+
+    public func recordDailyPnL(account: AccountID, _ pnl: DailyPnL) async throws {
+        try check()
+        state.withLock { $0.daily[account, default: [:]][pnl.day] = pnl }
+    }
+
+    public func dailyPnL(account: AccountID, day: UTCDay) async throws -> DailyPnL? {
+        try check()
+        return state.withLock { $0.daily[account]?[day] }
+    }
+
+    public func applyTargetTrade(_ trade: TargetTrade) async throws -> TargetHolding {
+        try check()
+        return state.withLock { state in
+            if let applied = state.applied[trade.identity] {
+                return TargetHolding(sharesBefore: applied.before)
+            }
+            let key = TargetKey(wallet: trade.wallet, tokenId: trade.tokenId)
+            let before = state.holdings[key] ?? .zero
+            let after = trade.side == .buy ? before + trade.shares : (before - trade.shares).clampedAtZero
+            state.holdings[key] = after
+            state.applied[trade.identity] = AppliedTargetTrade(
+                trade: trade, before: before, delta: after - before, retracted: false)
+            return TargetHolding(sharesBefore: before)
+        }
+    }
+
+    public func retractTargetTrade(_ identity: TradeIdentity) async throws -> Bool {
+        try check()
+        return state.withLock { state in
+            guard var applied = state.applied[identity], !applied.retracted else { return false }
+            applied.retracted = true
+            state.applied[identity] = applied
+            let key = TargetKey(wallet: applied.trade.wallet, tokenId: applied.trade.tokenId)
+            state.holdings[key] = ((state.holdings[key] ?? .zero) - applied.delta).clampedAtZero
+            return true
+        }
+    }
+}

@@ -1,0 +1,227 @@
+import CopyEngine
+import EVM
+import Polymarket
+import Synchronization
+import Testing
+
+@Suite("Copy engine")
+struct EngineTests {
+    @Test("the same identity twice gets one decision; concurrent duplicates too")
+    func exactlyOnce() async {
+        let h = Harness()
+        h.gateway.setBook(book(1, asks: [("0.5", "1000")]))
+        let trade = copyTrade(1, .buy, token: 1, shares: "100", price: "0.5")
+        let first = await h.engine.handle(trade)
+        let second = await h.engine.handle(trade)
+        #expect(first == second)
+        let decisions = await withTaskGroup(of: CopyDecision.self) { group in
+            for _ in 0..<16 {
+                group.addTask {
+                    await h.engine.handle(copyTrade(2, .buy, token: 1, shares: "100", price: "0.5"))
+                }
+            }
+            return await group.reduce(into: [CopyDecision]()) { $0.append($1) }
+        }
+        #expect(Set(decisions).count == 1)
+        #expect(h.store.allDecisions.count == 2)
+        #expect(h.store.allIntents.count == 2)
+        // Two copies of 20 shares each, not 17.
+        #expect(h.engine.portfolio.ledger.shares(1) == d("40"))
+        #expect(h.engine.statistics.copied == 2)
+    }
+
+    @Test("exit: the target sells a quarter of what we saw them buy → we sell a quarter of ours")
+    func exitFlow() async {
+        let h = Harness(sizing: .multipleOfTargetShares(d("0.5")))
+        h.gateway.setBook(book(1, bids: [("0.6", "1000")], asks: [("0.5", "1000")]))
+        #expect(
+            await h.engine.handle(copyTrade(1, .buy, token: 1, shares: "200", price: "0.5")).copiedOrder?.fill
+                .shares == d("100"))
+        let sell = await h.engine.handle(copyTrade(2, .sell, token: 1, shares: "50", price: "0.6"))
+        #expect(sell.copiedOrder?.intent.shares == d("25"))
+        #expect(sell.copiedOrder?.fill.collateral == d("15"))
+        #expect(h.engine.portfolio.ledger.realised == d("2.5"))
+        #expect(h.store.targetHolding(wallet: wallet, tokenId: 1) == d("150"))
+        // Another wallet sells a token we hold none of.
+        let none = await h.engine.handle(
+            copyTrade(3, .sell, token: 2, shares: "10", price: "0.6", wallet: otherWallet))
+        #expect(none == .skipped(.noPosition(token: 2)))
+    }
+
+    @Test("a retraction before the decision records retracted; after a copy it is flagged, not unwound")
+    func retractions() async {
+        let h = Harness()
+        h.gateway.setBook(book(1, asks: [("0.5", "1000")]))
+        let copied = await h.engine.handle(copyTrade(1, .buy, token: 1, shares: "100", price: "0.5"))
+        let again = await h.engine.handle(
+            copyTrade(1, .buy, token: 1, shares: "100", price: "0.5", kind: .retracted))
+        #expect(again == copied)
+        #expect(h.store.allDecisions.first?.retracted == true)
+        #expect(h.engine.statistics.retractedAfterCopy == 1)
+        #expect(h.store.targetHolding(wallet: wallet, tokenId: 1) == .zero)
+        let early = await h.engine.handle(
+            copyTrade(2, .buy, token: 1, shares: "100", price: "0.5", kind: .retracted))
+        #expect(early == .skipped(.retracted))
+        // A later re-delivery of the same identity is not copied.
+        #expect(
+            await h.engine.handle(copyTrade(2, .buy, token: 1, shares: "100", price: "0.5"))
+                == .skipped(.retracted))
+    }
+
+    @Test("hostile amounts fail with invalid_trade, once")
+    func invalid() async {
+        let h = Harness()
+        var trade = copyTrade(1, .buy, token: 1, shares: "100", price: "0.5")
+        trade.trade.price = Price(whole: UInt256(5), micros: 0)
+        let decision = await h.engine.handle(trade)
+        #expect(decision.failure?.name == "invalid_trade")
+        #expect(h.store.allDecisions.count == 1)
+    }
+
+    @Test("a store outage is reported, not recorded, and the trade decides normally later")
+    func storeOutage() async {
+        let h = Harness()
+        h.gateway.setBook(book(1, asks: [("0.5", "1000")]))
+        h.store.setFailure(StoreError("disk full"))
+        let failed = await h.engine.handle(copyTrade(1, .buy, token: 1, shares: "100", price: "0.5"))
+        #expect(failed == .failed(.store("disk full")))
+        h.store.setFailure(nil)
+        #expect(
+            await h.engine.handle(copyTrade(1, .buy, token: 1, shares: "100", price: "0.5")).copiedOrder
+                != nil)
+    }
+}
+
+@Suite("Copy engine, live")
+struct LiveEngineTests {
+    @Test("live: sign → store intent → post → record; the order carries the sized amounts")
+    func live() async {
+        let h = Harness(
+            mode: .live, sizing: .fixedCollateral(d("10")), risk: RiskLimits(maxSlippage: d("0.04")))
+        h.gateway.setBook(book(1, asks: [("0.52", "1000")]))
+        let decision = await h.engine.handle(copyTrade(1, .buy, token: 1, shares: "100", price: "0.52"))
+        let order = decision.copiedOrder
+        // Limit = floor_tick(0.52 × 1.04 = 0.5408) = 0.54; 10 / 0.54 = 18.51 shares; 9.9954 collateral.
+        #expect(order?.intent.limitPrice == d("0.54"))
+        #expect(order?.intent.shares == d("18.51"))
+        #expect(order?.intent.collateral == d("9.9954"))
+        let posts = h.gateway.posts
+        #expect(posts.count == 1)
+        if case .v2(let o) = posts.first?.payload {
+            #expect(o.makerAmount == UInt256(9_995_400))
+            #expect(o.takerAmount == UInt256(18_510_000))
+            #expect(o.salt == CopyEngine.salt(for: DecisionKey(account: .default, identity: identity(1))))
+        }
+        #expect(h.store.allIntents.first?.status == .matched)
+        #expect(h.store.allIntents.first?.signedOrder == posts.first)
+        #expect(h.engine.portfolio.ledger.shares(1) == d("18.51"))
+    }
+
+    @Test("a lost response after acceptance: looked up, never posted again")
+    func lostResponse() async {
+        let h = Harness(mode: .live)
+        h.gateway.setBook(book(1, asks: [("0.5", "1000")]))
+        h.gateway.state.withLock { $0.postScript = [.failure(.timeout)] }
+        let decision = await h.engine.handle(copyTrade(1, .buy, token: 1, shares: "100", price: "0.5"))
+        #expect(decision.copiedOrder?.fill.shares == d("20"))
+        #expect(h.gateway.posts.count == 1)
+        #expect(h.gateway.state.withLock { $0.lookups } == 1)
+        // Handling it again (a redelivery) changes nothing.
+        _ = await h.engine.handle(copyTrade(1, .buy, token: 1, shares: "100", price: "0.5"))
+        #expect(h.gateway.posts.count == 1)
+    }
+
+    @Test("unknown outcome stays unresolved, then is resolved by look-up after the lease")
+    func unresolved() async {
+        let h = Harness(mode: .live)
+        h.gateway.setBook(book(1, asks: [("0.5", "1000")]))
+        h.gateway.state.withLock {
+            $0.postScript = [.failure(.server(status: 502, message: "bad gateway"))]
+            $0.lookupFails = true
+        }
+        let decision = await h.engine.handle(copyTrade(1, .buy, token: 1, shares: "100", price: "0.5"))
+        #expect(decision.failure?.name == "outcome_unknown")
+        #expect(h.store.allDecisions.isEmpty)
+        #expect(h.engine.portfolio.reservations.count == 1)
+        // The redelivered trade resumes the intent: still unknown, still not posted again.
+        h.gateway.state.withLock { $0.lookupFails = false }
+        #expect(
+            await h.engine.handle(copyTrade(1, .buy, token: 1, shares: "100", price: "0.5")).failure?.name
+                == "outcome_unknown")
+        #expect(h.gateway.posts.count == 1)
+        // After the lease the recovery pass declares it not found.
+        h.clock.advance(seconds: 61)
+        let resolved = await h.engine.resolveUnresolvedIntents()
+        #expect(resolved.values.first?.failure?.name == "outcome_unknown")
+        #expect(h.store.allDecisions.count == 1)
+        #expect(h.store.allIntents.first?.status == .notFound)
+        #expect(h.engine.portfolio.reservations.isEmpty)
+        #expect(h.gateway.posts.count == 1)
+    }
+
+    @Test("a crash after storing the intent: restart resumes by posting the stored order once")
+    func crashBeforePost() async {
+        let h = Harness(mode: .live)
+        h.gateway.setBook(book(1, asks: [("0.5", "1000")]))
+        // Simulate the crash: an intent stored, never claimed.
+        let signed = try! testSigner(clock: h.clock).sign(
+            LimitOrderRequest(tokenId: 1, side: .buy, price: x("0.5"), size: x("20")), market: cents, salt: 42
+        )
+        let key = DecisionKey(account: .default, identity: identity(1))
+        let trade = copyTrade(1, .buy, token: 1, shares: "100", price: "0.5")
+        let intent = OrderIntent(
+            tokenId: 1, market: marketA, side: .buy, shares: d("20"), limitPrice: d("0.5"),
+            collateral: d("10"),
+            orderType: .fak, targetPrice: d("0.5"), tickSize: .hundredth, minOrderSize: d("5"), negRisk: false
+        )
+        _ = try! await h.store.storeIntent(
+            StoredIntent(
+                key: key, trade: TradeSummary(trade.trade), mode: .live, intent: intent, signedOrder: signed,
+                salt: 42,
+                createdAt: h.clock.now()))
+        let decision = await h.engine.handle(trade)
+        #expect(decision.copiedOrder?.orderHash == signed.orderHash)
+        #expect(h.gateway.posts == [signed])
+    }
+
+    @Test("rejections don't count as faults; faults open the breaker, which then skips")
+    func breaker() async {
+        let h = Harness(
+            mode: .live, breaker: .init(consecutiveFailures: 2, failureRatePercent: nil, cooldownSeconds: 30))
+        h.gateway.setBook(book(1, asks: [("0.5", "1000")]))
+        h.gateway.state.withLock {
+            $0.postScript = [
+                .failure(.rejected("not enough balance")), .failure(.rateLimited), .failure(.rateLimited),
+            ]
+        }
+        let rejected = await h.engine.handle(copyTrade(1, .buy, token: 1, shares: "100", price: "0.5"))
+        #expect(rejected == .failed(.exchangeRejected("not enough balance")))
+        #expect(h.engine.breaker.state == .closed)
+        _ = await h.engine.handle(copyTrade(2, .buy, token: 1, shares: "100", price: "0.5"))
+        _ = await h.engine.handle(copyTrade(3, .buy, token: 1, shares: "100", price: "0.5"))
+        #expect(h.engine.breaker.state.name == "open")
+        let skipped = await h.engine.handle(copyTrade(4, .buy, token: 1, shares: "100", price: "0.5"))
+        #expect(skipped.skipReason?.rule == .breakerOpen)
+        #expect(h.gateway.posts.count == 3)
+        // After the cooldown one probe goes through and closes it.
+        h.clock.advance(seconds: 30)
+        #expect(
+            await h.engine.handle(copyTrade(5, .buy, token: 1, shares: "100", price: "0.5")).copiedOrder
+                != nil)
+        #expect(h.engine.breaker.state == .closed)
+    }
+
+    @Test("the ledger is restored from the snapshot plus the fills booked after it")
+    func restore() async throws {
+        let h = Harness()
+        h.gateway.setBook(book(1, bids: [("0.6", "1000")], asks: [("0.5", "1000")]))
+        _ = await h.engine.handle(copyTrade(1, .buy, token: 1, shares: "100", price: "0.5"))
+        _ = await h.engine.handle(copyTrade(2, .sell, token: 1, shares: "50", price: "0.6"))
+        let restored = try await CopyEngine.restoreLedger(
+            store: h.store, account: .default, initialCash: d("1000"), day: h.clock.now().utcDay)
+        #expect(restored.ledger.cash == h.engine.portfolio.ledger.cash)
+        #expect(restored.ledger.positions == h.engine.portfolio.ledger.positions)
+        #expect(restored.ledger.realised == d("1"))
+        #expect(restored.throughFill == 2)
+    }
+}
