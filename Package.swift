@@ -158,7 +158,7 @@ let package = Package(
         .testTarget(
             name: "CopyBotTests",
             dependencies: [
-                "CopyBot", "Polymarket", "EVM", "ClobStandIn",
+                "CopyBot", "Polymarket", "EVM", "ClobStandIn", "Chain", "DevNode", "Store",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),

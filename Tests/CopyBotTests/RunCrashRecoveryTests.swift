@@ -1,0 +1,114 @@
+import Chain
+import DevNode
+import EVM
+import Foundation
+import Polymarket
+import Store
+import Testing
+
+/// `copybot run` as a process against the devnet, killed with SIGKILL at random moments and
+/// restarted: the store ends with exactly the canonical fills of the followed wallets, each once,
+/// and a SIGTERM stops the service cleanly (exit 0).
+@Suite("copybot run survives kill -9", .serialized, .timeLimit(.minutes(10)))
+struct RunCrashRecoveryTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+    static let followed: [Address] = (1...2).map { Address(hi: 0xC0DE_0000_0000_0000 | UInt64($0), mid: 3, lo: UInt32($0)) }
+
+    func start(_ environment: [String: String], log: URL) throws -> Process {
+        let process = Process()
+        process.executableURL = Bundle.main.bundleURL.appendingPathComponent("copybot")
+        process.arguments = ["run", "--config", Self.root.appendingPathComponent("Config/copybot.yaml").path]
+        process.currentDirectoryURL = Self.root
+        process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("COPYBOT_") }
+            .merging(environment) { $1 }
+        if !FileManager.default.fileExists(atPath: log.path) { _ = FileManager.default.createFile(atPath: log.path, contents: nil) }
+        let handle = try FileHandle(forWritingTo: log)
+        handle.seekToEndOfFile()
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        return process
+    }
+
+    @Test("eight SIGKILLs mid-stream, then SIGTERM: nothing missed, nothing twice, clean exit")
+    func killNine() async throws {
+        let executable = Bundle.main.bundleURL.appendingPathComponent("copybot")
+        try #require(FileManager.default.isExecutableFile(atPath: executable.path))
+        let registry = try ExchangeRegistry.load(
+            contractsFile: Self.root.appendingPathComponent("Config/contracts.polygon.yaml").path,
+            abiDirectory: Self.root.appendingPathComponent("abi").path)
+        var configuration = Devnet.Configuration()
+        configuration.webSocketPort = 0
+        configuration.httpPort = 0
+        configuration.blockInterval = .milliseconds(25)
+        configuration.maximumBlocks = 500
+        configuration.chain.seed = 77
+        configuration.chain.followedWallets = Self.followed
+        configuration.chain.followedProbability = 0.25
+        configuration.faults.reorgEvery = 70
+        configuration.faults.reorgDepth = 1...12
+        let devnet = try Devnet(registry: registry, configuration: configuration)
+        try await devnet.start()
+        let startBlock = devnet.chain.blockNumber
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("copybot-kill-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let database = directory.appendingPathComponent("copybot.sqlite").path
+        let environment = [
+            "COPYBOT_CHAIN_WS_URLS": devnet.webSocketURL, "COPYBOT_CHAIN_HTTP_URLS": devnet.httpURL,
+            "COPYBOT_STORE_URL": "sqlite:\(database)",
+            "COPYBOT_FOLLOW_WALLETS": Self.followed.map(\.checksummed).joined(separator: ","),
+            "COPYBOT_CHAIN_START_BLOCK": "\(startBlock)", "COPYBOT_CHAIN_STALE_AFTER": "1",
+            "COPYBOT_HTTP_LISTEN": "", "COPYBOT_LOG_LEVEL": "notice",
+            // A window wider than the run, so the store keeps every identity it ever delivered
+            // (normally they are pruned below the window) and the test can count them.
+            "COPYBOT_CHAIN_REORG_WINDOW": "10000",
+        ]
+        let log = directory.appendingPathComponent("copybot.log")
+        let producer = Task { try await devnet.run() }
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<8 {
+            let process = try start(environment, log: log)
+            try await Task.sleep(for: .milliseconds(Int.random(in: 300...1_200, using: &rng)))
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            #expect(process.terminationReason == .uncaughtSignal)
+        }
+        let last = try start(environment, log: log)
+        try await producer.value
+        // Wait for the service to reach the head (it resubscribes once the chain goes quiet).
+        let head = try #require(devnet.chain.block(tag: .latest))
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(120)
+        var checkpoint: BlockRef? = nil
+        while clock.now < deadline {
+            checkpoint = try await SQLiteStore(path: database).loadState(stream: "polygon")?.cursor
+            if checkpoint == BlockRef(number: head.number, hash: head.hash) { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(checkpoint?.number == head.number, "the service caught up with the head")
+        kill(last.processIdentifier, SIGTERM)
+        last.waitUntilExit()
+        #expect(last.terminationReason == .exit && last.terminationStatus == 0, "SIGTERM stops copybot cleanly")
+        await devnet.shutdown()
+
+        // The canonical fills of the followed wallets, as the listener identifies them.
+        let filter = DevNode.LogFilter(
+            range: .blocks(from: .number(startBlock), to: .number(head.number)),
+            addresses: registry.contracts.map(\.address),
+            topics: [registry.fillTopics, nil, Self.followed.map(\.word)])
+        var expected = Set<LogIdentity>()
+        let canonicalLogs = try devnet.chain.logs(filter: filter)
+        for (_, logs) in Dictionary(grouping: canonicalLogs, by: \.transactionHash) {
+            expected.formUnion(LogIdentity.identify(logs.sorted { $0.logIndex < $1.logIndex }))
+        }
+        let store = try SQLiteStore(path: database)
+        let stored = try await store.liveIdentities(stream: "polygon", aboveBlock: 0)
+        #expect(expected.count > 50, "enough fills to mean something (\(expected.count))")
+        let missing = expected.subtracting(stored.keys)
+        let extra = Set(stored.keys).subtracting(expected)
+        #expect(missing.isEmpty && extra.isEmpty, "of \(expected.count): missing \(missing.count), extra \(extra.count)")
+        #expect(try await store.pendingEvents(stream: "polygon").allSatisfy { if case .retracted = $0 { true } else { false } })
+    }
+}
