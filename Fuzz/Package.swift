@@ -19,7 +19,7 @@ let package = Package(
                 .product(name: "EVM", package: "copybot"),
                 .product(name: "Polymarket", package: "copybot"),
             ]
-        )
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

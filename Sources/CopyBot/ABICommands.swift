@@ -13,8 +13,10 @@ public struct ABIReport: Sendable {
     public func list() -> String {
         var out = ""
         for contract in registry.contracts {
-            let range = "blocks \(contract.firstBlock.map(String.init) ?? "?")...\(contract.lastBlock.map(String.init) ?? "live")"
-            out += "\(contract.name)  \(contract.address)  abi/\(contract.abiFile)  \(range)\(contract.negRisk ? "  neg-risk" : "")\n"
+            let range =
+                "blocks \(contract.firstBlock.map(String.init) ?? "?")...\(contract.lastBlock.map(String.init) ?? "live")"
+            out +=
+                "\(contract.name)  \(contract.address)  abi/\(contract.abiFile)  \(range)\(contract.negRisk ? "  neg-risk" : "")\n"
             for event in contract.abi.events {
                 let role = event == contract.fillEvent ? "  [fills → trades]" : ""
                 out += "  \(event.topic0.hex)  \(event.signature)\(role)\n"
@@ -27,7 +29,8 @@ public struct ABIReport: Sendable {
     public func topics() -> String {
         var out = ""
         for topic in registry.fillTopics {
-            let names = Set(registry.contracts.filter { $0.fillEvent.topic0 == topic }.map(\.fillEvent.signature))
+            let names = Set(
+                registry.contracts.filter { $0.fillEvent.topic0 == topic }.map(\.fillEvent.signature))
             out += "\(topic.hex)  \(names.sorted().joined(separator: ", "))\n"
         }
         return out
@@ -94,7 +97,8 @@ public struct LogDecodeCommand: Sendable {
         case .event(let exchange, let event, let parameters):
             out += ",\"event\":\"\(event.name)\",\"kind\":\"event\",\"exchange\":"
             JSONString.write(exchange, to: &out)
-            out += ",\"block\":\(log.blockNumber),\"tx\":\"\(log.transactionHash.hex)\",\"log_index\":\(log.logIndex)"
+            out +=
+                ",\"block\":\(log.blockNumber),\"tx\":\"\(log.transactionHash.hex)\",\"log_index\":\(log.logIndex)"
             out += ",\"removed\":\(log.removed),\"args\":"
             Self.writeArguments(parameters, to: &out)
         }

@@ -56,7 +56,8 @@ public final class CopyBotApplication: Sendable {
             logger: logger)
         let feed = TradeFeed(source: source, registry: registry, logger: logger)
         let names = Dictionary(
-            configuration.follow.wallets.map { ($0.address, $0.name ?? "") }, uniquingKeysWith: { first, _ in first })
+            configuration.follow.wallets.map { ($0.address, $0.name ?? "") },
+            uniquingKeysWith: { first, _ in first })
         let result: Result<Void, any Error>
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -88,7 +89,8 @@ public final class CopyBotApplication: Sendable {
     private func report(_ event: TradeFeedEvent, name: String) {
         let trade = event.trade
         var metadata: Logger.Metadata = [
-            "block": "\(trade.blockNumber)", "tx": "\(trade.transactionHash.hex)", "log_index": "\(trade.logIndex)",
+            "block": "\(trade.blockNumber)", "tx": "\(trade.transactionHash.hex)",
+            "log_index": "\(trade.logIndex)",
             "exchange": "\(trade.exchange)", "wallet": "\(trade.wallet)", "side": "\(trade.side.rawValue)",
             "token_id": "\(trade.tokenId)", "price": "\(trade.price)", "shares": "\(trade.shares)",
             "usdc": "\(trade.collateral)",
@@ -96,7 +98,8 @@ public final class CopyBotApplication: Sendable {
         if !name.isEmpty { metadata["name"] = "\(name)" }
         switch event.kind {
         case .trade:
-            logger.info("trade seen; not copied: the copy engine is not in this build yet", metadata: metadata)
+            logger.info(
+                "trade seen; not copied: the copy engine is not in this build yet", metadata: metadata)
         case .retracted:
             logger.warning("trade retracted by a reorg", metadata: metadata)
         }

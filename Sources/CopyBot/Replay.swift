@@ -71,7 +71,8 @@ public struct Replay: Sendable {
             let done = checkpoint >= fromBlock ? checkpoint - fromBlock + 1 : 0
             let total = toBlock >= fromBlock ? toBlock - fromBlock + 1 : 0
             let eta = fraction > 0 && fraction < 1 ? elapsed / fraction * (1 - fraction) : 0
-            return "blocks \(done)/\(total) (\(Int(fraction * 100))%) · \(Int(logsPerSecond)) logs/s · \(trades) trades · ETA \(Self.duration(eta))"
+            return
+                "blocks \(done)/\(total) (\(Int(fraction * 100))%) · \(Int(logsPerSecond)) logs/s · \(trades) trades · ETA \(Self.duration(eta))"
         }
 
         static func duration(_ seconds: Double) -> String {
@@ -94,18 +95,21 @@ public struct Replay: Sendable {
     /// Replays `options`, calling `output` with each trade line and `progress` about twice a second.
     /// Its checkpoint lives in a temporary store: a replay never touches the service's state.
     public func run(
-        _ options: Options, output: @Sendable (String) -> Void, progress: (@Sendable (Progress) -> Void)? = nil
+        _ options: Options, output: @Sendable (String) -> Void,
+        progress: (@Sendable (Progress) -> Void)? = nil
     ) async throws -> Summary {
         let head = try await rpc.headNumber()
         let to = min(options.toBlock ?? head, head)
         guard options.fromBlock <= to else {
             throw ReplayError("--from-block \(options.fromBlock) is after --to-block/head \(to)")
         }
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("copybot-replay-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "copybot-replay-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         let store = try SQLiteStore(path: directory.appendingPathComponent("replay.sqlite").path)
         var configuration = EventSourceConfiguration(
-            stream: "replay", filter: registry.fillFilter(wallets: options.wallets, blocks: options.fromBlock...to))
+            stream: "replay",
+            filter: registry.fillFilter(wallets: options.wallets, blocks: options.fromBlock...to))
         configuration.start = .block(options.fromBlock)
         configuration.stopAfter = to
         configuration.initialRange = options.initialRange
@@ -127,7 +131,8 @@ public struct Replay: Sendable {
                             Progress(
                                 fromBlock: options.fromBlock, toBlock: to,
                                 checkpoint: status.checkpoint?.number ?? 0, trades: status.logsDelivered,
-                                logsPerSecond: elapsed > 0 ? Double(status.logsDelivered) / elapsed : 0, elapsed: elapsed))
+                                logsPerSecond: elapsed > 0 ? Double(status.logsDelivered) / elapsed : 0,
+                                elapsed: elapsed))
                     }
                 }
             }
@@ -136,7 +141,8 @@ public struct Replay: Sendable {
                     let trade = event.trade
                     summary.trades += 1
                     if trade.side == .buy { summary.buys += 1 } else { summary.sells += 1 }
-                    summary.volumeUnits = summary.volumeUnits.addingReportingOverflow(trade.collateral.units).partialValue
+                    summary.volumeUnits =
+                        summary.volumeUnits.addingReportingOverflow(trade.collateral.units).partialValue
                     summary.byWallet[trade.wallet, default: 0] += 1
                     output(options.format == .jsonl ? TradeJSON.object(trade) : Self.text(trade))
                 }
@@ -156,7 +162,8 @@ public struct Replay: Sendable {
     /// `#58036291 CTFExchangeV1 0x94BA…d1EB BUY 3.078050 @ 0.520000 = 1.600586 USDC token 1339…`
     static func text(_ trade: TradeEvent) -> String {
         let token = trade.tokenId.decimalString
-        return "#\(trade.blockNumber) \(trade.exchange) \(trade.wallet) \(trade.side.rawValue) \(trade.shares) @ \(trade.price) = \(trade.collateral) USDC token \(token.prefix(12))\(token.count > 12 ? "…" : "") tx \(trade.transactionHash.hex.prefix(12))…"
+        return
+            "#\(trade.blockNumber) \(trade.exchange) \(trade.wallet) \(trade.side.rawValue) \(trade.shares) @ \(trade.price) = \(trade.collateral) USDC token \(token.prefix(12))\(token.count > 12 ? "…" : "") tx \(trade.transactionHash.hex.prefix(12))…"
     }
 }
 

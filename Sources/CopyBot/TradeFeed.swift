@@ -68,13 +68,15 @@ public final class TradeFeed: Sendable {
                     return TradeFeedEvent(kind: .trade, trade: trade, identity: identity, chainEvent: event)
                 case .retracted(_, let identity):
                     statisticsBox.withLock { $0.retractions += 1 }
-                    return TradeFeedEvent(kind: .retracted, trade: trade, identity: identity, chainEvent: event)
+                    return TradeFeedEvent(
+                        kind: .retracted, trade: trade, identity: identity, chainEvent: event)
                 }
             } catch {
                 let reason = Self.reason(error)
                 statisticsBox.withLock { $0.rejected[reason, default: 0] += 1 }
                 logger.warning(
-                    "undecodable log \(log.transactionHash.hex):\(log.logIndex) from \(log.address): \(error)")
+                    "undecodable log \(log.transactionHash.hex):\(log.logIndex) from \(log.address): \(error)"
+                )
                 try await source.acknowledge([event])
             }
         }

@@ -12,7 +12,8 @@ public enum TradeJSON {
         out += ",\"exchange\":"
         JSONString.write(trade.exchange, to: &out)
         out += ",\"order_hash\":\"\(trade.orderHash.hex)\""
-        out += ",\"wallet\":\"\(trade.wallet.checksummed)\",\"counterparty\":\"\(trade.counterparty.checksummed)\""
+        out +=
+            ",\"wallet\":\"\(trade.wallet.checksummed)\",\"counterparty\":\"\(trade.counterparty.checksummed)\""
         out += ",\"side\":\"\(trade.side.rawValue)\",\"token_id\":\"\(trade.tokenId.decimalString)\""
         out += ",\"price\":\"\(trade.price)\",\"shares\":\"\(trade.shares)\",\"usdc\":\"\(trade.collateral)\""
         out += ",\"fee\":\"\(trade.fee)\",\"removed\":\(trade.removed)"

@@ -16,7 +16,8 @@ public enum Keccak256 {
             let count = buffer.count
             while count - offset >= rate {
                 for i in 0..<17 {
-                    state[i] ^= UInt64(littleEndian: buffer.loadUnaligned(fromByteOffset: offset + 8 * i, as: UInt64.self))
+                    state[i] ^= UInt64(
+                        littleEndian: buffer.loadUnaligned(fromByteOffset: offset + 8 * i, as: UInt64.self))
                 }
                 keccakF1600(state)
                 offset += rate
@@ -25,7 +26,8 @@ public enum Keccak256 {
             let remaining = count - offset
             let fullLanes = remaining / 8
             for i in 0..<fullLanes {
-                state[i] ^= UInt64(littleEndian: buffer.loadUnaligned(fromByteOffset: offset + 8 * i, as: UInt64.self))
+                state[i] ^= UInt64(
+                    littleEndian: buffer.loadUnaligned(fromByteOffset: offset + 8 * i, as: UInt64.self))
             }
             var last: UInt64 = 0
             let tail = remaining % 8

@@ -143,7 +143,8 @@ public struct UInt256: Hashable, Sendable, Comparable, CustomStringConvertible {
     public func fixedPointString(scale: Int) -> String {
         let digits = decimalString
         guard scale > 0 else { return digits }
-        let padded = digits.count <= scale ? String(repeating: "0", count: scale + 1 - digits.count) + digits : digits
+        let padded =
+            digits.count <= scale ? String(repeating: "0", count: scale + 1 - digits.count) + digits : digits
         let split = padded.index(padded.endIndex, offsetBy: -scale)
         return padded[..<split] + "." + padded[split...]
     }

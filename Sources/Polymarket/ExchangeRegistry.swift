@@ -59,15 +59,21 @@ public struct ExchangeRegistry: Sendable {
     }
 
     /// Loads `contractsFile` (YAML) and the ABI files it names from `abiDirectory`.
-    public static func load(contractsFile: String, abiDirectory: String) throws(RegistryError) -> ExchangeRegistry {
+    public static func load(
+        contractsFile: String, abiDirectory: String
+    ) throws(RegistryError) -> ExchangeRegistry {
         let text: String
         do { text = try String(contentsOfFile: contractsFile, encoding: .utf8) } catch {
-            throw RegistryError(file: contractsFile, keyPath: "", message: "cannot read the file (\(error.localizedDescription))")
+            throw RegistryError(
+                file: contractsFile, keyPath: "",
+                message: "cannot read the file (\(error.localizedDescription))")
         }
         return try ExchangeRegistry(yaml: text, fileName: contractsFile) { file throws(RegistryError) in
             let path = (abiDirectory as NSString).appendingPathComponent(file)
             guard let data = FileManager.default.contents(atPath: path) else {
-                throw RegistryError(file: contractsFile, keyPath: "", message: "ABI file \(path) does not exist or cannot be read")
+                throw RegistryError(
+                    file: contractsFile, keyPath: "",
+                    message: "ABI file \(path) does not exist or cannot be read")
             }
             return data
         }
@@ -105,7 +111,9 @@ public struct ExchangeRegistry: Sendable {
             } else {
                 let data: Data
                 do { data = try loadABI(entry.abi) } catch { throw fail("\(path).abi", error.message) }
-                do { abi = try ContractABI(json: data) } catch { throw fail("\(path).abi", "\(entry.abi): \(error)") }
+                do { abi = try ContractABI(json: data) } catch {
+                    throw fail("\(path).abi", "\(entry.abi): \(error)")
+                }
                 abis[entry.abi] = abi
             }
             let eventName = entry.fill_event ?? "OrderFilled"
@@ -114,10 +122,14 @@ public struct ExchangeRegistry: Sendable {
                 throw fail("\(path).fill_event", "\(entry.abi) has no event named \(eventName)")
             }
             guard candidates.count == 1, let fillEvent = candidates.first else {
-                throw fail("\(path).fill_event", "\(entry.abi) has \(candidates.count) events named \(eventName); overloads are ambiguous")
+                throw fail(
+                    "\(path).fill_event",
+                    "\(entry.abi) has \(candidates.count) events named \(eventName); overloads are ambiguous")
             }
             let mapping: FillMapping
-            do { mapping = try FillMapping(event: fillEvent) } catch { throw fail("\(path).abi", "\(entry.abi): \(error)") }
+            do { mapping = try FillMapping(event: fillEvent) } catch {
+                throw fail("\(path).abi", "\(entry.abi): \(error)")
+            }
             if let first = entry.first_block, let last = entry.last_block, first > last {
                 throw fail("\(path).last_block", "\(last) is before first_block \(first)")
             }
@@ -161,7 +173,9 @@ public struct ExchangeRegistry: Sendable {
             throw .unknownEvent(exchange: contract.name, topic0: topic0)
         }
         do {
-            return .event(exchange: contract.name, event: event, parameters: try event.decode(topics: log.topics, data: log.data))
+            return .event(
+                exchange: contract.name, event: event,
+                parameters: try event.decode(topics: log.topics, data: log.data))
         } catch { throw .abi(error) }
     }
 
@@ -226,7 +240,8 @@ public struct ExchangeRegistry: Sendable {
     private static func message(of error: Error) -> String {
         switch error {
         case DecodingError.keyNotFound: return "required key is missing"
-        case DecodingError.typeMismatch(let type, _): return "expected \(type == UInt64.self ? "a non-negative integer" : "\(type)")"
+        case DecodingError.typeMismatch(let type, _):
+            return "expected \(type == UInt64.self ? "a non-negative integer" : "\(type)")"
         case DecodingError.valueNotFound(let type, _): return "expected \(type), found nothing"
         case DecodingError.dataCorrupted(let context):
             if let underlying = context.underlyingError { return "invalid YAML: \(underlying)" }

@@ -71,16 +71,24 @@ public struct FillMapping: Hashable, Sendable {
                 offset += type.headSize
             }
         }
-        func field(_ name: String, _ accepts: (ABIType) -> Bool, _ expected: String) throws(FillMappingError) -> Field {
+        func field(
+            _ name: String, _ accepts: (ABIType) -> Bool, _ expected: String
+        ) throws(FillMappingError) -> Field {
             guard let found = fields[name] else {
                 let declared = zip(event.inputs, event.types).first { $0.0.name == name }
                 if let declared {
-                    throw FillMappingError(event: event.signature, reason: "field '\(name)' is \(declared.1)\(declared.0.indexed == true ? " (indexed, so only its hash is in the log)" : ""); expected \(expected)")
+                    throw FillMappingError(
+                        event: event.signature,
+                        reason:
+                            "field '\(name)' is \(declared.1)\(declared.0.indexed == true ? " (indexed, so only its hash is in the log)" : ""); expected \(expected)"
+                    )
                 }
-                throw FillMappingError(event: event.signature, reason: "missing field '\(name)' (\(expected))")
+                throw FillMappingError(
+                    event: event.signature, reason: "missing field '\(name)' (\(expected))")
             }
             guard accepts(found.type) else {
-                throw FillMappingError(event: event.signature, reason: "field '\(name)' is \(found.type); expected \(expected)")
+                throw FillMappingError(
+                    event: event.signature, reason: "field '\(name)' is \(found.type); expected \(expected)")
             }
             return found
         }
@@ -102,7 +110,9 @@ public struct FillMapping: Hashable, Sendable {
         } else {
             throw FillMappingError(
                 event: event.signature,
-                reason: "missing field 'side' and 'tokenId' (V2 layout) or 'makerAssetId' and 'takerAssetId' (V1 layout)")
+                reason:
+                    "missing field 'side' and 'tokenId' (V2 layout) or 'makerAssetId' and 'takerAssetId' (V1 layout)"
+            )
         }
         topicCount = topic
         minimumDataLength = offset
@@ -161,16 +171,21 @@ public struct FillMapping: Hashable, Sendable {
                         tokenId = makerAsset
                     default:
                         throw .invalidField(
-                            makerField.name, "exactly one of \(makerField.name) and \(takerField.name) must be 0 (collateral)")
+                            makerField.name,
+                            "exactly one of \(makerField.name) and \(takerField.name) must be 0 (collateral)")
                     }
                 }
-                let (collateral, shares) = side == .buy ? (makerAmount, takerAmount) : (takerAmount, makerAmount)
+                let (collateral, shares) =
+                    side == .buy ? (makerAmount, takerAmount) : (takerAmount, makerAmount)
                 guard let price = Price.of(collateral: collateral, shares: shares) else {
-                    throw .invalidField(side == .buy ? self.takerAmount.name : self.makerAmount.name, "zero shares")
+                    throw .invalidField(
+                        side == .buy ? self.takerAmount.name : self.makerAmount.name, "zero shares")
                 }
                 return Fill(
-                    orderHash: word(orderHash), maker: try address(maker), taker: try address(taker), side: side,
-                    tokenId: tokenId, shares: FixedPoint6(units: shares), collateral: FixedPoint6(units: collateral),
+                    orderHash: word(orderHash), maker: try address(maker), taker: try address(taker),
+                    side: side,
+                    tokenId: tokenId, shares: FixedPoint6(units: shares),
+                    collateral: FixedPoint6(units: collateral),
                     price: price, fee: FixedPoint6(units: try uint(fee)))
             }
         }.get()
@@ -209,9 +224,11 @@ public enum TradeDecodingError: Error, Hashable, Sendable, CustomStringConvertib
         switch self {
         case .unknownContract(let a): "log from \(a), which is not a configured exchange"
         case .noTopics: "log has no topics"
-        case .unknownEvent(let exchange, let topic0): "topic0 \(topic0.hex) is not an event of \(exchange)'s ABI"
+        case .unknownEvent(let exchange, let topic0):
+            "topic0 \(topic0.hex) is not an event of \(exchange)'s ABI"
         case .topicCount(let expected, let actual): "expected \(expected) topics, log has \(actual)"
-        case .dataTooShort(let expected, let actual): "log data is \(actual) bytes, the event needs at least \(expected)"
+        case .dataTooShort(let expected, let actual):
+            "log data is \(actual) bytes, the event needs at least \(expected)"
         case .invalidField(let name, let reason): "field '\(name)': \(reason)"
         case .abi(let error): "\(error)"
         }

@@ -62,7 +62,8 @@ public struct TradeEvent: Hashable, Sendable {
 
     /// Creates a trade event.
     public init(
-        exchange: String, contract: Address, blockNumber: UInt64, blockHash: Bytes32, transactionHash: Bytes32,
+        exchange: String, contract: Address, blockNumber: UInt64, blockHash: Bytes32,
+        transactionHash: Bytes32,
         logIndex: UInt64, orderHash: Bytes32, wallet: Address, counterparty: Address, side: TradeSide,
         tokenId: UInt256, shares: FixedPoint6, collateral: FixedPoint6, price: Price, fee: FixedPoint6,
         removed: Bool
@@ -117,7 +118,9 @@ public struct Price: Hashable, Sendable, Comparable, CustomStringConvertible {
     }
 
     @inlinable
-    public static func < (lhs: Price, rhs: Price) -> Bool { (lhs.whole, lhs.micros) < (rhs.whole, rhs.micros) }
+    public static func < (lhs: Price, rhs: Price) -> Bool {
+        (lhs.whole, lhs.micros) < (rhs.whole, rhs.micros)
+    }
 
     /// `collateral / shares` rounded half-up to six decimals; nil when `shares` is zero.
     public static func of(collateral: UInt256, shares: UInt256) -> Price? {

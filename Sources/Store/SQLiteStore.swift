@@ -76,10 +76,13 @@ extension SQLiteStore: ChainStateStore {
         try await pool.read { db in
             guard
                 let row = try Row.fetchOne(
-                    db, sql: "SELECT block_number, block_hash FROM chain_cursor WHERE stream = ?", arguments: [stream])
+                    db, sql: "SELECT block_number, block_hash FROM chain_cursor WHERE stream = ?",
+                    arguments: [stream])
             else { return nil }
             let blocks = try Row.fetchAll(
-                db, sql: "SELECT block_number, block_hash FROM chain_blocks WHERE stream = ? ORDER BY block_number",
+                db,
+                sql:
+                    "SELECT block_number, block_hash FROM chain_blocks WHERE stream = ? ORDER BY block_number",
                 arguments: [stream])
             return ChainState(cursor: try Self.blockRef(row), recentBlocks: try blocks.map(Self.blockRef))
         }
@@ -91,7 +94,8 @@ extension SQLiteStore: ChainStateStore {
             var seq =
                 try Int64.fetchOne(
                     db,
-                    sql: "SELECT MAX(COALESCE(MAX(delivery_seq), 0), COALESCE(MAX(retraction_seq), 0)) FROM chain_logs WHERE stream = ?",
+                    sql:
+                        "SELECT MAX(COALESCE(MAX(delivery_seq), 0), COALESCE(MAX(retraction_seq), 0)) FROM chain_logs WHERE stream = ?",
                     arguments: [stream]) ?? 0
             if let forget = step.forgetAbove {
                 try db.execute(
@@ -144,23 +148,27 @@ extension SQLiteStore: ChainStateStore {
             for identity in step.retractions {
                 guard
                     let row = try Row.fetchOne(
-                        db, sql: "SELECT * FROM chain_logs WHERE stream = ? AND identity = ? AND retracted = 0",
+                        db,
+                        sql: "SELECT * FROM chain_logs WHERE stream = ? AND identity = ? AND retracted = 0",
                         arguments: [stream, Self.data(identity.hash)])
                 else { continue }
                 seq += 1
                 try db.execute(
-                    sql: "UPDATE chain_logs SET retracted = 1, retraction_seq = ? WHERE stream = ? AND identity = ?",
+                    sql:
+                        "UPDATE chain_logs SET retracted = 1, retraction_seq = ? WHERE stream = ? AND identity = ?",
                     arguments: [seq, stream, Self.data(identity.hash)])
                 events.append(.retracted(try Self.log(row), identity))
             }
             for block in step.blocks {
                 try db.execute(
-                    sql: "INSERT OR REPLACE INTO chain_blocks (stream, block_number, block_hash) VALUES (?, ?, ?)",
+                    sql:
+                        "INSERT OR REPLACE INTO chain_blocks (stream, block_number, block_hash) VALUES (?, ?, ?)",
                     arguments: [stream, Int64(block.number), Self.data(block.hash)])
             }
             if let cursor = step.cursor {
                 try db.execute(
-                    sql: "INSERT OR REPLACE INTO chain_cursor (stream, block_number, block_hash) VALUES (?, ?, ?)",
+                    sql:
+                        "INSERT OR REPLACE INTO chain_cursor (stream, block_number, block_hash) VALUES (?, ?, ?)",
                     arguments: [stream, Int64(cursor.number), Self.data(cursor.hash)])
             }
             if let below = step.pruneBelow {
@@ -181,15 +189,25 @@ extension SQLiteStore: ChainStateStore {
         try await pool.read { db in
             var pending: [(Int64, ChainEvent)] = []
             let deliveries = try Row.fetchAll(
-                db, sql: "SELECT * FROM chain_logs WHERE stream = ? AND delivered_acked = 0", arguments: [stream])
+                db, sql: "SELECT * FROM chain_logs WHERE stream = ? AND delivered_acked = 0",
+                arguments: [stream])
             for row in deliveries {
-                pending.append((row["delivery_seq"], .log(try Self.log(row), LogIdentity(hash: try Self.bytes32(row["identity"])))))
+                pending.append(
+                    (
+                        row["delivery_seq"],
+                        .log(try Self.log(row), LogIdentity(hash: try Self.bytes32(row["identity"])))
+                    ))
             }
             let retractions = try Row.fetchAll(
-                db, sql: "SELECT * FROM chain_logs WHERE stream = ? AND retracted = 1 AND retraction_acked = 0",
+                db,
+                sql: "SELECT * FROM chain_logs WHERE stream = ? AND retracted = 1 AND retraction_acked = 0",
                 arguments: [stream])
             for row in retractions {
-                pending.append((row["retraction_seq"], .retracted(try Self.log(row), LogIdentity(hash: try Self.bytes32(row["identity"])))))
+                pending.append(
+                    (
+                        row["retraction_seq"],
+                        .retracted(try Self.log(row), LogIdentity(hash: try Self.bytes32(row["identity"])))
+                    ))
             }
             return pending.sorted { $0.0 < $1.0 }.map(\.1)
         }
@@ -222,14 +240,17 @@ extension SQLiteStore: ChainStateStore {
                     """,
                 arguments: [stream, Int64(aboveBlock)])
             var result: [LogIdentity: BlockRef] = [:]
-            for row in rows { result[LogIdentity(hash: try Self.bytes32(row["identity"]))] = try Self.blockRef(row) }
+            for row in rows {
+                result[LogIdentity(hash: try Self.bytes32(row["identity"]))] = try Self.blockRef(row)
+            }
             return result
         }
     }
 
     public func deliveredCount(stream: String) async throws -> Int {
         try await pool.read { db in
-            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM chain_logs WHERE stream = ?", arguments: [stream]) ?? 0
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM chain_logs WHERE stream = ?", arguments: [stream])
+                ?? 0
         }
     }
 
@@ -238,7 +259,9 @@ extension SQLiteStore: ChainStateStore {
     static func data(_ word: Bytes32) -> Data { Data(word.bytes) }
 
     static func bytes32(_ data: Data) throws -> Bytes32 {
-        guard let word = Bytes32(bytes: data) else { throw StoreError.corrupt("expected 32 bytes, found \(data.count)") }
+        guard let word = Bytes32(bytes: data) else {
+            throw StoreError.corrupt("expected 32 bytes, found \(data.count)")
+        }
         return word
     }
 
@@ -248,9 +271,15 @@ extension SQLiteStore: ChainStateStore {
 
     static func log(_ row: Row) throws -> EthLog {
         let topicBytes: Data = row["topics"]
-        guard topicBytes.count % 32 == 0 else { throw StoreError.corrupt("topics of \(topicBytes.count) bytes") }
-        let topics = try stride(from: 0, to: topicBytes.count, by: 32).map { try bytes32(topicBytes[$0..<$0 + 32]) }
-        guard let address = Address(bytes: row["address"] as Data) else { throw StoreError.corrupt("address") }
+        guard topicBytes.count % 32 == 0 else {
+            throw StoreError.corrupt("topics of \(topicBytes.count) bytes")
+        }
+        let topics = try stride(from: 0, to: topicBytes.count, by: 32).map {
+            try bytes32(topicBytes[$0..<$0 + 32])
+        }
+        guard let address = Address(bytes: row["address"] as Data) else {
+            throw StoreError.corrupt("address")
+        }
         return EthLog(
             address: address, topics: topics, data: [UInt8](row["data"] as Data),
             blockNumber: UInt64(row["block_number"] as Int64), blockHash: try bytes32(row["block_hash"]),

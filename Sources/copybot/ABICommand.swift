@@ -8,7 +8,9 @@ struct ContractOptions: ParsableArguments {
     @Option(name: .long, help: "The contracts file (exchange names, addresses, ABI files, block ranges).")
     var contracts: String = "Config/contracts.polygon.yaml"
 
-    @Option(name: .customLong("abi-dir"), help: "The directory holding the ABI JSON files the contracts file names.")
+    @Option(
+        name: .customLong("abi-dir"),
+        help: "The directory holding the ABI JSON files the contracts file names.")
     var abiDirectory: String = "abi"
 
     func loadRegistry() throws -> ExchangeRegistry {

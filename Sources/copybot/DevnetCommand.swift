@@ -8,7 +8,8 @@ import Polymarket
 struct DevnetCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "devnet",
-        abstract: "Run a local simulated Polygon node producing Polymarket V2 fills (offline tour and tests).",
+        abstract:
+            "Run a local simulated Polygon node producing Polymarket V2 fills (offline tour and tests).",
         discussion: """
             Serves WebSocket JSON-RPC (eth_subscribe logs/newHeads) and HTTP JSON-RPC (eth_getLogs, \
             eth_blockNumber, eth_getBlockByNumber, eth_chainId) on 127.0.0.1, mining a block every \
@@ -28,15 +29,24 @@ struct DevnetCommand: AsyncParsableCommand {
     var followedShare = 0.2
     @Option(name: .customLong("max-blocks"), help: "Stop producing after this many blocks.")
     var maxBlocks: Int?
-    @Option(name: .customLong("drop-every"), help: "Fault: drop every WebSocket connection about this often (seconds).")
+    @Option(
+        name: .customLong("drop-every"),
+        help: "Fault: drop every WebSocket connection about this often (seconds).")
     var dropEvery: Double?
-    @Option(name: .customLong("getlogs-max-range"), help: "Fault: refuse eth_getLogs over more blocks than this.")
+    @Option(
+        name: .customLong("getlogs-max-range"), help: "Fault: refuse eth_getLogs over more blocks than this.")
     var getLogsMaxRange: UInt64?
-    @Option(name: .customLong("duplicate-notifications"), help: "Fault: probability a notification is sent twice.")
+    @Option(
+        name: .customLong("duplicate-notifications"), help: "Fault: probability a notification is sent twice."
+    )
     var duplicates = 0.0
-    @Option(name: .customLong("stale-subscriptions"), help: "Fault: per block, probability a subscription silently dies.")
+    @Option(
+        name: .customLong("stale-subscriptions"),
+        help: "Fault: per block, probability a subscription silently dies.")
     var stale = 0.0
-    @Option(name: .customLong("malformed-frames"), help: "Fault: probability of a hostile frame per notification.")
+    @Option(
+        name: .customLong("malformed-frames"), help: "Fault: probability of a hostile frame per notification."
+    )
     var malformed = 0.0
     @Option(name: .customLong("reorg-every"), help: "Fault: a reorg about every N blocks.")
     var reorgEvery: Int?
@@ -48,10 +58,14 @@ struct DevnetCommand: AsyncParsableCommand {
         LibWebSocketsLogging.setLevel(.errors)
         var followed: [Address] = []
         for wallet in wallets {
-            do { followed.append(try Address(wallet)) } catch { throw ValidationError("--wallet \(wallet): \(error)") }
+            do { followed.append(try Address(wallet)) } catch {
+                throw ValidationError("--wallet \(wallet): \(error)")
+            }
         }
         if followed.isEmpty {
-            followed = (1...2).map { i in Address(bytes: Keccak256.hash(utf8: "copybot devnet demo wallet \(i)").bytes.suffix(20))! }
+            followed = (1...2).map { i in
+                Address(bytes: Keccak256.hash(utf8: "copybot devnet demo wallet \(i)").bytes.suffix(20))!
+            }
         }
         var configuration = Devnet.Configuration()
         configuration.webSocketPort = webSocketPort
@@ -71,16 +85,17 @@ struct DevnetCommand: AsyncParsableCommand {
         configuration.faults.reorgDepth = 1...max(1, reorgDepth)
         let devnet = try Devnet(registry: try contracts.loadRegistry(), configuration: configuration)
         try await devnet.start()
-        FileHandle.standardOutput.write(Data(
-            """
-            copybot devnet: chain id \(configuration.chain.chainId), a block every \(blockTime) s from block \(devnet.chain.blockNumber)
-              WebSocket  \(devnet.webSocketURL)
-              HTTP       \(devnet.httpURL)
-              wallets with fills (follow them in Config/copybot.yaml, or COPYBOT_FOLLOW_WALLETS=…):
-            \(followed.map { "    \($0)" }.joined(separator: "\n"))
-            Ctrl-C stops it.
+        FileHandle.standardOutput.write(
+            Data(
+                """
+                copybot devnet: chain id \(configuration.chain.chainId), a block every \(blockTime) s from block \(devnet.chain.blockNumber)
+                  WebSocket  \(devnet.webSocketURL)
+                  HTTP       \(devnet.httpURL)
+                  wallets with fills (follow them in Config/copybot.yaml, or COPYBOT_FOLLOW_WALLETS=…):
+                \(followed.map { "    \($0)" }.joined(separator: "\n"))
+                Ctrl-C stops it.
 
-            """.utf8))
+                """.utf8))
         try await devnet.run()
         await devnet.shutdown()
     }

@@ -34,7 +34,8 @@ struct ReplayCommand: AsyncParsableCommand {
     @Option(help: "text or jsonl.")
     var format: Replay.Format = .text
 
-    @Option(name: .customLong("http-url"), help: "A node's HTTP JSON-RPC endpoint (repeatable, tried in turn).")
+    @Option(
+        name: .customLong("http-url"), help: "A node's HTTP JSON-RPC endpoint (repeatable, tried in turn).")
     var httpURLs: [String] = ["http://127.0.0.1:8545"]
 
     @OptionGroup var contracts: ContractOptions
@@ -43,22 +44,31 @@ struct ReplayCommand: AsyncParsableCommand {
         LibWebSocketsLogging.setLevel(.errors)
         var addresses: [Address] = []
         for wallet in wallets {
-            do { addresses.append(try Address(wallet)) } catch { throw ValidationError("--wallet \(wallet): \(error)") }
+            do { addresses.append(try Address(wallet)) } catch {
+                throw ValidationError("--wallet \(wallet): \(error)")
+            }
         }
-        if let toBlock, toBlock < fromBlock { throw ValidationError("--to-block \(toBlock) is before --from-block \(fromBlock)") }
+        if let toBlock, toBlock < fromBlock {
+            throw ValidationError("--to-block \(toBlock) is before --from-block \(fromBlock)")
+        }
         let registry = try contracts.loadRegistry()
         var logger = Logger(label: "copybot.replay")
         logger.logLevel = .warning
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
-        let node = NodeClient(configuration: .init(webSocketURLs: [], httpURLs: httpURLs), httpClient: http, logger: logger)
+        let node = NodeClient(
+            configuration: .init(webSocketURLs: [], httpURLs: httpURLs), httpClient: http, logger: logger)
         let terminal = isatty(STDERR_FILENO) == 1
         let replay = Replay(registry: registry, rpc: node, logger: logger)
         let result: Result<Replay.Summary, any Error>
         let progress: (@Sendable (Replay.Progress) -> Void)? =
-            terminal ? { @Sendable (progress: Replay.Progress) in Self.standardError("\r\u{1B}[2K" + progress.line) } : nil
-        let options = Replay.Options(fromBlock: fromBlock, toBlock: toBlock, wallets: addresses, format: format)
+            terminal
+            ? { @Sendable (progress: Replay.Progress) in Self.standardError("\r\u{1B}[2K" + progress.line) }
+            : nil
+        let options = Replay.Options(
+            fromBlock: fromBlock, toBlock: toBlock, wallets: addresses, format: format)
         do {
-            let summary = try await replay.run(options, output: { @Sendable line in print(line) }, progress: progress)
+            let summary = try await replay.run(
+                options, output: { @Sendable line in print(line) }, progress: progress)
             result = .success(summary)
         } catch {
             result = .failure(error)

@@ -22,9 +22,11 @@ struct RunCommand: AsyncParsableCommand {
         LibWebSocketsLogging.setLevel(.errors)
         let configuration: CopyBotConfiguration
         do {
-            configuration = try CopyBotConfiguration.load(path: config, environment: ProcessInfo.processInfo.environment)
+            configuration = try CopyBotConfiguration.load(
+                path: config, environment: ProcessInfo.processInfo.environment)
         } catch {
-            FileHandle.standardError.write(Data(("\(error)\nrun `copybot config check` for every issue and its fix\n").utf8))
+            FileHandle.standardError.write(
+                Data(("\(error)\nrun `copybot config check` for every issue and its fix\n").utf8))
             throw ExitCode(1)
         }
         let level = Logger.Level(rawValue: configuration.log.level.rawValue) ?? .info

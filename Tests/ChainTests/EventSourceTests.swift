@@ -11,7 +11,8 @@ final class TemporaryStore {
     let store: SQLiteStore
 
     init() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("copybot-test-\(UUID().uuidString)")
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "copybot-test-\(UUID().uuidString)")
         store = try SQLiteStore(path: directory.appendingPathComponent("copybot.sqlite").path)
     }
 
@@ -29,7 +30,10 @@ actor Collector {
     private(set) var retracted: [EthLog] = []
     private(set) var identities: [LogIdentity] = []
 
-    func consume(_ source: EventSource, until done: @Sendable (Collector) async -> Bool, timeout: Duration = .seconds(20)) async throws {
+    func consume(
+        _ source: EventSource, until done: @Sendable (Collector) async -> Bool,
+        timeout: Duration = .seconds(20)
+    ) async throws {
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
         while await !done(self) {
@@ -54,7 +58,9 @@ struct TestTimeout: Error {}
 struct EventSourceTests {
     static let logger = Logger(label: "test")
 
-    func configuration(_ chain: FakeChain, start: EventSourceConfiguration.Start = .block(1)) -> EventSourceConfiguration {
+    func configuration(
+        _ chain: FakeChain, start: EventSourceConfiguration.Start = .block(1)
+    ) -> EventSourceConfiguration {
         var configuration = EventSourceConfiguration(stream: "test", filter: chain.filter)
         configuration.start = start
         configuration.initialRange = 8
@@ -105,7 +111,8 @@ struct EventSourceTests {
         }
         for _ in 0..<10 { chain.mine(logs: 3) }
         let second = Collector()
-        try await withSource(chain, store: try temporary.reopen(), configuration: configuration(chain)) { source in
+        try await withSource(chain, store: try temporary.reopen(), configuration: configuration(chain)) {
+            source in
             try await second.consume(source) { await $0.delivered.count == 30 }
             try await Task.sleep(for: .milliseconds(300))
             try await second.consume(source) { _ in true }
@@ -122,7 +129,8 @@ struct EventSourceTests {
         chain.maxRange = 3
         let temporary = try TemporaryStore()
         let collector = Collector()
-        let source = EventSource(rpc: chain, store: temporary.store, configuration: configuration(chain), logger: Self.logger)
+        let source = EventSource(
+            rpc: chain, store: temporary.store, configuration: configuration(chain), logger: Self.logger)
         let task = Task { try await source.run() }
         try await collector.consume(source) { await $0.delivered.count == 100 }
         task.cancel()
@@ -192,7 +200,8 @@ struct EventSourceTests {
         let temporary = try TemporaryStore()
         var configuration = configuration(chain, start: .block(11))
         configuration.stopAfter = 40
-        let source = EventSource(rpc: chain, store: temporary.store, configuration: configuration, logger: Self.logger)
+        let source = EventSource(
+            rpc: chain, store: temporary.store, configuration: configuration, logger: Self.logger)
         let task = Task { try await source.run() }
         var blocks: [UInt64] = []
         for try await event in source.events {

@@ -69,10 +69,13 @@ final class FakeChain: ChainRPC {
     /// Appends a block with `logs` new transactions (one log each).
     @discardableResult
     func mine(logs count: Int) -> BlockHeader {
-        let (header, notifications, subscribers) = state.withLock { s -> (BlockHeader, [ChainNotification], [FakeSubscription]) in
+        let (header, notifications, subscribers) = state.withLock {
+            s -> (BlockHeader, [ChainNotification], [FakeSubscription]) in
             let parent = s.blocks.last!.header
             let number = parent.number + 1
-            let header = BlockHeader(number: number, hash: Self.hash(number, salt: s.salt), parentHash: parent.hash, timestamp: number * 2)
+            let header = BlockHeader(
+                number: number, hash: Self.hash(number, salt: s.salt), parentHash: parent.hash,
+                timestamp: number * 2)
             var logs: [EthLog] = []
             for i in 0..<count {
                 logs.append(Self.makeLog(tx: s.nextTx, block: header, index: UInt64(i), payload: s.nextTx))
@@ -92,17 +95,22 @@ final class FakeChain: ChainRPC {
     /// the new branch (other block, other log index), the rest vanish; the branch gets `extra`
     /// more blocks than it replaced. Subscribers see removed logs, then the new branch.
     func reorg(depth: Int, reincluded: Int, extra: Int = 1) -> (orphaned: [EthLog], dropped: [EthLog]) {
-        let (orphaned, dropped, notifications, subscribers) = state.withLock { s -> ([EthLog], [EthLog], [ChainNotification], [FakeSubscription]) in
+        let (orphaned, dropped, notifications, subscribers) = state.withLock {
+            s -> ([EthLog], [EthLog], [ChainNotification], [FakeSubscription]) in
             s.salt += 1
             let removed = s.blocks.suffix(depth)
             s.blocks.removeLast(depth)
             let orphaned = removed.flatMap(\.logs)
             let back = Array(orphaned.prefix(reincluded))
-            var notes: [ChainNotification] = orphaned.map { var l = $0; l.removed = true; return .log(l) }
+            var notes: [ChainNotification] = orphaned.map {
+                var l = $0; l.removed = true; return .log(l)
+            }
             for i in 0..<(depth + extra) {
                 let parent = s.blocks.last!.header
                 let number = parent.number + 1
-                let header = BlockHeader(number: number, hash: Self.hash(number, salt: s.salt), parentHash: parent.hash, timestamp: number * 2)
+                let header = BlockHeader(
+                    number: number, hash: Self.hash(number, salt: s.salt), parentHash: parent.hash,
+                    timestamp: number * 2)
                 var logs: [EthLog] = []
                 // A new transaction first, so re-included logs land at another index.
                 logs.append(Self.makeLog(tx: s.nextTx, block: header, index: 0, payload: s.nextTx))
@@ -133,7 +141,9 @@ final class FakeChain: ChainRPC {
             defer { s.subscriptions = [] }
             return s.subscriptions
         }
-        for subscription in subscribers { subscription.queue.finish(throwing: ChainRPCError.unavailable("connection dropped")) }
+        for subscription in subscribers {
+            subscription.queue.finish(throwing: ChainRPCError.unavailable("connection dropped"))
+        }
     }
 
     var getLogsCalls: Int { state.withLock { $0.getLogsCalls } }

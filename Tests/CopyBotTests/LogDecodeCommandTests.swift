@@ -18,7 +18,8 @@ struct LogDecodeCommandTests {
     /// The first fixture log of each kind, as JSON text.
     static func fixtureLines() throws -> (trade: String, matched: String) {
         let data = try Data(contentsOf: root.appendingPathComponent("Tests/Fixtures/orderfilled_logs.json"))
-        let cases = (try JSONSerialization.jsonObject(with: data) as! [String: Any])["cases"] as! [[String: Any]]
+        let cases =
+            (try JSONSerialization.jsonObject(with: data) as! [String: Any])["cases"] as! [[String: Any]]
         func line(_ kind: String) throws -> String {
             let found = cases.first { ($0["expected"] as! [String: Any])["kind"] as! String == kind }!
             return String(data: try JSONSerialization.data(withJSONObject: found["log"]!), encoding: .utf8)!
@@ -26,11 +27,13 @@ struct LogDecodeCommandTests {
         return (try line("trade"), try line("ignored"))
     }
 
-    @Test("log objects and eth_subscription frames decode; bad lines report their number and decoding goes on")
+    @Test(
+        "log objects and eth_subscription frames decode; bad lines report their number and decoding goes on")
     func mixedInput() throws {
         let command = LogDecodeCommand(registry: try Self.registry())
         let (trade, matched) = try Self.fixtureLines()
-        let frame = "{\"jsonrpc\":\"2.0\",\"method\":\"eth_subscription\",\"params\":{\"subscription\":\"0xabc\",\"result\":\(trade)}}"
+        let frame =
+            "{\"jsonrpc\":\"2.0\",\"method\":\"eth_subscription\",\"params\":{\"subscription\":\"0xabc\",\"result\":\(trade)}}"
         let input = [trade, "not json", "", frame, matched, "{\"address\":\"0x12\"}"]
         var output: [String] = []
         var errors: [String] = []
@@ -43,7 +46,10 @@ struct LogDecodeCommandTests {
         let first = try JSONSerialization.jsonObject(with: Data(output[0].utf8)) as! [String: Any]
         #expect(first["kind"] as? String == "trade")
         #expect(first["line"] as? Int == 1)
-        for key in ["block", "tx", "log_index", "exchange", "wallet", "side", "token_id", "price", "shares", "usdc", "args"] {
+        for key in [
+            "block", "tx", "log_index", "exchange", "wallet", "side", "token_id", "price", "shares", "usdc",
+            "args",
+        ] {
             #expect(first[key] != nil, "trade line has \(key)")
         }
         #expect(output[1].replacingOccurrences(of: "\"line\":4", with: "\"line\":1") == output[0])
@@ -59,17 +65,25 @@ struct LogDecodeCommandTests {
         for name in ["CTFExchangeV1", "NegRiskCTFExchangeV1", "CTFExchangeV2", "NegRiskCTFExchangeV2"] {
             #expect(list.contains(name))
         }
-        #expect(list.contains("0xd543adfd945773f1a62f74f0ee55a5e3b9b1a28262980ba90b1a89f2ea84d8ee  OrderFilled(bytes32,address,address,uint8,uint256,uint256,uint256,uint256,bytes32,bytes32)  [fills → trades]"))
+        #expect(
+            list.contains(
+                "0xd543adfd945773f1a62f74f0ee55a5e3b9b1a28262980ba90b1a89f2ea84d8ee  OrderFilled(bytes32,address,address,uint8,uint256,uint256,uint256,uint256,bytes32,bytes32)  [fills → trades]"
+            ))
         #expect(list.contains("OrdersMatched(bytes32,address,uint256,uint256,uint256,uint256)"))
         let topics = report.topics().split(separator: "\n")
         #expect(topics.count == 2)
-        #expect(topics.contains { $0.hasPrefix("0xd0a08e8c493f9c94f29311604c9de1b4e8c8d4c06bd0c789af57f2d65bfec0f6") })
+        #expect(
+            topics.contains {
+                $0.hasPrefix("0xd0a08e8c493f9c94f29311604c9de1b4e8c8d4c06bd0c789af57f2d65bfec0f6")
+            })
     }
 
     @Test("the copybot binary writes trades to stdout, errors to stderr, and exits 1 after a bad line")
     func binary() throws {
         let executable = Bundle.main.bundleURL.appendingPathComponent("copybot")
-        try #require(FileManager.default.isExecutableFile(atPath: executable.path), "built copybot at \(executable.path)")
+        try #require(
+            FileManager.default.isExecutableFile(atPath: executable.path),
+            "built copybot at \(executable.path)")
         let (trade, _) = try Self.fixtureLines()
         let process = Process()
         process.executableURL = executable

@@ -13,7 +13,9 @@ import Testing
 struct RunCrashRecoveryTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
-    static let followed: [Address] = (1...2).map { Address(hi: 0xC0DE_0000_0000_0000 | UInt64($0), mid: 3, lo: UInt32($0)) }
+    static let followed: [Address] = (1...2).map {
+        Address(hi: 0xC0DE_0000_0000_0000 | UInt64($0), mid: 3, lo: UInt32($0))
+    }
 
     func start(_ environment: [String: String], log: URL) throws -> Process {
         let process = Process()
@@ -22,7 +24,9 @@ struct RunCrashRecoveryTests {
         process.currentDirectoryURL = Self.root
         process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("COPYBOT_") }
             .merging(environment) { $1 }
-        if !FileManager.default.fileExists(atPath: log.path) { _ = FileManager.default.createFile(atPath: log.path, contents: nil) }
+        if !FileManager.default.fileExists(atPath: log.path) {
+            _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        }
         let handle = try FileHandle(forWritingTo: log)
         handle.seekToEndOfFile()
         process.standardOutput = handle
@@ -51,7 +55,8 @@ struct RunCrashRecoveryTests {
         let devnet = try Devnet(registry: registry, configuration: configuration)
         try await devnet.start()
         let startBlock = devnet.chain.blockNumber
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("copybot-kill-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "copybot-kill-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let database = directory.appendingPathComponent("copybot.sqlite").path
@@ -90,7 +95,8 @@ struct RunCrashRecoveryTests {
         #expect(checkpoint?.number == head.number, "the service caught up with the head")
         kill(last.processIdentifier, SIGTERM)
         last.waitUntilExit()
-        #expect(last.terminationReason == .exit && last.terminationStatus == 0, "SIGTERM stops copybot cleanly")
+        #expect(
+            last.terminationReason == .exit && last.terminationStatus == 0, "SIGTERM stops copybot cleanly")
         await devnet.shutdown()
 
         // The canonical fills of the followed wallets, as the listener identifies them.
@@ -108,7 +114,12 @@ struct RunCrashRecoveryTests {
         #expect(expected.count > 50, "enough fills to mean something (\(expected.count))")
         let missing = expected.subtracting(stored.keys)
         let extra = Set(stored.keys).subtracting(expected)
-        #expect(missing.isEmpty && extra.isEmpty, "of \(expected.count): missing \(missing.count), extra \(extra.count)")
-        #expect(try await store.pendingEvents(stream: "polygon").allSatisfy { if case .retracted = $0 { true } else { false } })
+        #expect(
+            missing.isEmpty && extra.isEmpty,
+            "of \(expected.count): missing \(missing.count), extra \(extra.count)")
+        #expect(
+            try await store.pendingEvents(stream: "polygon").allSatisfy {
+                if case .retracted = $0 { true } else { false }
+            })
     }
 }

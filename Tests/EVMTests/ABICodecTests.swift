@@ -13,7 +13,9 @@ struct ABICodecTests {
             let typeNames = testCase["types"] as! [String]
             let types = try typeNames.map { try ABIType(parsing: $0) }
             #expect(types.map(\.description) == typeNames, "case \(i): canonical type names")
-            let expected = try zip(testCase["values"] as! [Any], types).map { try abiValue(json: $0, type: $1) }
+            let expected = try zip(testCase["values"] as! [Any], types).map {
+                try abiValue(json: $0, type: $1)
+            }
             let encoded = try Hex.decode(testCase["encoded"] as! String)
             let decoded = try ABIDecoder.decode(types, from: encoded)
             #expect(decoded == expected, "case \(i): \(typeNames)")
@@ -22,7 +24,9 @@ struct ABICodecTests {
         }
         let allTypes = seenTypes.joined(separator: " ")
         for bits in stride(from: 8, through: 256, by: 8) {
-            #expect(allTypes.contains("uint\(bits)") && allTypes.contains("int\(bits)"), "int/uint\(bits) covered")
+            #expect(
+                allTypes.contains("uint\(bits)") && allTypes.contains("int\(bits)"), "int/uint\(bits) covered"
+            )
         }
         for n in 1...32 { #expect(allTypes.contains("bytes\(n)"), "bytes\(n) covered") }
         for needle in ["address", "bool", "string", "bytes,", "[]", "[2]", ")[]", "(("] {
@@ -64,7 +68,8 @@ struct ABITypeTests {
     func parse() throws {
         #expect(try ABIType(parsing: "uint").description == "uint256")
         #expect(try ABIType(parsing: "int[2][]") == .array(.fixedArray(.int(bits: 256), count: 2)))
-        #expect(try ABIType(parsing: "(uint8,(bytes,string)[])[3]").description == "(uint8,(bytes,string)[])[3]")
+        #expect(
+            try ABIType(parsing: "(uint8,(bytes,string)[])[3]").description == "(uint8,(bytes,string)[])[3]")
         #expect(try ABIType(parsing: "(uint8,(bytes,string)[])[3]").isDynamic)
         #expect(try ABIType(parsing: "(uint8,bytes32)[3]").headSize == 192)
     }
@@ -73,8 +78,10 @@ struct ABITypeTests {
         "invalid types are rejected with a reason",
         arguments: [
             "uint7", "uint264", "uint0", "int", "bytes0", "bytes33", "fixed128x18", "address[0]", "uint8[01]",
-            "()", "(uint8", "(uint8,)", "uint8[", "uint8]", "tuple", "uint8[99999999]", "", "string[2][", "Uint8",
-            "uint8[65536][65536]", String(repeating: "(", count: 40) + "bool" + String(repeating: ")", count: 40),
+            "()", "(uint8", "(uint8,)", "uint8[", "uint8]", "tuple", "uint8[99999999]", "", "string[2][",
+            "Uint8",
+            "uint8[65536][65536]",
+            String(repeating: "(", count: 40) + "bool" + String(repeating: ")", count: 40),
         ])
     func invalid(_ text: String) {
         if text == "int" {

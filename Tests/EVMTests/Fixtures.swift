@@ -20,7 +20,9 @@ enum Fixtures {
 
     /// The array under `key` of a fixture file.
     static func list(_ name: String, key: String) throws -> [[String: Any]] {
-        guard let list = try object(name)[key] as? [[String: Any]] else { throw FixtureError("\(name) has no \(key)") }
+        guard let list = try object(name)[key] as? [[String: Any]] else {
+            throw FixtureError("\(name) has no \(key)")
+        }
         return list
     }
 }
@@ -33,7 +35,9 @@ struct FixtureError: Error, CustomStringConvertible {
 /// Builds the ABIValue a fixture's JSON stands for, guided by the type.
 func abiValue(json: Any, type: ABIType) throws -> ABIValue {
     func string() throws -> String {
-        guard let s = json as? String else { throw FixtureError("expected a string for \(type), got \(json)") }
+        guard let s = json as? String else {
+            throw FixtureError("expected a string for \(type), got \(json)")
+        }
         return s
     }
     switch type {

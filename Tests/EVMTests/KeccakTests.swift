@@ -5,7 +5,8 @@ import Testing
 struct KeccakTests {
     @Test("known digests: empty input, the ERC-20 Transfer topic")
     func knownDigests() {
-        #expect(Keccak256.hash([]).hex == "0xc5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470")
+        #expect(
+            Keccak256.hash([]).hex == "0xc5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470")
         #expect(
             Keccak256.hash(utf8: "Transfer(address,address,uint256)").hex
                 == "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef")

@@ -8,7 +8,9 @@ struct UInt256Tests {
         let max = "115792089237316195423570985008687907853269984665640564039457584007913129639935"
         #expect(UInt256.max.decimalString == max)
         #expect(UInt256(decimal: max) == .max)
-        #expect(UInt256(decimal: "115792089237316195423570985008687907853269984665640564039457584007913129639936") == nil)
+        #expect(
+            UInt256(decimal: "115792089237316195423570985008687907853269984665640564039457584007913129639936")
+                == nil)
         #expect(UInt256(decimal: "") == nil)
         #expect(UInt256(decimal: "12a") == nil)
         #expect(UInt256(decimal: "0")?.decimalString == "0")
@@ -25,8 +27,14 @@ struct UInt256Tests {
         #expect(UInt256.max.signedDecimalString == "-1")
         let minInt256 = "-57896044618658097711785492504343953926634992332820282019728792003956564819968"
         #expect(UInt256(signedDecimal: minInt256)?.signedDecimalString == minInt256)
-        #expect(UInt256(signedDecimal: "-57896044618658097711785492504343953926634992332820282019728792003956564819969") == nil)
-        #expect(UInt256(signedDecimal: "57896044618658097711785492504343953926634992332820282019728792003956564819968") == nil)
+        #expect(
+            UInt256(
+                signedDecimal:
+                    "-57896044618658097711785492504343953926634992332820282019728792003956564819969") == nil)
+        #expect(
+            UInt256(
+                signedDecimal: "57896044618658097711785492504343953926634992332820282019728792003956564819968"
+            ) == nil)
     }
 
     @Test("six-decimal fixed point")

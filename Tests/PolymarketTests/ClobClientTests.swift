@@ -372,7 +372,8 @@ struct ClobRateAndCacheTests {
         let start = ContinuousClock.now
         for _ in 0..<10 { try await bucket.acquire() }
         let elapsed = start.duration(to: .now)
-        #expect(elapsed >= .milliseconds(380))  // 8 tokens at 20/s; no upper bound: a loaded machine oversleeps
+        // 8 tokens at 20/s; no upper bound: a loaded machine oversleeps.
+        #expect(elapsed >= .milliseconds(380))
     }
 
     @Test("the client paces its requests through the limiter")

@@ -8,16 +8,22 @@ struct ExchangeRegistryTests {
     /// ABI JSON of one event.
     static func eventABI(name: String = "OrderFilled", _ inputs: [(String, String, Bool)]) -> Data {
         let entries = inputs.map { "{\"name\":\"\($0.0)\",\"type\":\"\($0.1)\",\"indexed\":\($0.2)}" }
-        return Data("[{\"type\":\"event\",\"name\":\"\(name)\",\"anonymous\":false,\"inputs\":[\(entries.joined(separator: ","))]}]".utf8)
+        return Data(
+            "[{\"type\":\"event\",\"name\":\"\(name)\",\"anonymous\":false,\"inputs\":[\(entries.joined(separator: ","))]}]"
+                .utf8)
     }
 
     static let v3Inputs: [(String, String, Bool)] = [
         ("maker", "address", true), ("orderHash", "bytes32", true), ("taker", "address", false),
         ("fee", "uint256", false), ("tokenId", "uint256", false), ("side", "uint8", false),
-        ("note", "string", false), ("makerAmountFilled", "uint128", false), ("takerAmountFilled", "uint128", false),
+        ("note", "string", false), ("makerAmountFilled", "uint128", false),
+        ("takerAmountFilled", "uint128", false),
     ]
 
-    static func yaml(abi: String = "V3.json", address: String = "0xe3333700cA9d93003F00f0F71f8515005F6c00Aa", extra: String = "") -> String {
+    static func yaml(
+        abi: String = "V3.json", address: String = "0xe3333700cA9d93003F00f0F71f8515005F6c00Aa",
+        extra: String = ""
+    ) -> String {
         """
         chain_id: 137
         exchanges:
@@ -33,7 +39,10 @@ struct ExchangeRegistryTests {
     func shippedConfig() throws {
         let registry = try Repository.registry()
         #expect(registry.chainId == 137)
-        #expect(registry.contracts.map(\.name) == ["CTFExchangeV1", "NegRiskCTFExchangeV1", "CTFExchangeV2", "NegRiskCTFExchangeV2"])
+        #expect(
+            registry.contracts.map(\.name) == [
+                "CTFExchangeV1", "NegRiskCTFExchangeV1", "CTFExchangeV2", "NegRiskCTFExchangeV2",
+            ])
         #expect(
             Set(registry.fillTopics.map(\.hex)) == [
                 "0xd0a08e8c493f9c94f29311604c9de1b4e8c8d4c06bd0c789af57f2d65bfec0f6",
@@ -44,17 +53,27 @@ struct ExchangeRegistryTests {
 
     @Test("a new exchange version with the same field names maps without code changes")
     func newVersionMaps() throws {
-        let registry = try ExchangeRegistry(yaml: Self.yaml(), fileName: "test.yaml") { _ in Self.eventABI(Self.v3Inputs) }
+        let registry = try ExchangeRegistry(yaml: Self.yaml(), fileName: "test.yaml") { _ in
+            Self.eventABI(Self.v3Inputs)
+        }
         let contract = try #require(registry.contracts.first)
         // maker and orderHash indexed in swapped order; taker moved to data; a dynamic string in the middle.
         let data = try ABIEncoder.encode(
-            [.address(Address(hi: 7, mid: 7, lo: 7)), .uint(UInt256(10)), .uint(UInt256(42)), .uint(UInt256(1)),
-             .string("hello"), .uint(UInt256(2_000_000)), .uint(UInt256(1_000_000))],
-            as: [.address, .uint(bits: 256), .uint(bits: 256), .uint(bits: 8), .string, .uint(bits: 128), .uint(bits: 128)])
+            [
+                .address(Address(hi: 7, mid: 7, lo: 7)), .uint(UInt256(10)), .uint(UInt256(42)),
+                .uint(UInt256(1)),
+                .string("hello"), .uint(UInt256(2_000_000)), .uint(UInt256(1_000_000)),
+            ],
+            as: [
+                .address, .uint(bits: 256), .uint(bits: 256), .uint(bits: 8), .string, .uint(bits: 128),
+                .uint(bits: 128),
+            ])
         let wallet = Address(hi: 1, mid: 2, lo: 3)
         let log = EthLog(
-            address: contract.address, topics: [contract.fillEvent.topic0, wallet.word, Bytes32(0, 0, 0, 99)],
-            data: data, blockNumber: 5, blockHash: .zero, transactionHash: .zero, transactionIndex: 0, logIndex: 0)
+            address: contract.address,
+            topics: [contract.fillEvent.topic0, wallet.word, Bytes32(0, 0, 0, 99)],
+            data: data, blockNumber: 5, blockHash: .zero, transactionHash: .zero, transactionIndex: 0,
+            logIndex: 0)
         let trade = try #require(try registry.trade(log))
         #expect(trade.wallet == wallet)
         #expect(trade.orderHash == Bytes32(0, 0, 0, 99))
@@ -97,7 +116,9 @@ struct ExchangeRegistryTests {
         let hashed = #expect(throws: RegistryError.self) {
             try ExchangeRegistry(yaml: Self.yaml(), fileName: "t.yaml") { _ in Self.eventABI(inputs) }
         }
-        #expect(hashed?.description.contains("'tokenId' is string (indexed, so only its hash is in the log)") == true)
+        #expect(
+            hashed?.description.contains("'tokenId' is string (indexed, so only its hash is in the log)")
+                == true)
     }
 
     @Test(
@@ -105,19 +126,27 @@ struct ExchangeRegistryTests {
         arguments: [
             ("chain_id: 137\nexchanges: []\n", "exchanges", "no exchanges configured"),
             ("exchanges:\n  - name: A\n", "chain_id", "required key is missing"),
-            ("chain_id: 137\nexchanges:\n  - name: A\n    abi: V3.json\n", "exchanges[0].address", "required key is missing"),
+            (
+                "chain_id: 137\nexchanges:\n  - name: A\n    abi: V3.json\n", "exchanges[0].address",
+                "required key is missing"
+            ),
             ("chain_id: -1\nexchanges: []\n", "chain_id", "non-negative integer"),
-            (yaml(address: "0xE3333700cA9d93003F00f0F71f8515005F6c00Aa"), "exchanges[0].address", "invalid EIP-55 checksum"),
+            (
+                yaml(address: "0xE3333700cA9d93003F00f0F71f8515005F6c00Aa"), "exchanges[0].address",
+                "invalid EIP-55 checksum"
+            ),
             (yaml(address: "0x1234"), "exchanges[0].address", "expected 20 bytes"),
             (yaml(abi: "Missing.json"), "exchanges[0].abi", "does not exist"),
             (yaml(extra: "    last_block: 50"), "exchanges[0].last_block", "before first_block"),
             (yaml(extra: "    fill_event: Trade"), "exchanges[0].fill_event", "no event named Trade"),
             (
-                yaml() + "\n  - name: CTFExchangeV3\n    address: \"0x0000000000000000000000000000000000000001\"\n    abi: V3.json\n",
+                yaml()
+                    + "\n  - name: CTFExchangeV3\n    address: \"0x0000000000000000000000000000000000000001\"\n    abi: V3.json\n",
                 "exchanges[1].name", "used by two exchanges"
             ),
             (
-                yaml() + "\n  - name: Other\n    address: \"0xe3333700ca9d93003f00f0f71f8515005f6c00aa\"\n    abi: V3.json\n",
+                yaml()
+                    + "\n  - name: Other\n    address: \"0xe3333700ca9d93003f00f0f71f8515005f6c00aa\"\n    abi: V3.json\n",
                 "exchanges[1].address", "already configured as CTFExchangeV3"
             ),
             ("chain_id: [\n", "", "invalid YAML"),
@@ -126,7 +155,8 @@ struct ExchangeRegistryTests {
         let error = #expect(throws: RegistryError.self) {
             try ExchangeRegistry(yaml: yaml, fileName: "contracts.yaml") { name throws(RegistryError) in
                 guard name == "V3.json" else {
-                    throw RegistryError(file: "contracts.yaml", keyPath: "", message: "ABI file abi/\(name) does not exist")
+                    throw RegistryError(
+                        file: "contracts.yaml", keyPath: "", message: "ABI file abi/\(name) does not exist")
                 }
                 return Self.eventABI(Self.v3Inputs)
             }

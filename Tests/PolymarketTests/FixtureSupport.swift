@@ -12,7 +12,9 @@ func loadFixture(_ name: String) throws -> [String: Any] {
 extension [String: Any] {
     /// The string under `key`, or a failure naming the key.
     func string(_ key: String) throws -> String {
-        guard let value = self[key] as? String else { throw TestFailure(description: "missing string '\(key)'") }
+        guard let value = self[key] as? String else {
+            throw TestFailure(description: "missing string '\(key)'")
+        }
         return value
     }
 }

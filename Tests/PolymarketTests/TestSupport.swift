@@ -11,7 +11,8 @@ enum Repository {
 
     /// The registry built from `Config/contracts.polygon.yaml` and `abi/`.
     static func registry() throws -> ExchangeRegistry {
-        try ExchangeRegistry.load(contractsFile: path("Config/contracts.polygon.yaml"), abiDirectory: path("abi"))
+        try ExchangeRegistry.load(
+            contractsFile: path("Config/contracts.polygon.yaml"), abiDirectory: path("abi"))
     }
 
     /// The cases of a fixture file.

@@ -13,7 +13,8 @@ struct TradeMappingTests {
         var exchanges = Set<String>()
         var sides = Set<String>()
         for (i, testCase) in cases.enumerated() {
-            let line = String(data: try JSONSerialization.data(withJSONObject: testCase["log"]!), encoding: .utf8)!
+            let line = String(
+                data: try JSONSerialization.data(withJSONObject: testCase["log"]!), encoding: .utf8)!
             let log = try EthLogParser.parse(line: line)
             let expected = testCase["expected"] as! [String: Any]
             let decoded = try registry.decode(log)
@@ -45,7 +46,8 @@ struct TradeMappingTests {
                 #expect(try registry.trade(log) == nil, "case \(i): OrdersMatched is never a trade")
             }
         }
-        #expect(exchanges == ["CTFExchangeV1", "NegRiskCTFExchangeV1", "CTFExchangeV2", "NegRiskCTFExchangeV2"])
+        #expect(
+            exchanges == ["CTFExchangeV1", "NegRiskCTFExchangeV1", "CTFExchangeV2", "NegRiskCTFExchangeV2"])
         #expect(sides == ["BUY", "SELL"])
     }
 }
@@ -72,7 +74,9 @@ struct HostileFillTests {
     }
 
     /// side, tokenId, makerAmountFilled, takerAmountFilled, fee, builder, metadata.
-    func words(side: UInt64 = 0, maker: UInt256 = UInt256(520_000), taker: UInt256 = UInt256(1_000_000)) -> [UInt256] {
+    func words(
+        side: UInt64 = 0, maker: UInt256 = UInt256(520_000), taker: UInt256 = UInt256(1_000_000)
+    ) -> [UInt256] {
         [UInt256(side), UInt256(77), maker, taker, UInt256(0), .zero, .zero]
     }
 
@@ -86,7 +90,8 @@ struct HostileFillTests {
         #expect(trade.price.microsTotal == 520_000)
         let third = try #require(try registry.trade(log(words: words(maker: UInt256(1), taker: UInt256(3)))))
         #expect(third.price.description == "0.333333")
-        let twoThirds = try #require(try registry.trade(log(words: words(maker: UInt256(2), taker: UInt256(3)))))
+        let twoThirds = try #require(
+            try registry.trade(log(words: words(maker: UInt256(2), taker: UInt256(3)))))
         #expect(twoThirds.price.description == "0.666667")
     }
 
@@ -123,7 +128,9 @@ struct HostileFillTests {
         }
         var unknown = log(words: words())
         unknown.topics[0] = Bytes32(5, 5, 5, 5)
-        #expect(throws: TradeDecodingError.unknownEvent(exchange: "CTFExchangeV2", topic0: Bytes32(5, 5, 5, 5))) {
+        #expect(
+            throws: TradeDecodingError.unknownEvent(exchange: "CTFExchangeV2", topic0: Bytes32(5, 5, 5, 5))
+        ) {
             try registry.decode(unknown)
         }
         var elsewhere = log(words: words())

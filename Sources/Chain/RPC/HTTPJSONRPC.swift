@@ -16,7 +16,10 @@ public final class HTTPJSONRPC: Sendable {
     private let state = Mutex((preferred: 0, nextID: UInt64(1)))
 
     /// Creates a transport over `endpoints` (at least one), sharing `client`.
-    public init(endpoints: [String], client: HTTPClient, timeout: Duration = .seconds(30), maximumResponseBytes: Int = 256 << 20, logger: Logger) {
+    public init(
+        endpoints: [String], client: HTTPClient, timeout: Duration = .seconds(30),
+        maximumResponseBytes: Int = 256 << 20, logger: Logger
+    ) {
         precondition(!endpoints.isEmpty, "at least one HTTP endpoint")
         self.endpoints = endpoints
         self.client = client
@@ -59,7 +62,11 @@ public final class HTTPJSONRPC: Sendable {
         let response: HTTPClientResponse
         let bytes: ByteBuffer
         do {
-            response = try await client.execute(request, timeout: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000))
+            response = try await client.execute(
+                request,
+                timeout: .nanoseconds(
+                    Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds
+                        / 1_000_000_000))
             bytes = try await response.body.collect(upTo: maximumResponseBytes)
         } catch {
             throw ChainRPCError.unavailable("\(error)")

@@ -54,7 +54,8 @@ public enum JSONRPCCodec {
         public var isRangeLimit: Bool {
             let text = message.lowercased()
             let phrases = [
-                "block range", "range is too large", "range too large", "more than", "too many", "limit exceeded",
+                "block range", "range is too large", "range too large", "more than", "too many",
+                "limit exceeded",
                 "exceed maximum block range", "query timeout", "response size", "query returned",
             ]
             return code == -32005 || (code == -32602 && phrases.contains { text.contains($0) })
@@ -83,7 +84,8 @@ public enum JSONRPCCodec {
                 if scanner.equals(key, "id") {
                     if try scanner.peekKind() == .number {
                         let digits = try scanner.scanNumber()
-                        id = UInt64(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[digits]), as: UTF8.self))
+                        id = UInt64(
+                            String(decoding: UnsafeRawBufferPointer(rebasing: bytes[digits]), as: UTF8.self))
                     } else {
                         try scanner.skipValue()
                     }
@@ -124,13 +126,18 @@ public enum JSONRPCCodec {
         }
         if method == "eth_subscription" {
             guard let subscription, let notificationResult else {
-                throw MalformedMessage(reason: "eth_subscription without params.subscription and params.result")
+                throw MalformedMessage(
+                    reason: "eth_subscription without params.subscription and params.result")
             }
             return .notification(subscription: subscription, result: Array(bytes[notificationResult]))
         }
-        guard let id else { throw MalformedMessage(reason: "neither a response with a numeric id nor a notification") }
+        guard let id else {
+            throw MalformedMessage(reason: "neither a response with a numeric id nor a notification")
+        }
         if let error { return .response(id: id, result: .failure(error)) }
-        guard let result else { throw MalformedMessage(reason: "response \(id) has neither result nor error") }
+        guard let result else {
+            throw MalformedMessage(reason: "response \(id) has neither result nor error")
+        }
         return .response(id: id, result: .success(Array(bytes[result])))
     }
 
@@ -145,7 +152,11 @@ public enum JSONRPCCodec {
         while let key = try scanner.nextKey() {
             if scanner.equals(key, "code"), try scanner.peekKind() == .number {
                 let range = try scanner.scanNumber()
-                code = Int(String(decoding: UnsafeRawBufferPointer(rebasing: scanner.buffer[range]), as: UTF8.self)) ?? 0
+                code =
+                    Int(
+                        String(
+                            decoding: UnsafeRawBufferPointer(rebasing: scanner.buffer[range]), as: UTF8.self))
+                    ?? 0
             } else if scanner.equals(key, "message"), try scanner.peekKind() == .string {
                 message = try scanner.readString(maxBytes: 4096)
             } else {
@@ -170,7 +181,9 @@ public enum JSONRPCCodec {
 
     /// A hex quantity's value; at most 16 digits.
     public static func quantity(_ text: String) throws(MalformedMessage) -> UInt64 {
-        guard text.hasPrefix("0x"), text.count > 2, text.count <= 18, let value = UInt64(text.dropFirst(2), radix: 16) else {
+        guard text.hasPrefix("0x"), text.count > 2, text.count <= 18,
+            let value = UInt64(text.dropFirst(2), radix: 16)
+        else {
             throw MalformedMessage(reason: "invalid quantity '\(text.prefix(40))'")
         }
         return value
@@ -216,7 +229,9 @@ public enum JSONRPCCodec {
     }
 
     private static func word(_ text: String) throws(MalformedMessage) -> Bytes32 {
-        do { return try Bytes32(hex: text) } catch { throw MalformedMessage(reason: "invalid 32-byte hex '\(text.prefix(80))'") }
+        do { return try Bytes32(hex: text) } catch {
+            throw MalformedMessage(reason: "invalid 32-byte hex '\(text.prefix(80))'")
+        }
     }
 
     /// Reads an `eth_getLogs` result: an array of log objects.

@@ -54,7 +54,9 @@ public final class NodeClient: ChainRPC {
     public init(configuration: Configuration, httpClient: HTTPClient, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
-        self.http = HTTPJSONRPC(endpoints: configuration.httpURLs, client: httpClient, timeout: configuration.requestTimeout, logger: logger)
+        self.http = HTTPJSONRPC(
+            endpoints: configuration.httpURLs, client: httpClient, timeout: configuration.requestTimeout,
+            logger: logger)
     }
 
     /// What went wrong so far, for metrics.
@@ -66,12 +68,17 @@ public final class NodeClient: ChainRPC {
 
     public func headNumber() async throws -> UInt64 {
         let bytes = try await http.call("eth_blockNumber", params: "[]")
-        return try decode(bytes) { (buffer) throws(JSONRPCCodec.MalformedMessage) in try JSONRPCCodec.parseQuantity(buffer) }
+        return try decode(bytes) { (buffer) throws(JSONRPCCodec.MalformedMessage) in
+            try JSONRPCCodec.parseQuantity(buffer)
+        }
     }
 
     public func header(number: UInt64) async throws -> BlockHeader? {
-        let bytes = try await http.call("eth_getBlockByNumber", params: "[\"\(JSONRPCCodec.quantity(number))\",false]")
-        let header = try decode(bytes) { (buffer) throws(JSONRPCCodec.MalformedMessage) in try JSONRPCCodec.parseHeader(buffer) }
+        let bytes = try await http.call(
+            "eth_getBlockByNumber", params: "[\"\(JSONRPCCodec.quantity(number))\",false]")
+        let header = try decode(bytes) { (buffer) throws(JSONRPCCodec.MalformedMessage) in
+            try JSONRPCCodec.parseHeader(buffer)
+        }
         if let header, header.number != number {
             count { $0.malformedFrames += 1 }
             throw ChainRPCError.malformed("asked for block \(number), got \(header.number)")
@@ -80,13 +87,20 @@ public final class NodeClient: ChainRPC {
     }
 
     public func logs(_ filter: LogFilter, from: UInt64, to: UInt64) async throws -> [EthLog] {
-        let bytes = try await http.call("eth_getLogs", params: "[" + JSONRPCCodec.filterJSON(filter, from: from, to: to) + "]")
-        return try decode(bytes) { (buffer) throws(JSONRPCCodec.MalformedMessage) in try JSONRPCCodec.parseLogs(buffer) }
+        let bytes = try await http.call(
+            "eth_getLogs", params: "[" + JSONRPCCodec.filterJSON(filter, from: from, to: to) + "]")
+        return try decode(bytes) { (buffer) throws(JSONRPCCodec.MalformedMessage) in
+            try JSONRPCCodec.parseLogs(buffer)
+        }
     }
 
-    private func decode<T>(_ bytes: [UInt8], _ parse: (UnsafeRawBufferPointer) throws(JSONRPCCodec.MalformedMessage) -> T) throws -> T {
+    private func decode<T>(
+        _ bytes: [UInt8], _ parse: (UnsafeRawBufferPointer) throws(JSONRPCCodec.MalformedMessage) -> T
+    ) throws -> T {
         do {
-            return try bytes.withUnsafeBytes { buffer in Result { () throws(JSONRPCCodec.MalformedMessage) in try parse(buffer) } }.get()
+            return try bytes.withUnsafeBytes { buffer in
+                Result { () throws(JSONRPCCodec.MalformedMessage) in try parse(buffer) }
+            }.get()
         } catch {
             count { $0.malformedFrames += 1 }
             throw ChainRPCError.malformed(error.reason)
@@ -123,7 +137,10 @@ final class WebSocketSubscription: ChainSubscription {
     private let pump: Task<Void, Never>
     private let ids: (logs: String, heads: String)
 
-    private init(socket: WebSocketClient, queue: BoundedQueue<ChainNotification>, pump: Task<Void, Never>, ids: (String, String)) {
+    private init(
+        socket: WebSocketClient, queue: BoundedQueue<ChainNotification>, pump: Task<Void, Never>,
+        ids: (String, String)
+    ) {
         self.socket = socket
         self.queue = queue
         self.pump = pump
@@ -132,11 +149,13 @@ final class WebSocketSubscription: ChainSubscription {
 
     /// Connects, subscribes to both streams and starts routing notifications.
     static func open(
-        url: String, filter: LogFilter, configuration: NodeClient.Configuration, client: NodeClient, logger: Logger
+        url: String, filter: LogFilter, configuration: NodeClient.Configuration, client: NodeClient,
+        logger: Logger
     ) async throws -> WebSocketSubscription {
         let socket = try WebSocketClient(
             configuration: WebSocketConfiguration(
-                url: url, maxMessageBytes: configuration.maxMessageBytes, connectTimeout: configuration.subscribeTimeout,
+                url: url, maxMessageBytes: configuration.maxMessageBytes,
+                connectTimeout: configuration.subscribeTimeout,
                 tlsAllowSelfSigned: configuration.tlsAllowSelfSigned),
             logger: logger)
         socket.start()
@@ -156,8 +175,12 @@ final class WebSocketSubscription: ChainSubscription {
                     }
                     connectedOnce = true
                     do {
-                        try socket.send(JSONRPCCodec.request(id: 1, method: "eth_subscribe", params: "[\"logs\"," + JSONRPCCodec.filterJSON(filter) + "]"))
-                        try socket.send(JSONRPCCodec.request(id: 2, method: "eth_subscribe", params: "[\"newHeads\"]"))
+                        try socket.send(
+                            JSONRPCCodec.request(
+                                id: 1, method: "eth_subscribe",
+                                params: "[\"logs\"," + JSONRPCCodec.filterJSON(filter) + "]"))
+                        try socket.send(
+                            JSONRPCCodec.request(id: 2, method: "eth_subscribe", params: "[\"newHeads\"]"))
                     } catch {
                         handshake.finish(throwing: ChainRPCError.unavailable("\(error)"))
                     }
@@ -175,7 +198,9 @@ final class WebSocketSubscription: ChainSubscription {
                         continue
                     }
                     let parsed = text.withUTF8 { utf8 in
-                        Result { () throws(JSONRPCCodec.MalformedMessage) in try JSONRPCCodec.parseMessage(UnsafeRawBufferPointer(utf8)) }
+                        Result { () throws(JSONRPCCodec.MalformedMessage) in
+                            try JSONRPCCodec.parseMessage(UnsafeRawBufferPointer(utf8))
+                        }
                     }
                     switch parsed {
                     case .failure(let error):
@@ -185,9 +210,13 @@ final class WebSocketSubscription: ChainSubscription {
                         // Route by subscription id from the moment the answer is read, so no
                         // notification that follows it can be mistaken for a stranger's.
                         if id == 1 || id == 2, case .success(let bytes) = result,
-                            let subscriptionID = try? bytes.withUnsafeBytes({ try JSONRPCCodec.parseString($0) })
+                            let subscriptionID = try? bytes.withUnsafeBytes({
+                                try JSONRPCCodec.parseString($0)
+                            })
                         {
-                            idBox.withLock { if id == 1 { $0.logs = subscriptionID } else { $0.heads = subscriptionID } }
+                            idBox.withLock {
+                                if id == 1 { $0.logs = subscriptionID } else { $0.heads = subscriptionID }
+                            }
                         }
                         if !handshake.trySend((id, result)) { client.count { $0.unexpectedResponses += 1 } }
                     case .success(.notification(let subscription, let result)):
@@ -195,9 +224,10 @@ final class WebSocketSubscription: ChainSubscription {
                         let notification: ChainNotification?
                         do {
                             if subscription == known.logs {
-                                notification = .log(try result.withUnsafeBytes { buffer in
-                                    try EthLogParser.parseLog(buffer)
-                                })
+                                notification = .log(
+                                    try result.withUnsafeBytes { buffer in
+                                        try EthLogParser.parseLog(buffer)
+                                    })
                             } else if subscription == known.heads {
                                 notification = try result.withUnsafeBytes { buffer in
                                     try JSONRPCCodec.parseHeader(buffer)
@@ -223,8 +253,11 @@ final class WebSocketSubscription: ChainSubscription {
             var logsID: String? = nil
             var headsID: String? = nil
             while logsID == nil || headsID == nil {
-                guard let (id, result) = try await handshake.next(timeout: configuration.subscribeTimeout) else {
-                    throw ChainRPCError.unavailable("no subscription answer from \(url.prefix(40)) within \(configuration.subscribeTimeout)")
+                guard let (id, result) = try await handshake.next(timeout: configuration.subscribeTimeout)
+                else {
+                    throw ChainRPCError.unavailable(
+                        "no subscription answer from \(url.prefix(40)) within \(configuration.subscribeTimeout)"
+                    )
                 }
                 switch result {
                 case .failure(let error): throw ChainRPCError.server(code: error.code, message: error.message)

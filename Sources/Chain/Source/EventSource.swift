@@ -94,7 +94,9 @@ public final class EventSource: Sendable {
     public let events: BoundedQueue<ChainEvent>
 
     /// Creates a source; nothing happens until ``run()``.
-    public init(rpc: any ChainRPC, store: any ChainStateStore, configuration: EventSourceConfiguration, logger: Logger) {
+    public init(
+        rpc: any ChainRPC, store: any ChainStateStore, configuration: EventSourceConfiguration, logger: Logger
+    ) {
         self.rpc = rpc
         self.store = store
         self.configuration = configuration
@@ -152,7 +154,8 @@ public final class EventSource: Sendable {
                 throw CancellationError()
             } catch EventSourceError.staleSubscription {
                 update { $0.staleResubscribes += 1 }
-                logger.warning("no new head for \(configuration.staleAfter) on an open subscription; resubscribing")
+                logger.warning(
+                    "no new head for \(configuration.staleAfter) on an open subscription; resubscribing")
             } catch {
                 if Task.isCancelled { throw CancellationError() }
                 if configuration.stopAfter != nil, case ChainRPCError.malformed = error { throw error }
@@ -212,7 +215,8 @@ public final class EventSource: Sendable {
             // nothing to compare a fork against there, so start without a remembered hash.
             cursor = BlockRef(number: cursorNumber, hash: .zero)
         } else {
-            throw ChainRPCError.unavailable("the node has no block \(cursorNumber) yet (start block \(startNumber) is ahead of its head)")
+            throw ChainRPCError.unavailable(
+                "the node has no block \(cursorNumber) yet (start block \(startNumber) is ahead of its head)")
         }
         var step = ChainStep()
         step.cursor = cursor
@@ -232,7 +236,9 @@ public final class EventSource: Sendable {
         while true {
             try Task.checkCancellation()
             guard let notification = try await subscription.next(timeout: poll) else {
-                if clock.now - lastHead > configuration.staleAfter { throw EventSourceError.staleSubscription }
+                if clock.now - lastHead > configuration.staleAfter {
+                    throw EventSourceError.staleSubscription
+                }
                 continue
             }
             switch notification {
@@ -265,7 +271,8 @@ public final class EventSource: Sendable {
                     state.needsResync = true
                 }
                 if state.needsResync {
-                    logger.notice("listener: reorg detected at head \(head.number); resyncing from the fork point")
+                    logger.notice(
+                        "listener: reorg detected at head \(head.number); resyncing from the fork point")
                     // A node imports a new branch whole before it notifies, so resync to its head:
                     // a transaction re-included further up the branch is then seen, not retracted.
                     try await sync(&state, to: max(head.number, try await rpc.headNumber()))
@@ -273,7 +280,9 @@ public final class EventSource: Sendable {
                     continue
                 }
                 state.known[head.number] = head.hash
-                if head.number > 0, state.known[head.number - 1] == nil { state.known[head.number - 1] = head.parentHash }
+                if head.number > 0, state.known[head.number - 1] == nil {
+                    state.known[head.number - 1] = head.parentHash
+                }
                 if head.number >= state.cursor.number + 1 + configuration.verifyEvery {
                     try await sync(&state, to: head.number - 1)
                 }
@@ -286,7 +295,9 @@ public final class EventSource: Sendable {
     private func liveIdentity(_ log: EthLog, _ state: inout SyncState) -> LogIdentity {
         if let known = state.positions[log.blockHash]?[log.logIndex] { return known.identity }
         let base = LogIdentity(log: log, occurrence: 0)
-        let earlier = state.positions[log.blockHash]?.filter { $0.key < log.logIndex && $0.value.base == base }.count ?? 0
+        let earlier =
+            state.positions[log.blockHash]?.filter { $0.key < log.logIndex && $0.value.base == base }.count
+            ?? 0
         let identity = earlier == 0 ? base : LogIdentity(log: log, occurrence: earlier)
         state.positions[log.blockHash, default: [:]][log.logIndex] = (base, identity)
         return identity
@@ -327,7 +338,8 @@ public final class EventSource: Sendable {
         let stored = try await store.liveIdentities(stream: stream, aboveBlock: fork.number)
         var candidates = Set(stored.filter { $0.value.number <= target }.keys)
         let aboveTarget = Dictionary(grouping: stored.filter { $0.value.number > target }, by: \.value)
-        for (block, logs) in aboveTarget where try await rpc.header(number: block.number)?.hash != block.hash {
+        for (block, logs) in aboveTarget where try await rpc.header(number: block.number)?.hash != block.hash
+        {
             candidates.formUnion(logs.map(\.key))
         }
         if fork.number < state.cursor.number {
@@ -348,7 +360,8 @@ public final class EventSource: Sendable {
                 guard range > 1 else { throw ChainRPCError.rangeTooLarge(message) }
                 range = max(1, range / 2)
                 update { $0.rangeSplits += 1 }
-                logger.debug("listener: eth_getLogs \(from)...\(to) refused (\(message)); trying \(range) blocks")
+                logger.debug(
+                    "listener: eth_getLogs \(from)...\(to) refused (\(message)); trying \(range) blocks")
                 continue
             }
             guard let end = try await rpc.header(number: to) else {
@@ -373,7 +386,8 @@ public final class EventSource: Sendable {
             }
             if candidates.isEmpty {
                 step.cursor = end.ref
-                step.pruneBelow = end.number > configuration.reorgWindow ? end.number - configuration.reorgWindow : nil
+                step.pruneBelow =
+                    end.number > configuration.reorgWindow ? end.number - configuration.reorgWindow : nil
             }
             try await deliver(try await store.apply(step, stream: stream))
             for (number, hash) in blocks { state.known[number] = hash }
@@ -400,7 +414,9 @@ public final class EventSource: Sendable {
             state.known[lastEnd.number] = lastEnd.hash
             update { $0.checkpoint = lastEnd }
         }
-        let floor = state.cursor.number > configuration.reorgWindow ? state.cursor.number - configuration.reorgWindow : 0
+        let floor =
+            state.cursor.number > configuration.reorgWindow
+            ? state.cursor.number - configuration.reorgWindow : 0
         state.known = state.known.filter { $0.key >= floor }
     }
 

@@ -67,7 +67,8 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
             case .closed: throw Closed()
             case .wait(let id):
                 try await withTaskCancellationHandler {
-                    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                    try await withCheckedThrowingContinuation {
+                        (continuation: CheckedContinuation<Void, any Error>) in
                         let resumeNow: Bool = state.withLock { s in
                             if s.count < capacity || s.finished != nil || Task.isCancelled { return true }
                             s.waitingProducers.append((id, continuation))
@@ -77,7 +78,9 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
                     }
                 } onCancel: {
                     let waiter = state.withLock { s -> CheckedContinuation<Void, any Error>? in
-                        guard let i = s.waitingProducers.firstIndex(where: { $0.id == id }) else { return nil }
+                        guard let i = s.waitingProducers.firstIndex(where: { $0.id == id }) else {
+                            return nil
+                        }
                         return s.waitingProducers.remove(at: i).continuation
                     }
                     waiter?.resume(throwing: CancellationError())
@@ -132,7 +135,8 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
         }
         defer { timer?.cancel() }
         return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Element?, any Error>) in
+            try await withCheckedThrowingContinuation {
+                (continuation: CheckedContinuation<Element?, any Error>) in
                 let immediate: Result<Element?, any Error>? = state.withLock { s in
                     if let element = s.popFirst() {
                         resumeOneProducer(&s)
@@ -160,7 +164,8 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
     /// Ends the queue: waiting producers fail with ``Closed``; the consumer drains what is left,
     /// then gets nil (or `error`).
     public func finish(throwing error: (any Error)? = nil) {
-        let (consumer, producers) = state.withLock { s -> (CheckedContinuation<Element?, any Error>?, [CheckedContinuation<Void, any Error>]) in
+        let (consumer, producers) = state.withLock {
+            s -> (CheckedContinuation<Element?, any Error>?, [CheckedContinuation<Void, any Error>]) in
             guard s.finished == nil else { return (nil, []) }
             s.finished = .some(error)
             let consumer = s.count == 0 ? s.waitingConsumer : nil

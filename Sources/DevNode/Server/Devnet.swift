@@ -39,8 +39,11 @@ public final class Devnet: Sendable {
         faults = DevnetFaultControl(configuration.faults)
         let rpc = DevnetRPC(chain: chain, faults: faults, seed: configuration.chain.seed &+ 1)
         self.rpc = rpc
-        webSocket = LoopbackWebSocketServer(host: configuration.host, port: configuration.webSocketPort, maxMessageBytes: 1 << 20)
-        http = DevnetHTTPServer(host: configuration.host, port: configuration.httpPort) { body in rpc.handle(body) }
+        webSocket = LoopbackWebSocketServer(
+            host: configuration.host, port: configuration.webSocketPort, maxMessageBytes: 1 << 20)
+        http = DevnetHTTPServer(host: configuration.host, port: configuration.httpPort) { body in
+            rpc.handle(body)
+        }
     }
 
     /// `ws://host:port` once started.

@@ -16,7 +16,9 @@ public final class DevnetHTTPServer: Sendable {
     private let state = Mutex<(channel: (any Channel)?, port: Int)>((nil, 0))
 
     /// A server for `host:port` (0 picks a free port on the first start and keeps it).
-    public init(host: String = "127.0.0.1", port: Int = 0, maximumBodyBytes: Int = 8 << 20, handler: @escaping Handler) {
+    public init(
+        host: String = "127.0.0.1", port: Int = 0, maximumBodyBytes: Int = 8 << 20, handler: @escaping Handler
+    ) {
         self.host = host
         self.requestedPort = port
         self.maximumBodyBytes = maximumBodyBytes
@@ -100,7 +102,10 @@ final class JSONRPCHTTPHandler: ChannelInboundHandler, @unchecked Sendable {
             let bytes = ByteBuffer(string: answer ?? "")
             headers.add(name: "Content-Length", value: "\(bytes.readableBytes)")
             if !head.isKeepAlive { headers.add(name: "Connection", value: "close") }
-            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
+            context.write(
+                wrapOutboundOut(
+                    .head(HTTPResponseHead(version: head.version, status: status, headers: headers))),
+                promise: nil)
             context.write(wrapOutboundOut(.body(.byteBuffer(bytes))), promise: nil)
             if head.isKeepAlive {
                 context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)

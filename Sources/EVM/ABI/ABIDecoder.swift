@@ -17,7 +17,9 @@ public struct ABIDecoder {
     }
 
     /// Decodes `data` as the tuple of `types`.
-    public static func decode(_ types: [ABIType], from data: UnsafeRawBufferPointer) throws(ABIError) -> [ABIValue] {
+    public static func decode(
+        _ types: [ABIType], from data: UnsafeRawBufferPointer
+    ) throws(ABIError) -> [ABIValue] {
         var decoder = ABIDecoder(data: data)
         return try decoder.decodeTuple(types, base: 0)
     }
@@ -38,7 +40,8 @@ public struct ABIDecoder {
 
     private init(data: UnsafeRawBufferPointer) {
         self.data = data
-        self.budget = Swift.max(data.count, 1024).multipliedReportingOverflow(by: Self.budgetFactor).partialValue
+        self.budget =
+            Swift.max(data.count, 1024).multipliedReportingOverflow(by: Self.budgetFactor).partialValue
     }
 
     private mutating func spend(_ bytes: Int) throws(ABIError) {
@@ -96,7 +99,9 @@ public struct ABIDecoder {
             let negative = value.w0 >> 63 == 1
             let magnitudeBits = (negative ? ~value : value).bitWidth
             guard magnitudeBits <= bits - 1 else {
-                throw .invalidValue(type: type.description, at: offset, reason: "value is not a sign-extended \(bits)-bit integer")
+                throw .invalidValue(
+                    type: type.description, at: offset,
+                    reason: "value is not a sign-extended \(bits)-bit integer")
             }
             return .int(value)
         case .address:
@@ -118,7 +123,8 @@ public struct ABIDecoder {
             try spend(32)
             let bytes = w.bytes
             guard bytes[n...].allSatisfy({ $0 == 0 }) else {
-                throw .invalidValue(type: type.description, at: offset, reason: "padding after \(n) bytes is not zero")
+                throw .invalidValue(
+                    type: type.description, at: offset, reason: "padding after \(n) bytes is not zero")
             }
             return .fixedBytes(Array(bytes[..<n]))
         case .bytes:
@@ -144,10 +150,13 @@ public struct ABIDecoder {
         }
     }
 
-    private mutating func decodeStaticSequence(_ element: ABIType, count: Int, at offset: Int) throws(ABIError) -> [ABIValue] {
+    private mutating func decodeStaticSequence(
+        _ element: ABIType, count: Int, at offset: Int
+    ) throws(ABIError) -> [ABIValue] {
         let size = element.headSize
         guard count <= (data.count - Swift.min(offset, data.count)) / Swift.max(size, 1) else {
-            throw .outOfBounds(offset: offset, needed: count * size, available: Swift.max(0, data.count - offset))
+            throw .outOfBounds(
+                offset: offset, needed: count * size, available: Swift.max(0, data.count - offset))
         }
         var values: [ABIValue] = []
         values.reserveCapacity(count)

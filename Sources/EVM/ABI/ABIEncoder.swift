@@ -15,7 +15,9 @@ public enum ABIEncoder {
         return out
     }
 
-    private static func encodeTuple(_ values: [ABIValue], _ types: [ABIType], into out: inout [UInt8]) throws(ABIError) {
+    private static func encodeTuple(
+        _ values: [ABIValue], _ types: [ABIType], into out: inout [UInt8]
+    ) throws(ABIError) {
         let headLength = types.reduce(0) { $0 + $1.headSize }
         var heads: [UInt8] = []
         heads.reserveCapacity(headLength)
@@ -40,7 +42,9 @@ public enum ABIEncoder {
         .typeMismatch(type: type.description, value: value.jsonText())
     }
 
-    private static func encodeValue(_ value: ABIValue, _ type: ABIType, into out: inout [UInt8]) throws(ABIError) {
+    private static func encodeValue(
+        _ value: ABIValue, _ type: ABIType, into out: inout [UInt8]
+    ) throws(ABIError) {
         switch (type, value) {
         case (.uint(let bits), .uint(let v)):
             guard v.bitWidth <= bits else { throw mismatch(type, value) }

@@ -30,7 +30,8 @@ public enum ABIError: Error, Hashable, Sendable, CustomStringConvertible {
         case .outOfBounds(let offset, let needed, let available):
             "data too short: \(needed) bytes needed at offset \(offset), \(available) available"
         case .offsetTooLarge(let at): "offset or length at byte \(at) points outside the data"
-        case .lengthTooLarge(let at, let length): "array length \(length.prefix(80)) at byte \(at) exceeds the data"
+        case .lengthTooLarge(let at, let length):
+            "array length \(length.prefix(80)) at byte \(at) exceeds the data"
         case .invalidValue(let type, let at, let reason): "invalid \(type) at byte \(at): \(reason)"
         case .invalidUTF8(let at): "string at byte \(at) is not valid UTF-8"
         case .decodingBudgetExceeded: "offsets overlap so much that decoding would exceed its budget"

@@ -56,7 +56,9 @@ public struct ABIEvent: Hashable, Sendable, CustomStringConvertible {
         }
         let indexedCount = inputs.filter { $0.indexed == true }.count
         guard indexedCount <= (anonymous ? 4 : 3) else {
-            throw .invalidJSON("event \(name) has \(indexedCount) indexed inputs; at most \(anonymous ? 4 : 3) fit in topics")
+            throw .invalidJSON(
+                "event \(name) has \(indexedCount) indexed inputs; at most \(anonymous ? 4 : 3) fit in topics"
+            )
         }
         self.name = name
         self.inputs = inputs
@@ -102,13 +104,21 @@ public struct ABIEvent: Hashable, Sendable, CustomStringConvertible {
                 let topic = topics[topicIndex]
                 topicIndex += 1
                 if Self.isHashedWhenIndexed(type) {
-                    result.append(DecodedParameter(name: input.name, type: type, indexed: true, hashed: true, value: .fixedBytes(topic.bytes)))
+                    result.append(
+                        DecodedParameter(
+                            name: input.name, type: type, indexed: true, hashed: true,
+                            value: .fixedBytes(topic.bytes)))
                 } else {
                     let value = try ABIDecoder.decode([type], from: topic.bytes)[0]
-                    result.append(DecodedParameter(name: input.name, type: type, indexed: true, hashed: false, value: value))
+                    result.append(
+                        DecodedParameter(
+                            name: input.name, type: type, indexed: true, hashed: false, value: value))
                 }
             } else {
-                result.append(DecodedParameter(name: input.name, type: type, indexed: false, hashed: false, value: dataValues[dataIndex]))
+                result.append(
+                    DecodedParameter(
+                        name: input.name, type: type, indexed: false, hashed: false,
+                        value: dataValues[dataIndex]))
                 dataIndex += 1
             }
         }
@@ -142,11 +152,14 @@ public struct ContractABI: Hashable, Sendable {
                 entries = try JSONDecoder().decode(Artifact.self, from: json).abi
             }
         } catch {
-            throw .invalidJSON("not an ABI array or an artifact with an \"abi\" array (\(Self.describe(error)))")
+            throw .invalidJSON(
+                "not an ABI array or an artifact with an \"abi\" array (\(Self.describe(error)))")
         }
         var events: [ABIEvent] = []
         for entry in entries where entry.type == "event" {
-            events.append(try ABIEvent(name: entry.name ?? "", inputs: entry.inputs ?? [], anonymous: entry.anonymous ?? false))
+            events.append(
+                try ABIEvent(
+                    name: entry.name ?? "", inputs: entry.inputs ?? [], anonymous: entry.anonymous ?? false))
         }
         self.events = events
     }
@@ -155,7 +168,9 @@ public struct ContractABI: Hashable, Sendable {
     public func events(named name: String) -> [ABIEvent] { events.filter { $0.name == name } }
 
     /// The non-anonymous event whose topic0 is `topic`.
-    public func event(topic0 topic: Bytes32) -> ABIEvent? { events.first { !$0.anonymous && $0.topic0 == topic } }
+    public func event(topic0 topic: Bytes32) -> ABIEvent? {
+        events.first { !$0.anonymous && $0.topic0 == topic }
+    }
 
     private struct Artifact: Decodable { var abi: [ABIEntry] }
 
@@ -163,9 +178,11 @@ public struct ContractABI: Hashable, Sendable {
         switch error {
         case DecodingError.dataCorrupted(let context): return context.debugDescription
         case DecodingError.keyNotFound(let key, let context):
-            return "missing key '\(key.stringValue)' at \(context.codingPath.map(\.stringValue).joined(separator: "."))"
+            return
+                "missing key '\(key.stringValue)' at \(context.codingPath.map(\.stringValue).joined(separator: "."))"
         case DecodingError.typeMismatch(_, let context):
-            return "wrong type at \(context.codingPath.map(\.stringValue).joined(separator: ".")): \(context.debugDescription)"
+            return
+                "wrong type at \(context.codingPath.map(\.stringValue).joined(separator: ".")): \(context.debugDescription)"
         default: return "\(error)"
         }
     }

@@ -108,7 +108,9 @@ struct ABITypeParser {
             var components: [ABIType] = []
             while true {
                 components.append(try parseType(depth: depth + 1))
-                guard position < text.count else { throw .invalidType(original, reason: "unterminated tuple") }
+                guard position < text.count else {
+                    throw .invalidType(original, reason: "unterminated tuple")
+                }
                 if text[position] == UInt8(ascii: ",") {
                     position += 1
                 } else if text[position] == UInt8(ascii: ")") {
@@ -120,7 +122,8 @@ struct ABITypeParser {
             }
             type = .tuple(components)
             guard type.headSize <= ABIType.maximumStaticSize else {
-                throw .invalidType(original, reason: "a static value larger than \(ABIType.maximumStaticSize) bytes")
+                throw .invalidType(
+                    original, reason: "a static value larger than \(ABIType.maximumStaticSize) bytes")
             }
         } else {
             let start = position
@@ -135,7 +138,9 @@ struct ABITypeParser {
             }
             position += 1
             let start = position
-            while position < text.count, text[position] >= UInt8(ascii: "0"), text[position] <= UInt8(ascii: "9") {
+            while position < text.count, text[position] >= UInt8(ascii: "0"),
+                text[position] <= UInt8(ascii: "9")
+            {
                 position += 1
             }
             guard position < text.count, text[position] == UInt8(ascii: "]") else {
@@ -150,11 +155,13 @@ struct ABITypeParser {
                     count >= 1, count <= ABIType.maximumFixedArrayCount,
                     digits.first != UInt8(ascii: "0")
                 else {
-                    throw .invalidType(original, reason: "fixed array length must be 1...\(ABIType.maximumFixedArrayCount)")
+                    throw .invalidType(
+                        original, reason: "fixed array length must be 1...\(ABIType.maximumFixedArrayCount)")
                 }
                 type = .fixedArray(type, count: count)
                 guard type.headSize <= ABIType.maximumStaticSize else {
-                    throw .invalidType(original, reason: "a static value larger than \(ABIType.maximumStaticSize) bytes")
+                    throw .invalidType(
+                        original, reason: "a static value larger than \(ABIType.maximumStaticSize) bytes")
                 }
             }
         }
@@ -162,7 +169,8 @@ struct ABITypeParser {
     }
 
     private func isIdentifier(_ c: UInt8) -> Bool {
-        (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z")) || (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9"))
+        (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z"))
+            || (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9"))
     }
 
     private func elementary(_ name: String) throws(ABIError) -> ABIType {
