@@ -602,9 +602,9 @@ public final class CopyEngine: Sendable {
     )
         async throws -> CopyDecision
     {
-        let stored = try await store.recordDecision(
+        let (stored, inserted) = try await store.recordDecision(
             DecisionRecord(key: key, trade: summary, decision: decision, decidedAt: clock.now()))
-        if stored.decision == decision {
+        if inserted {
             statisticsBox.withLock { stats in
                 switch decision {
                 case .copied: stats.copied += 1

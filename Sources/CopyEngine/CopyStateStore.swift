@@ -261,8 +261,9 @@ public protocol CopyStateStore: Sendable {
     func decision(for key: DecisionKey) async throws -> DecisionRecord?
 
     /// Records `record` unless a decision for its key exists; returns the stored decision (the
-    /// existing one when there was one). Exactly one decision per key, across processes.
-    func recordDecision(_ record: DecisionRecord) async throws -> DecisionRecord
+    /// existing one when there was one) and whether this call stored it. Exactly one decision per
+    /// key, across processes: of concurrent callers with the same key exactly one gets `true`.
+    func recordDecision(_ record: DecisionRecord) async throws -> (record: DecisionRecord, inserted: Bool)
 
     /// Flags the decision for `key` as retracted by a reorg; returns it (nil when none).
     func markRetracted(_ key: DecisionKey) async throws -> DecisionRecord?

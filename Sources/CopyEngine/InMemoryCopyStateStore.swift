@@ -64,15 +64,17 @@ public final class InMemoryCopyStateStore: CopyStateStore {
         return state.withLock { $0.decisions[key] }
     }
 
-    public func recordDecision(_ record: DecisionRecord) async throws -> DecisionRecord {
+    public func recordDecision(
+        _ record: DecisionRecord
+    ) async throws -> (record: DecisionRecord, inserted: Bool) {
         try check()
         return state.withLock { state in
             if let existing = state.decisions[record.key] {
                 state.duplicateDecisionAttempts += 1
-                return existing
+                return (existing, false)
             }
             state.decisions[record.key] = record
-            return record
+            return (record, true)
         }
     }
 

@@ -113,8 +113,9 @@ extension LibWebSocketsTests {
             let deadline = clock.now + .seconds(120)
             while clock.now < deadline {
                 let head = devnet.chain.block(tag: .latest)
+                // ... and until the consumer has handled (acknowledged) everything stored.
                 if let checkpoint = source.status.checkpoint, checkpoint.number == head?.number,
-                    checkpoint.hash == head?.hash
+                    checkpoint.hash == head?.hash, try await store.pendingEvents(stream: "polygon").isEmpty
                 {
                     break
                 }
@@ -148,6 +149,17 @@ extension LibWebSocketsTests {
             let final = Set(live.filter { $0.value > 0 }.keys)
             #expect(duplicates == 0, "fills delivered twice without a retraction in between")
             let missing = canonicalKeys.subtracting(final)
+            if !missing.isEmpty, ProcessInfo.processInfo.environment["LISTENER_DEBUG"] != nil {
+                let byKey = Dictionary(
+                    canonical.map { ($0.transactionHash.hex + "/" + $0.template.orderHash.hex, $0) },
+                    uniquingKeysWith: { a, _ in a })
+                let deliveredKeys = Set(seen.delivered.map(key)), retractedKeys = Set(seen.retracted.map(key))
+                let blocks = missing.compactMap { byKey[$0]?.blockNumber }.sorted()
+                print(
+                    "DEBUG missing blocks \(blocks.first ?? 0)...\(blocks.last ?? 0) count \(blocks.count); delivered \(missing.filter(deliveredKeys.contains).count) retracted \(missing.filter(retractedKeys.contains).count); head \(chain.blockNumber)"
+                )
+                print("DEBUG distinct blocks: \(Set(blocks).sorted().prefix(40))")
+            }
             let extra = final.subtracting(canonicalKeys)
             #expect(
                 missing.isEmpty && extra.isEmpty,

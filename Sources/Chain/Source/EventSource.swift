@@ -331,6 +331,7 @@ public final class EventSource: Sendable {
         let fork = try await forkPoint(state)
         guard target > fork.number || fork.number < state.cursor.number else { return }
         update { $0.syncTarget = target }
+        logger.debug("listener: sync \(fork.number + 1)...\(target) (checkpoint \(state.cursor))")
         let stream = configuration.stream
         // Logs delivered above the fork point up to the target (live ones, or a reorged branch's)
         // must be seen again in this range, or they are retracted. Above the target, only logs in
@@ -353,6 +354,12 @@ public final class EventSource: Sendable {
         while from <= target {
             try Task.checkCancellation()
             let to = min(target, from + range - 1)
+            // The range is read between two looks at its last block, and must hang off the block
+            // the previous range ended with: a reorg during the read (or between two ranges) would
+            // otherwise mix branches, and the checkpoint would skip the new branch's logs.
+            guard let before = try await rpc.header(number: to) else {
+                throw ChainRPCError.unavailable("the node has no block \(to) yet")
+            }
             let fetched: [EthLog]
             do {
                 fetched = try await rpc.logs(configuration.filter, from: from, to: to)
@@ -364,8 +371,13 @@ public final class EventSource: Sendable {
                     "listener: eth_getLogs \(from)...\(to) refused (\(message)); trying \(range) blocks")
                 continue
             }
-            guard let end = try await rpc.header(number: to) else {
-                throw ChainRPCError.unavailable("the node has no block \(to) yet")
+            guard let end = try await rpc.header(number: to), end.hash == before.hash else {
+                throw ChainRPCError.unavailable(
+                    "the chain moved while blocks \(from)...\(to) were read; resyncing")
+            }
+            if !lastEnd.hash.isZero, try await rpc.header(number: lastEnd.number)?.hash != lastEnd.hash {
+                throw ChainRPCError.unavailable(
+                    "block \(lastEnd.number) was reorged during the resync; resyncing")
             }
             let logs = accept(fetched, from: from, to: to)
             if logs.contains(where: { $0.blockNumber == to && $0.blockHash != end.hash }) {
