@@ -105,6 +105,7 @@ let package = Package(
             name: "DevNode",
             dependencies: [
                 "CLibWebSockets",
+                "Chain",
                 "EVM",
                 "Polymarket",
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -11,8 +11,13 @@ import Musl
 ///
 /// ``join()`` waits (asynchronously) for the closure to return and then reaps the thread, so once it
 /// returns the thread no longer exists. A thread that is never joined is detached when this object
-/// goes away, so it is reaped by the system.
-final class ServiceThread: Sendable {
+/// goes away, so it is reaped by the system. Used by the client here and by the devnet's server.
+public final class ServiceThread: Sendable {
+    /// `pthread_create` failed with this error code.
+    public struct StartError: Error, Hashable, Sendable {
+        public var code: Int32
+    }
+
     private struct State {
         var handle: pthread_t?
         var finished = false
@@ -36,9 +41,9 @@ final class ServiceThread: Sendable {
     private init() {}
 
     /// Starts a thread named `name` (as seen in /proc; 15 bytes kept) running `body`.
-    static func start(
+    public static func start(
         name: String, body: @escaping @Sendable () -> Void
-    ) throws(WebSocketError) -> ServiceThread {
+    ) throws(StartError) -> ServiceThread {
         let thread = ServiceThread()
         let start = Unmanaged.passRetained(Start(name: name, body: body, thread: thread))
         var handle = pthread_t()
@@ -53,7 +58,7 @@ final class ServiceThread: Sendable {
             }, start.toOpaque())
         guard code == 0 else {
             start.release()
-            throw .threadStartFailed(code: code)
+            throw StartError(code: code)
         }
         thread.state.withLock { $0.handle = handle }
         return thread
@@ -70,7 +75,7 @@ final class ServiceThread: Sendable {
 
     /// Waits for the closure to return, then reaps the thread (only the first joiner does; the
     /// others just wait).
-    func join() async {
+    public func join() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let done = state.withLock { s in
                 if s.finished { return true }

@@ -66,12 +66,12 @@ public final class WebSocketClient: WebSocketTransport {
             guard case .idle = state else { return }
             let loop = ClientServiceLoop(
                 configuration: configuration, url: url, logger: logger, mailbox: mailbox, buffer: buffer)
-            do throws(WebSocketError) {
+            do throws(ServiceThread.StartError) {
                 let thread = try ServiceThread.start(name: "lws-client") { loop.run() }
                 state = .running(thread)
             } catch {
                 logger.error("cannot start the WebSocket service thread: \(error)")
-                buffer.push(.error(error))
+                buffer.push(.error(.threadStartFailed(code: error.code)))
                 buffer.finish()
                 mailbox.markStopped()
                 state = .shutDown(nil)

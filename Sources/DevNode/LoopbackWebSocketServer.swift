@@ -1,4 +1,5 @@
 import CLibWebSockets
+import Chain
 import Synchronization
 
 #if canImport(Glibc)
@@ -80,12 +81,11 @@ public final class LoopbackWebSocketServer: Sendable {
             capturedHeaders: capturedHeaders, mailbox: mailbox,
             events: eventsContinuation, ready: ready)
         let thread: ServiceThread
-        switch ServiceThread.start(name: "lws-devnode", body: { loop.run() }) {
-        case .success(let started):
-            thread = started
-        case .failure(let error):
+        do {
+            thread = try ServiceThread.start(name: "lws-devnode", body: { loop.run() })
+        } catch {
             lifecycle.withLock { $0.starting = false }
-            throw error
+            throw .threadStartFailed(code: error.code)
         }
         switch await ready.value {
         case .success(let boundPort):
