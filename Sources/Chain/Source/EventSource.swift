@@ -329,13 +329,11 @@ public final class EventSource: Sendable {
     /// and retracts the ones that vanished.
     private func sync(_ state: inout SyncState, to target: UInt64) async throws {
         let fork = try await forkPoint(state)
-        guard target > fork.number || fork.number < state.cursor.number else { return }
-        update { $0.syncTarget = target }
-        logger.debug("listener: sync \(fork.number + 1)...\(target) (checkpoint \(state.cursor))")
         let stream = configuration.stream
         // Logs delivered above the fork point up to the target (live ones, or a reorged branch's)
         // must be seen again in this range, or they are retracted. Above the target, only logs in
-        // blocks the node no longer has (a shorter new branch) are candidates.
+        // blocks the node no longer has (a shorter new branch, or a late notification of an
+        // orphaned log) are candidates; they are checked even when there is nothing to fetch.
         let stored = try await store.liveIdentities(stream: stream, aboveBlock: fork.number)
         var candidates = Set(stored.filter { $0.value.number <= target }.keys)
         let aboveTarget = Dictionary(grouping: stored.filter { $0.value.number > target }, by: \.value)
@@ -343,6 +341,9 @@ public final class EventSource: Sendable {
         {
             candidates.formUnion(logs.map(\.key))
         }
+        guard target > fork.number || fork.number < state.cursor.number || !candidates.isEmpty else { return }
+        update { $0.syncTarget = target }
+        logger.debug("listener: sync \(fork.number + 1)...\(target) (checkpoint \(state.cursor))")
         if fork.number < state.cursor.number {
             update { $0.reorgs += 1 }
             logger.notice("listener: rewinding checkpoint from \(state.cursor) to fork point \(fork)")
