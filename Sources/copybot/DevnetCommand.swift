@@ -27,6 +27,8 @@ struct DevnetCommand: AsyncParsableCommand {
     var wallets: [String] = []
     @Option(name: .customLong("followed-share"), help: "Share of fills made by --wallet wallets.")
     var followedShare = 0.2
+    @Option(help: "Mine this many blocks before serving (history for `copybot replay`).")
+    var premine = 0
     @Option(name: .customLong("max-blocks"), help: "Stop producing after this many blocks.")
     var maxBlocks: Int?
     @Option(
@@ -84,6 +86,7 @@ struct DevnetCommand: AsyncParsableCommand {
         configuration.faults.reorgEvery = reorgEvery
         configuration.faults.reorgDepth = 1...max(1, reorgDepth)
         let devnet = try Devnet(registry: try contracts.loadRegistry(), configuration: configuration)
+        if premine > 0 { _ = devnet.chain.mine(count: premine) }
         try await devnet.start()
         FileHandle.standardOutput.write(
             Data(
