@@ -117,7 +117,7 @@ let package = Package(
         .target(
             name: "CopyBot",
             dependencies: [
-                "EVM", "Polymarket", "Chain", "Store",
+                "EVM", "Polymarket", "Chain", "Store", "CopyEngine",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Configuration", package: "swift-configuration"),
@@ -130,6 +130,7 @@ let package = Package(
             dependencies: [
                 "CopyBot",
                 "Chain",
+                "CopyEngine",
                 "DevNode",
                 "EVM",
                 "Polymarket",
@@ -159,7 +160,7 @@ let package = Package(
         .testTarget(
             name: "CopyBotTests",
             dependencies: [
-                "CopyBot", "Polymarket", "EVM", "ClobStandIn", "Chain", "DevNode", "Store",
+                "CopyBot", "Polymarket", "EVM", "ClobStandIn", "Chain", "DevNode", "Store", "CopyEngine",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),

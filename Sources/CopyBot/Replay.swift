@@ -1,4 +1,5 @@
 import Chain
+import CopyEngine
 import EVM
 import Foundation
 import Logging
@@ -25,6 +26,8 @@ public struct Replay: Sendable {
         public var format: Format
         /// `eth_getLogs` range to start with.
         public var initialRange: UInt64 = 2_000
+        /// Copy every trade on paper with these settings (nil: only list the trades).
+        public var simulation: Simulation?
 
         /// Creates options.
         public init(fromBlock: UInt64, toBlock: UInt64?, wallets: [Address], format: Format) {
@@ -35,8 +38,37 @@ public struct Replay: Sendable {
         }
     }
 
+    /// How a replay copies on paper: the engine settings of the configuration and the money it
+    /// starts with. History has no order books, so every paper fill is priced at the target's own
+    /// price (flagged `priced_from_target`) with the configured market fallback rules.
+    public struct Simulation: Sendable {
+        public var engine: EngineConfiguration
+        public var startingCash: Fixed6
+
+        /// Creates settings; the mode is forced to paper.
+        public init(engine: EngineConfiguration, startingCash: Fixed6) {
+            var engine = engine
+            engine.mode = .paper
+            self.engine = engine
+            self.startingCash = startingCash
+        }
+    }
+
+    /// What the paper copy of a replay did.
+    public struct SimulationSummary: Hashable, Sendable {
+        public var statistics = EngineStatistics()
+        /// The ledger at the end, marked at the last price seen of each token.
+        public var ledger: Ledger
+        public var startingCash: Fixed6
+
+        /// Equity minus the starting cash: realised plus marked PnL.
+        public var pnl: Fixed6 { ledger.equity - startingCash }
+    }
+
     /// What a replay saw.
     public struct Summary: Hashable, Sendable {
+        /// The paper copy, when simulated.
+        public var simulation: SimulationSummary?
         public var fromBlock: UInt64 = 0
         public var toBlock: UInt64 = 0
         public var trades = 0
@@ -116,6 +148,7 @@ public struct Replay: Sendable {
         let source = EventSource(rpc: rpc, store: store, configuration: configuration, logger: logger)
         let feed = TradeFeed(source: source, registry: registry, logger: logger)
         let started = ContinuousClock.now
+        let simulator = options.simulation.map { Self.simulator($0, logger: logger) }
         var summary = Summary()
         summary.fromBlock = options.fromBlock
         summary.toBlock = to
@@ -144,15 +177,57 @@ public struct Replay: Sendable {
                     summary.volumeUnits =
                         summary.volumeUnits.addingReportingOverflow(trade.collateral.units).partialValue
                     summary.byWallet[trade.wallet, default: 0] += 1
-                    output(options.format == .jsonl ? TradeJSON.object(trade) : Self.text(trade))
+                }
+                var decision: CopyDecision?
+                if let simulator {
+                    decision = await simulator.handle(
+                        CopyTrade(
+                            identity: TradeIdentity(event.identity.hash),
+                            kind: event.kind == .trade ? .trade : .retracted, trade: event.trade))
+                }
+                if event.kind == .trade {
+                    output(Self.line(event.trade, decision: decision, format: options.format))
                 }
                 try await feed.acknowledge(event)
             }
             group.cancelAll()
         }
         summary.rejected = feed.statistics.rejected
+        if let simulator, let simulation = options.simulation {
+            summary.simulation = SimulationSummary(
+                statistics: simulator.statistics, ledger: simulator.portfolio.ledger,
+                startingCash: simulation.startingCash)
+        }
         summary.seconds = Self.seconds(ContinuousClock.now - started)
         return summary
+    }
+
+    /// A paper engine over an in-memory store, with no exchange (no books in history).
+    static func simulator(_ simulation: Simulation, logger: Logger) -> CopyEngine {
+        let clock = SystemWallClock()
+        var quiet = logger
+        quiet.logLevel = .warning
+        return CopyEngine(
+            configuration: simulation.engine, store: InMemoryCopyStateStore(), gateway: HistoryGateway(),
+            signer: nil,
+            portfolio: Portfolio(ledger: Ledger(cash: simulation.startingCash, day: clock.now().utcDay)),
+            breaker: CircuitBreaker(clock: clock), killSwitch: FlagKillSwitch(), clock: clock, logger: quiet)
+    }
+
+    /// One output line for a trade (and its paper decision).
+    static func line(_ trade: TradeEvent, decision: CopyDecision?, format: Format) -> String {
+        switch format {
+        case .jsonl:
+            guard let decision else { return TradeJSON.object(trade) }
+            var out = "{"
+            TradeJSON.writeFields(trade, to: &out)
+            out += ",\"decision\":\"\(decision.kind)\",\"reason\":\"\(decision.label)\",\"explanation\":"
+            JSONString.write(decision.explanation, to: &out)
+            out += "}"
+            return out
+        case .text:
+            return text(trade) + (decision.map { " → " + $0.explanation } ?? "")
+        }
     }
 
     static func seconds(_ duration: Duration) -> Double {
@@ -165,6 +240,25 @@ public struct Replay: Sendable {
         return
             "#\(trade.blockNumber) \(trade.exchange) \(trade.wallet) \(trade.side.rawValue) \(trade.shares) @ \(trade.price) = \(trade.collateral) USDC token \(token.prefix(12))\(token.count > 12 ? "…" : "") tx \(trade.transactionHash.hex.prefix(12))…"
     }
+}
+
+/// The exchange of a replay: history has no order books and no orders are sent, so every call
+/// fails and the paper engine prices fills from the target's trade.
+struct HistoryGateway: ExchangeGateway {
+    func book(tokenID: UInt256) async throws -> MarketBook {
+        throw GatewayError.transport("no books in history")
+    }
+    func marketParameters(tokenID: UInt256) async throws -> MarketParameters {
+        throw GatewayError.transport("no market data in history")
+    }
+    func market(of tokenID: UInt256) async throws -> MarketID {
+        throw GatewayError.transport("no market data in history")
+    }
+    func post(_ order: SignedOrder, orderType: OrderType) async throws -> ExchangeOrder {
+        throw GatewayError.rejected("a replay sends no orders")
+    }
+    func lookup(orderHash: Bytes32) async throws -> ExchangeOrder? { nil }
+    func balance() async throws -> Fixed6 { throw GatewayError.transport("no balance in history") }
 }
 
 /// A replay that cannot run as asked.

@@ -616,7 +616,13 @@ public final class CopyEngine: Sendable {
                     stats.failedByReason[reason.name, default: 0] += 1
                 }
             }
-            logger.info("\(key.identity.bytes.hex) \(decision.explanation)")
+            logger.info(
+                "\(decision.explanation)",
+                metadata: [
+                    "trade": "\(key.identity.bytes.hex)", "wallet": "\(summary.wallet)",
+                    "block": "\(summary.blockNumber)", "tx": "\(summary.transactionHash.hex)",
+                    "decision": "\(decision.kind)", "reason": "\(decision.label)",
+                ])
         } else {
             statisticsBox.withLock { $0.alreadyDecided += 1 }
         }

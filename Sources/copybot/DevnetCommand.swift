@@ -77,7 +77,11 @@ struct DevnetCommand: AsyncParsableCommand {
         configuration.chain.seed = seed
         configuration.chain.followedWallets = followed
         configuration.chain.followedProbability = followedShare
-        configuration.chain.genesisTimestamp = UInt64(Date().timeIntervalSince1970)
+        // Block timestamps follow the wall clock (at whole seconds a block), premined history
+        // included, so copybot's stale-trade cut-off sees realistic ages.
+        configuration.chain.blockTime = max(1, UInt64(blockTime.rounded()))
+        configuration.chain.genesisTimestamp =
+            UInt64(Date().timeIntervalSince1970) - UInt64(premine) * configuration.chain.blockTime
         configuration.faults.dropConnectionEvery = dropEvery.map { .milliseconds(Int($0 * 1000)) }
         configuration.faults.getLogsMaxRange = getLogsMaxRange
         configuration.faults.duplicateNotifications = duplicates

@@ -2,6 +2,7 @@ import ArgumentParser
 import AsyncHTTPClient
 import Chain
 import CopyBot
+import CopyEngine
 import EVM
 import Foundation
 import Logging
@@ -20,6 +21,10 @@ struct ReplayCommand: AsyncParsableCommand {
             With --format jsonl, one JSON object per trade goes to standard output (keys: block, tx, \
             log_index, exchange, wallet, side, token_id, price, shares, usdc, ...); progress and the \
             summary go to standard error.
+            Each trade is also copied on paper with the sizing and risk settings of --config (the \
+            defaults without it), priced at the target's own price since history has no order books; \
+            the summary ends with what was copied, what was skipped and why, and the paper PnL marked at \
+            the last price seen. --no-simulate only lists the trades.
             """)
 
     @Option(name: .customLong("from-block"), help: "The first block to read.")
@@ -38,6 +43,12 @@ struct ReplayCommand: AsyncParsableCommand {
         name: .customLong("http-url"), help: "A node's HTTP JSON-RPC endpoint (repeatable, tried in turn).")
     var httpURLs: [String] = ["http://127.0.0.1:8545"]
 
+    @Option(help: "A configuration file for sizing, risk limits and (without --wallet) the wallets.")
+    var config: String?
+
+    @Flag(inversion: .prefixedNo, help: "Copy each trade on paper and summarise the result.")
+    var simulate = true
+
     @OptionGroup var contracts: ContractOptions
 
     func run() async throws {
@@ -50,6 +61,16 @@ struct ReplayCommand: AsyncParsableCommand {
         }
         if let toBlock, toBlock < fromBlock {
             throw ValidationError("--to-block \(toBlock) is before --from-block \(fromBlock)")
+        }
+        var settings = CopyBotConfiguration()
+        if let config {
+            do {
+                settings = try CopyBotConfiguration.load(
+                    path: config, environment: ProcessInfo.processInfo.environment)
+            } catch {
+                throw ValidationError("--config \(config): \(error)")
+            }
+            if addresses.isEmpty { addresses = settings.follow.wallets.map(\.address) }
         }
         let registry = try contracts.loadRegistry()
         var logger = Logger(label: "copybot.replay")
@@ -64,8 +85,12 @@ struct ReplayCommand: AsyncParsableCommand {
             terminal
             ? { @Sendable (progress: Replay.Progress) in Self.standardError("\r\u{1B}[2K" + progress.line) }
             : nil
-        let options = Replay.Options(
+        var options = Replay.Options(
             fromBlock: fromBlock, toBlock: toBlock, wallets: addresses, format: format)
+        if simulate {
+            options.simulation = Replay.Simulation(
+                engine: settings.engineConfiguration(), startingCash: settings.startingCash)
+        }
         do {
             let summary = try await replay.run(
                 options, output: { @Sendable line in print(line) }, progress: progress)
@@ -84,6 +109,31 @@ struct ReplayCommand: AsyncParsableCommand {
             \(summary.rejected.isEmpty ? "" : "; undecodable logs: \(summary.rejected)")
 
             """)
+        if let simulation = summary.simulation { Self.standardError(Self.describe(simulation)) }
+    }
+
+    /// The paper copy's summary, for people.
+    static func describe(_ s: Replay.SimulationSummary) -> String {
+        func reasons(_ counts: [String: Int]) -> String {
+            counts.isEmpty
+                ? ""
+                : " ("
+                    + counts.sorted { ($1.value, $0.key) < ($0.value, $1.key) }.map {
+                        "\($0.key) \($0.value)"
+                    }
+                    .joined(separator: ", ") + ")"
+        }
+        let stats = s.statistics
+        let ledger = s.ledger
+        return """
+            paper copy: \(stats.copied) copied, \(stats.skipped) skipped\(reasons(stats.skippedByRule)), \
+            \(stats.failed) failed\(reasons(stats.failedByReason))\
+            \(stats.retractedAfterCopy > 0 ? ", \(stats.retractedAfterCopy) copies retracted by reorgs" : "")
+            paper PnL: \(s.pnl) USDC on \(s.startingCash) (realised \(ledger.realised), marked \(ledger.unrealised), \
+            fees \(ledger.fees)); cash \(ledger.cash), \(ledger.positions.count) open positions, exposure \
+            \(ledger.totalExposure); fills priced at the target's price (no books in history)
+
+            """
     }
 
     static func standardError(_ text: String) {

@@ -72,6 +72,9 @@ public enum ConfigSchema {
         .init("copy.executors", .scalar, "4", "concurrent executors; one token's orders stay in sequence"),
         .init("copy.unwind_on_retract", .scalar, "false", "sell a copy whose original trade a reorg removed"),
         .init(
+            "copy.starting_usdc", .scalar, "1000",
+            "collateral copybot starts with: paper money, or in live mode the budget it may spend"),
+        .init(
             "copy.sizing.mode", .scalar, "fixed_usdc",
             "fixed_usdc | fraction_of_trade | multiplier_of_shares | percent_of_balance"),
         .init(
@@ -90,7 +93,7 @@ public enum ConfigSchema {
             "realised + marked loss per UTC day that stops new buys"),
         .init(
             "copy.risk.max_price_deviation", .scalar, "0.02",
-            "max distance from the target's price, in USDC per share"),
+            "max distance from the target's price, as a fraction of it (0.02 = 2%)"),
         .init(
             "copy.risk.max_trade_age_seconds", .scalar, "60",
             "older target trades (e.g. after a long resync) are not copied"),
@@ -121,6 +124,13 @@ public enum ConfigSchema {
         .init("clob.funder", .scalar, "", "maker address (proxy/Safe/deposit wallet); required unless EOA"),
         .init("clob.requests_per_second", .scalar, "5", "client-side rate limit"),
         .init("clob.timeout_seconds", .scalar, "10", "HTTP request timeout"),
+        .init(
+            "clob.exchange", .scalar, "CTFExchangeV2",
+            "the exchange (name in the contracts file) orders are signed for"),
+        .init(
+            "clob.neg_risk_exchange", .scalar, "NegRiskCTFExchangeV2",
+            "the NegRisk exchange (name in the contracts file) of neg-risk markets"),
+        .init("clob.domain_version", .scalar, "2", "EIP-712 domain version of those exchanges' orders"),
         .init(
             "secrets.private_key_file", .scalar, "",
             "owner-only (chmod 600) file holding the signing key as hex"),

@@ -185,6 +185,24 @@ private struct Validator {
         }
         do {
             let registry = try ExchangeRegistry.load(contractsFile: file, abiDirectory: abiDirectory)
+            do {
+                _ = try ExchangeContracts(
+                    registry: registry, exchange: c.clob.exchange, negRiskExchange: c.clob.negRiskExchange,
+                    domainVersion: c.clob.domainVersion)
+            } catch {
+                self.error(
+                    error.message.contains("'\(c.clob.negRiskExchange)'")
+                        ? "clob.neg_risk_exchange" : "clob.exchange",
+                    error.message,
+                    fix:
+                        "name exchanges of \(file): \(registry.contracts.map(\.name).joined(separator: ", "))"
+                )
+            }
+            if !["1", "2", "3"].contains(c.clob.domainVersion) {
+                self.error(
+                    "clob.domain_version", "`\(c.clob.domainVersion)` is not an order domain version",
+                    fix: "use 2 (Exchange V2), or 3 once Exchange V3 is live")
+            }
             if registry.chainId != c.chain.chainId {
                 error(
                     "chain.chain_id",
@@ -319,6 +337,11 @@ private struct Validator {
     mutating func copy(_ c: CopyBotConfiguration) {
         let copy = c.copy
         range("copy.executors", copy.executors, 1...64)
+        if copy.startingUSDC <= 0 {
+            error(
+                "copy.starting_usdc", "\(copy.startingUSDC) USDC: must be more than 0",
+                fix: "use the paper balance (paper mode) or the budget copybot may spend (live mode)")
+        }
         sizing("copy.sizing", copy.sizing, risk: copy.risk)
 
         let r = copy.risk
@@ -350,8 +373,9 @@ private struct Validator {
         }
         if r.maxPriceDeviation <= 0 || r.maxPriceDeviation >= 1 {
             error(
-                "copy.risk.max_price_deviation", "\(r.maxPriceDeviation) is not a price distance in (0, 1)",
-                fix: "use e.g. 0.02 (two cents per share)")
+                "copy.risk.max_price_deviation",
+                "\(r.maxPriceDeviation) is not a fraction of the target's price in (0, 1)",
+                fix: "use e.g. 0.02 (2% from the target's fill price)")
         }
         seconds("copy.risk.max_trade_age_seconds", r.maxTradeAge, 1...86_400)
         overlap(

@@ -576,6 +576,7 @@ struct ConfigurationLoader {
         if let v = choice(r, "copy.mode", CopyBotConfiguration.Copy.Mode.self) { c.copy.mode = v }
         if let v = integer(r, "copy.executors") { c.copy.executors = v }
         if let v = bool(r, "copy.unwind_on_retract") { c.copy.unwindOnRetract = v }
+        if let v = decimal(r, "copy.starting_usdc") { c.copy.startingUSDC = v }
         if let v = choice(r, "copy.sizing.mode", CopyBotConfiguration.Sizing.Mode.self) {
             c.copy.sizing.mode = v
         }
@@ -625,6 +626,9 @@ struct ConfigurationLoader {
         }
         if let v = double(r, "clob.requests_per_second") { c.clob.requestsPerSecond = v }
         if let v = seconds(r, "clob.timeout_seconds") { c.clob.timeout = v }
+        if let v = text(r, "clob.exchange") { c.clob.exchange = v }
+        if let v = text(r, "clob.neg_risk_exchange") { c.clob.negRiskExchange = v }
+        if let v = text(r, "clob.domain_version") { c.clob.domainVersion = v }
 
         // secrets (paths only)
         if let v = text(r, "secrets.private_key_file"), !v.isEmpty { c.secrets.privateKeyFile = v }

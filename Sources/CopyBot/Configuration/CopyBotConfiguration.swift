@@ -154,6 +154,9 @@ public struct CopyBotConfiguration: Sendable, CustomStringConvertible {
         public var executors = 4
         /// `copy.unwind_on_retract`: sell a copy whose original trade a reorg removed.
         public var unwindOnRetract = false
+        /// `copy.starting_usdc`: the collateral copybot starts with — paper money in paper mode; in
+        /// live mode the budget it may spend (it never spends more, whatever the account holds).
+        public var startingUSDC: Decimal = 1_000
         /// `copy.sizing`: the default sizing of a copy.
         public var sizing = Sizing()
         /// `copy.risk`: the limits every copy is checked against.
@@ -207,7 +210,8 @@ public struct CopyBotConfiguration: Sendable, CustomStringConvertible {
         public var maxTotalExposureUSDC: Decimal = 1_000
         /// `daily_loss_limit_usdc`: realised + marked loss since 00:00 UTC that stops new buys.
         public var dailyLossLimitUSDC: Decimal = 100
-        /// `max_price_deviation`: how far our price may be from the target's fill price (0.02 = 2 cents).
+        /// `max_price_deviation`: how far our price may be from the target's fill price, as a
+        /// fraction of it (0.02 = 2 %). Sets the limit price of copies and the slippage guard.
         public var maxPriceDeviation: Decimal = Decimal(string: "0.02")!
         /// `max_trade_age_seconds`: a target trade older than this when seen is not copied.
         public var maxTradeAge: Duration = .seconds(60)
@@ -257,6 +261,12 @@ public struct CopyBotConfiguration: Sendable, CustomStringConvertible {
         public var requestsPerSecond: Double = 5
         /// `clob.timeout_seconds`: HTTP request timeout.
         public var timeout: Duration = .seconds(10)
+        /// `clob.exchange`: the exchange (its name in the contracts file) orders are signed for.
+        public var exchange = "CTFExchangeV2"
+        /// `clob.neg_risk_exchange`: the NegRisk exchange (its name in the contracts file).
+        public var negRiskExchange = "NegRiskCTFExchangeV2"
+        /// `clob.domain_version`: the EIP-712 domain version of orders ("2"; "3" for Exchange V3).
+        public var domainVersion = "2"
 
         /// The defaults.
         public init() {}

@@ -1,0 +1,209 @@
+import CopyEngine
+import EVM
+import Foundation
+import Polymarket
+import Synchronization
+
+/// The copy engine's ``ExchangeGateway`` over the CLOB client: books, market rules, orders and
+/// look-ups, with the CLOB's answers mapped to the engine's types.
+///
+/// Market rules come through a ``MarketMetadataCache`` (tick size, minimum size, neg risk), which a
+/// tick-size rejection refreshes. A token whose book cannot be read (the CLOB is unreachable, or it
+/// has no such market) is not asked again for ``unavailableFor``: in paper mode the engine then
+/// prices fills from the target's trade (flagged), and a slow or offline CLOB does not hold up
+/// every trade. When the CLOB cannot be reached at all (refused, unanswered), market data is not
+/// asked for ``unreachableFor`` for any token.
+public final class ClobGateway: ExchangeGateway {
+    private let client: any ClobAPI
+    private let metadata: MarketMetadataCache
+    private let unavailableFor: Duration
+    private let unreachableFor: Duration
+    private let unavailable = Mutex<[UInt256: ContinuousClock.Instant]>([:])
+    private let unreachableUntil = Mutex<ContinuousClock.Instant?>(nil)
+    private let markets = Mutex<[UInt256: MarketID]>([:])
+
+    /// Creates a gateway over `client`, with market rules cached by `metadata`.
+    public init(
+        client: any ClobAPI, metadata: MarketMetadataCache, unavailableFor: Duration = .seconds(60),
+        unreachableFor: Duration = .seconds(10)
+    ) {
+        self.client = client
+        self.metadata = metadata
+        self.unavailableFor = unavailableFor
+        self.unreachableFor = unreachableFor
+    }
+
+    /// Fails at once while the CLOB was just found unreachable, or the token's book unavailable.
+    private func checkReachable(_ tokenID: UInt256, now: ContinuousClock.Instant) throws {
+        if let until = unreachableUntil.withLock({ $0 }), until > now {
+            throw GatewayError.transport("the CLOB was unreachable moments ago")
+        }
+        if let until = unavailable.withLock({ $0[tokenID] }), until > now {
+            throw GatewayError.transport("the book of token \(tokenID) was unavailable moments ago")
+        }
+    }
+
+    /// Remembers a failed market-data request.
+    private func failed(_ tokenID: UInt256, _ error: any Error, now: ContinuousClock.Instant) {
+        if let clob = error as? ClobError, [.notSent, .noAnswer].contains(clob.kind) {
+            unreachableUntil.withLock { $0 = now + unreachableFor }
+        } else {
+            unavailable.withLock { $0[tokenID] = now + unavailableFor }
+        }
+    }
+
+    /// `GET /book`, as the engine's book (with the market and its rules).
+    public func book(tokenID: UInt256) async throws -> MarketBook {
+        let now = ContinuousClock.now
+        try checkReachable(tokenID, now: now)
+        let book: OrderBook
+        do {
+            book = try await client.book(tokenID: tokenID)
+        } catch {
+            failed(tokenID, error, now: now)
+            throw Self.gatewayError(error)
+        }
+        unavailable.withLock { $0[tokenID] = nil }
+        let market = (try? Bytes32(hex: book.market)).map(MarketID.init)
+        if let market { markets.withLock { $0[tokenID] = market } }
+        return MarketBook(
+            tokenId: tokenID, bids: book.bids, asks: book.asks, market: market, parameters: book.parameters)
+    }
+
+    /// Tick size, minimum size and neg risk, from the cache.
+    public func marketParameters(tokenID: UInt256) async throws -> MarketParameters {
+        let now = ContinuousClock.now
+        try checkReachable(tokenID, now: now)
+        do {
+            return try await metadata.marketParameters(tokenID: tokenID)
+        } catch {
+            failed(tokenID, error, now: now)
+            throw Self.gatewayError(error)
+        }
+    }
+
+    /// The token's market (condition id), from its book.
+    public func market(of tokenID: UInt256) async throws -> MarketID {
+        if let known = markets.withLock({ $0[tokenID] }) { return known }
+        guard let market = try await book(tokenID: tokenID).market else {
+            throw GatewayError.transport("the CLOB's book of token \(tokenID) names no market")
+        }
+        return market
+    }
+
+    /// `POST /order`. A lost answer the client could not resolve by look-up is a fault (the engine
+    /// looks the order up again later); a definitive refusal is ``GatewayError/rejected(_:)``.
+    public func post(_ order: SignedOrder, orderType: OrderType) async throws -> ExchangeOrder {
+        let outcome = await client.postOrder(order, type: orderType)
+        switch outcome {
+        case .accepted(let acceptance):
+            return Self.order(order, acceptance)
+        case .rejected(let error):
+            if error.kind == .tickSize, let token = Self.tokenID(of: order) {
+                await metadata.invalidate(tokenID: token)
+            }
+            throw Self.gatewayError(error)
+        case .resolved(let lost):
+            switch lost.resolution {
+            case .found(let record):
+                guard let state = Self.order(record, hash: order.orderHash) else {
+                    throw GatewayError.transport("unreadable order record for \(order.orderHash.hex)")
+                }
+                return state
+            case .reposted(let acceptance): return Self.order(order, acceptance)
+            case .repostRejected(let error): throw Self.gatewayError(error)
+            case .undetermined(let error):
+                throw GatewayError.transport("answer lost and the order is not found yet: \(error)")
+            }
+        }
+    }
+
+    /// `GET /data/order/{hash}`.
+    public func lookup(orderHash: Bytes32) async throws -> ExchangeOrder? {
+        let record: OrderRecord?
+        do {
+            record = try await client.order(id: orderHash.hex)
+        } catch {
+            throw Self.gatewayError(error)
+        }
+        guard let record else { return nil }
+        guard let state = Self.order(record, hash: orderHash) else {
+            throw GatewayError.transport("unreadable order record for \(orderHash.hex)")
+        }
+        return state
+    }
+
+    /// Not read from the exchange: the engine's ledger starts from the configured budget.
+    public func balance() async throws -> Fixed6 {
+        throw GatewayError.transport(
+            "the balance is not read from the CLOB; copy.starting_usdc is the budget")
+    }
+
+    // MARK: Mapping
+
+    /// The engine's error for a CLOB error.
+    static func gatewayError(_ error: any Error) -> GatewayError {
+        guard let error = error as? ClobError else { return GatewayError(error) }
+        switch error.kind {
+        case .rateLimited: return .rateLimited
+        case .serverError: return .server(status: error.status ?? 500, message: error.message)
+        case .noAnswer: return .timeout
+        case .notSent, .invalidResponse, .cancelled, .unknown:
+            return .transport(error.description)
+        case .invalidSignature, .minimumSize, .tickSize, .balanceAllowance, .marketClosed, .duplicateOrder,
+            .invalidOrder, .unauthorized, .notFound, .tradingDisabled, .invalidRequest:
+            return .rejected(error.description)
+        }
+    }
+
+    static func tokenID(of order: SignedOrder) -> UInt256? {
+        switch order.payload {
+        case .v1(let v1): v1.tokenId
+        case .v2(let v2): v2.tokenId
+        }
+    }
+
+    static func side(of order: SignedOrder) -> Side {
+        switch order.payload {
+        case .v1(let v1): v1.side
+        case .v2(let v2): v2.side
+        }
+    }
+
+    /// The state an acceptance reports: its status and what matched at once (`makingAmount` is
+    /// what we gave: collateral for a BUY, shares for a SELL; `takingAmount` what we got).
+    static func order(_ order: SignedOrder, _ acceptance: OrderAcceptance) -> ExchangeOrder {
+        let making = Fixed6(acceptance.makingAmount) ?? .zero
+        let taking = Fixed6(acceptance.takingAmount) ?? .zero
+        let buy = side(of: order) == .buy
+        return ExchangeOrder(
+            orderHash: order.orderHash, status: status(acceptance.status, matched: buy ? taking : making),
+            matchedShares: buy ? taking : making, matchedCollateral: buy ? making : taking)
+    }
+
+    /// The state a look-up reports; nil when its numbers are unreadable.
+    static func order(_ record: OrderRecord, hash: Bytes32) -> ExchangeOrder? {
+        let matched = record.sizeMatched.isEmpty ? Fixed6.zero : Fixed6(record.sizeMatched)
+        guard let matched else { return nil }
+        let price = Fixed6(record.price) ?? .zero
+        let collateral = Fixed6.multiply(matched, price, rounding: .halfEven) ?? .zero
+        return ExchangeOrder(
+            orderHash: hash, status: status(record.status, matched: matched), matchedShares: matched,
+            matchedCollateral: collateral)
+    }
+
+    /// `live`, `LIVE`, `ORDER_STATUS_LIVE`, … as an order status. A cancelled order with a partial
+    /// match counts as matched (the rest was cancelled, as for FAK).
+    static func status(_ text: String, matched: Fixed6) -> ExchangeOrderStatus {
+        var name = text.lowercased()
+        if name.hasPrefix("order_status_") { name.removeFirst("order_status_".count) }
+        switch name {
+        case "matched", "filled": return .matched
+        case "delayed": return .delayed
+        case "unmatched": return matched.isPositive ? .matched : .unmatched
+        case "canceled", "cancelled", "canceled_market_resolved", "invalid":
+            return matched.isPositive ? .matched : .cancelled
+        default: return .live
+        }
+    }
+}
