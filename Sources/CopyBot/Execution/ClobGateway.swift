@@ -147,11 +147,14 @@ public final class ClobGateway: ExchangeGateway {
         switch error.kind {
         case .rateLimited: return .rateLimited
         case .serverError: return .server(status: error.status ?? 500, message: error.message)
+        // Trading disabled (503, cancel-only): nothing placed, but an exchange fault the breaker
+        // counts, not a verdict on the order.
+        case .tradingDisabled: return .server(status: error.status ?? 503, message: error.message)
         case .noAnswer: return .timeout
         case .notSent, .invalidResponse, .cancelled, .unknown:
             return .transport(error.description)
         case .invalidSignature, .minimumSize, .tickSize, .balanceAllowance, .marketClosed, .duplicateOrder,
-            .invalidOrder, .unauthorized, .notFound, .tradingDisabled, .invalidRequest:
+            .invalidOrder, .unauthorized, .notFound, .invalidRequest:
             return .rejected(error.description)
         }
     }

@@ -1,0 +1,185 @@
+import AsyncHTTPClient
+import ClobStandIn
+import CopyBot
+import CopyEngine
+import EVM
+import Foundation
+import Logging
+import Polymarket
+import Testing
+
+/// The copy engine in live mode through ``ClobGateway`` and the real CLOB client against the
+/// local CLOB stand-in on 127.0.0.1: orders signed, posted once, sized by the rules, and faults
+/// that never duplicate an order.
+@Suite("CLOB gateway: live copies against the stand-in", .timeLimit(.minutes(3)))
+struct ClobGatewayTests {
+    static let tokenA = UInt256(0xA11CE)
+    static let tokenB = UInt256(0xB0B)
+    static let condition = "0x" + String(repeating: "cd", count: 32)
+    static let target = try! Address("0x1111111111111111111111111111111111111111")
+
+    struct Harness {
+        let standIn: ClobStandIn
+        let http: HTTPClient
+        let gateway: ClobGateway
+        let engine: CopyEngine
+        let store: InMemoryCopyStateStore
+        let key: PrivateKey
+
+        func shutdown() async {
+            try? await http.shutdown()
+            await standIn.stop()
+        }
+    }
+
+    static func harness(
+        risk: RiskLimits = RiskLimits(maxSlippage: Fixed6("0.02")!),
+        breaker: CircuitBreaker.Configuration = .init()
+    ) async throws -> Harness {
+        let key = PrivateKey.generate()
+        let credentials = ApiCredentials(
+            apiKey: UUID().uuidString.lowercased(),
+            secret: Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
+                .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_"),
+            passphrase: UUID().uuidString)
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let registry = try ExchangeRegistry.load(
+            contractsFile: root.appendingPathComponent("Config/contracts.polygon.yaml").path,
+            abiDirectory: root.appendingPathComponent("abi").path)
+        let contracts = try ExchangeContracts(
+            registry: registry, exchange: "CTFExchangeV2", negRiskExchange: "NegRiskCTFExchangeV2",
+            domainVersion: "2")
+        let markets = [tokenA, tokenB].map { token in
+            ClobStandIn.Market(
+                tokenID: token, conditionID: condition,
+                bids: [BookLevel(price: ExactDecimal("0.49")!, size: ExactDecimal(500))],
+                asks: [BookLevel(price: ExactDecimal("0.50")!, size: ExactDecimal(500))])
+        }
+        let standIn = ClobStandIn(
+            configuration: .init(credentials: credentials, account: key.address, contracts: contracts, markets: markets))
+        try await standIn.start()
+        let http = ClobHTTPClient.makeHTTPClient(connectTimeout: .seconds(1))
+        let client = ClobHTTPClient(
+            configuration: .init(
+                baseURL: standIn.baseURL, requestTimeout: .milliseconds(500),
+                retry: RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(10), maxDelay: .milliseconds(50))),
+            http: http, signer: key, credentials: credentials)
+        let gateway = ClobGateway(client: client, metadata: MarketMetadataCache(source: client))
+        let clock = SystemWallClock()
+        let store = InMemoryCopyStateStore()
+        let engine = CopyEngine(
+            configuration: EngineConfiguration(
+                mode: .live, defaultPolicy: CopyPolicy(sizing: .fixedCollateral(Fixed6(5))), risk: risk),
+            store: store, gateway: gateway,
+            signer: BuilderOrderSigner(builder: OrderBuilder(signer: key), contracts: contracts),
+            portfolio: Portfolio(ledger: Ledger(cash: Fixed6(1_000), day: clock.now().utcDay)),
+            breaker: CircuitBreaker(configuration: breaker, clock: clock), killSwitch: FlagKillSwitch(),
+            clock: clock, logger: Logger(label: "test"))
+        return Harness(
+            standIn: standIn, http: http, gateway: gateway, engine: engine, store: store, key: key)
+    }
+
+    static func trade(_ n: UInt64, token: UInt256, side: TradeSide = .buy, price: String) -> CopyTrade {
+        let shares = Fixed6(100)
+        let p = Fixed6(price)!
+        let collateral = Fixed6.multiply(shares, p, rounding: .halfEven)!
+        let event = TradeEvent(
+            exchange: "CTFExchangeV2", contract: .zero, blockNumber: 1_000 + n, blockHash: Bytes32(0, 0, 0, n),
+            transactionHash: Bytes32(1, 0, 0, n), logIndex: n, orderHash: Bytes32(2, 0, 0, n), wallet: target,
+            counterparty: .zero, side: side, tokenId: token, shares: shares.fixedPoint6!,
+            collateral: collateral.fixedPoint6!,
+            price: Price.of(collateral: collateral.fixedPoint6!.units, shares: shares.fixedPoint6!.units)!,
+            fee: FixedPoint6(units: UInt64(0)), removed: false)
+        return CopyTrade(identity: TradeIdentity(Bytes32(0, 0, 9, n)), trade: event)
+    }
+
+    @Test("book, market and rules come from the CLOB")
+    func marketData() async throws {
+        let h = try await Self.harness()
+        let book = try await h.gateway.book(tokenID: Self.tokenA)
+        #expect(book.bestPrice(taking: .buy) == Fixed6("0.5"))
+        #expect(book.bestPrice(taking: .sell) == Fixed6("0.49"))
+        #expect(book.market == MarketID(try Bytes32(hex: Self.condition)))
+        #expect(try await h.gateway.market(of: Self.tokenA) == book.market)
+        #expect(try await h.gateway.marketParameters(tokenID: Self.tokenA).tickSize == .hundredth)
+        // An unknown token is a definitive answer, not a transport fault.
+        await #expect(throws: GatewayError.self) { try await h.gateway.book(tokenID: UInt256(7)) }
+        await h.shutdown()
+    }
+
+    @Test("each trade is one signed order at the stand-in, sized by the rules")
+    func liveCopies() async throws {
+        let h = try await Self.harness()
+        let prices = ["0.50", "0.51", "0.50", "0.51", "0.50", "0.51"]
+        for (i, price) in prices.enumerated() {
+            let token = i % 2 == 0 ? Self.tokenA : Self.tokenB
+            let decision = await h.engine.handle(Self.trade(UInt64(i + 1), token: token, price: price))
+            guard case .copied(let order) = decision else {
+                Issue.record("trade \(i): \(decision.explanation)")
+                continue
+            }
+            #expect(order.orderHash != nil)
+        }
+        // Handling the same trades again changes nothing.
+        for (i, price) in prices.enumerated() {
+            _ = await h.engine.handle(
+                Self.trade(UInt64(i + 1), token: i % 2 == 0 ? Self.tokenA : Self.tokenB, price: price))
+        }
+        let accepted = h.standIn.acceptedOrders
+        #expect(accepted.count == prices.count)
+        #expect(Set(accepted.map(\.orderHash)).count == accepted.count)
+        for (order, price) in zip(accepted, prices) {
+            #expect(order.recoveredSigner == h.key.address)
+            #expect(order.orderType == "FAK")
+            // Independently from the rules: limit = price × 1.02 down to the cent; shares =
+            // floor(5 / limit) to the hundredth; collateral = shares × limit.
+            let limitCents = (Int(Double(price)! * 100 * 1.02 + 1e-9))
+            let shareCents = 500 * 100 / limitCents
+            #expect(order.order.side == .buy)
+            #expect(order.order.takerAmount == UInt256(UInt64(shareCents) * 10_000))
+            #expect(order.order.makerAmount == UInt256(UInt64(shareCents * limitCents) * 100))
+        }
+        await h.shutdown()
+    }
+
+    @Test("a response lost after the order was accepted is found by look-up: one order, copied")
+    func lostResponse() async throws {
+        let h = try await Self.harness()
+        h.standIn.inject(.dropConnection(afterProcessing: true), on: .postOrder)
+        let decision = await h.engine.handle(Self.trade(1, token: Self.tokenA, price: "0.50"))
+        if case .copied = decision {} else { Issue.record("expected copied, got \(decision.explanation)") }
+        #expect(h.standIn.acceptedOrders.count == 1)
+        await h.shutdown()
+    }
+
+    @Test("server errors open the breaker; no order is duplicated, and later trades are skipped")
+    func breakerOpens() async throws {
+        let h = try await Self.harness(breaker: .init(consecutiveFailures: 3, cooldownSeconds: 600))
+        h.standIn.inject(.serverError(status: 500, afterProcessing: false), on: .postOrder, times: 1_000)
+        h.standIn.inject(.serverError(status: 500, afterProcessing: false), on: .lookup, times: 1_000)
+        var decisions: [CopyDecision] = []
+        for n in 1...5 {
+            decisions.append(await h.engine.handle(Self.trade(UInt64(n), token: Self.tokenA, price: "0.50")))
+        }
+        #expect(h.engine.breaker.state != .closed)
+        if case .skipped(.breakerOpen) = decisions.last! {} else {
+            Issue.record("expected breaker_open, got \(decisions.last!.explanation)")
+        }
+        // Orders whose outcome is unknown stay unresolved intents, never re-signed or re-posted blind.
+        let intents = h.store.allIntents
+        #expect(Set(intents.compactMap(\.orderHash)).count == intents.compactMap(\.orderHash).count)
+        #expect(h.standIn.acceptedOrders.isEmpty)
+        await h.shutdown()
+    }
+
+    @Test("503 (trading disabled) counts against the breaker and places nothing")
+    func tradingDisabled() async throws {
+        let h = try await Self.harness(breaker: .init(consecutiveFailures: 2, cooldownSeconds: 600))
+        h.standIn.inject(.serverError(status: 503, afterProcessing: false), on: .postOrder, times: 1_000)
+        for n in 1...3 { _ = await h.engine.handle(Self.trade(UInt64(n), token: Self.tokenB, price: "0.50")) }
+        #expect(h.engine.breaker.state != .closed)
+        #expect(h.standIn.acceptedOrders.isEmpty)
+        await h.shutdown()
+    }
+}
