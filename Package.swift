@@ -89,7 +89,9 @@ let package = Package(
             name: "Store",
             dependencies: [
                 "Chain",
+                "CopyEngine",
                 "EVM",
+                "Polymarket",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
@@ -167,6 +169,12 @@ let package = Package(
             ]
         ),
         .testTarget(name: "CopyEngineTests", dependencies: ["CopyEngine", "Polymarket", "EVM"]),
+        .testTarget(
+            name: "StoreTests",
+            dependencies: [
+                "Store", "CopyEngine", "Polymarket", "EVM", .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -363,3 +363,18 @@ public enum CopyDecision: Hashable, Sendable {
         }
     }
 }
+
+// Synthesized storage forms (here, because synthesis needs the declaring file). Renaming a case,
+// an associated value's label or a property changes the stored JSON: keep them stable.
+
+extension SkipReason: Codable {}
+
+extension FailureReason: Codable {}
+
+extension OrderIntent: Codable {}
+
+extension FillSummary: Codable {}
+
+extension CopiedOrder: Codable {}
+
+extension CopyDecision: Codable {}

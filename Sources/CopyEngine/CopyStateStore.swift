@@ -310,3 +310,10 @@ public protocol CopyStateStore: Sendable {
     /// already undone.
     func retractTargetTrade(_ identity: TradeIdentity) async throws -> Bool
 }
+
+// Synthesized storage forms (here, because synthesis needs the declaring file). Renaming a
+// property changes the stored JSON: keep them stable.
+
+extension TradeSummary: Codable {}
+
+extension MatchedTotals: Codable {}

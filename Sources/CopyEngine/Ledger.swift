@@ -214,3 +214,10 @@ public struct Ledger: Hashable, Sendable {
             day: day, realised: dayRealised, unrealisedAtStart: dayStartUnrealised, unrealisedNow: unrealised)
     }
 }
+
+// Synthesized storage forms (here, because synthesis needs the declaring file). Renaming a
+// property changes the stored JSON: keep them stable.
+
+extension Position: Codable {}
+
+extension LedgerFill: Codable {}

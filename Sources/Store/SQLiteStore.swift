@@ -5,7 +5,8 @@ import GRDB
 
 /// copybot's embedded store: one SQLite file (WAL mode) through GRDB, with migrations.
 ///
-/// It implements the store protocols the other layers declare (``ChainStateStore`` for now);
+/// It implements the store protocols the other layers declare (``ChainStateStore`` and
+/// ``CopyStateStore``);
 /// the composition root creates it and hands it to them as those protocols.
 public final class SQLiteStore: Sendable {
     let pool: DatabasePool
@@ -65,6 +66,7 @@ public final class SQLiteStore: Sendable {
                         WHERE delivered_acked = 0 OR (retracted = 1 AND retraction_acked = 0);
                     """)
         }
+        migrator.registerMigration("v2-copy", migrate: migrateCopyState)
         return migrator
     }
 }

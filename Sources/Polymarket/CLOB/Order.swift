@@ -243,3 +243,9 @@ public struct SignedOrder: Hashable, Sendable {
     /// `0x` + hex of ``signature``.
     public var signatureHex: String { Hex.encode(signature) }
 }
+
+extension OrderV1: Codable {}
+
+extension OrderV2: Codable {}
+
+extension SignedOrder.Payload: Codable {}

@@ -1,0 +1,589 @@
+import CopyEngine
+import EVM
+import Foundation
+import GRDB
+import Polymarket
+
+// MARK: - Schema
+
+extension SQLiteStore {
+    /// The copy engine's tables (migration `v2-copy`).
+    ///
+    /// What is queried is in indexed columns (account, identity bytes, status, times in
+    /// milliseconds, fill sequence, UTC day, wallet and token); the rich values (the trade, the
+    /// decision, the order intent, the signed order, matched totals, ledger fills and ledgers) are
+    /// JSON text of their `Codable` forms, which are exact (amounts as six-decimal text, 256-bit
+    /// numbers as decimal text). Amount columns are six-decimal text too (``Fixed6/fixedString``):
+    /// SQLite integers are 64 bits, and an amount in millionths may need more.
+    static func migrateCopyState(_ db: Database) throws {
+        try db.execute(
+            sql: """
+                CREATE TABLE copy_decisions (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    account TEXT NOT NULL,
+                    identity BLOB NOT NULL,
+                    kind TEXT NOT NULL,
+                    label TEXT NOT NULL,
+                    trade TEXT NOT NULL,
+                    decision TEXT NOT NULL,
+                    decided_at INTEGER NOT NULL,
+                    retracted INTEGER NOT NULL DEFAULT 0,
+                    UNIQUE (account, identity)
+                );
+                CREATE INDEX copy_decisions_account ON copy_decisions (account, id);
+                CREATE INDEX copy_decisions_kind ON copy_decisions (account, kind, retracted);
+
+                CREATE TABLE copy_intents (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    account TEXT NOT NULL,
+                    identity BLOB NOT NULL,
+                    mode TEXT NOT NULL,
+                    trade TEXT NOT NULL,
+                    intent TEXT NOT NULL,
+                    signed_order TEXT,
+                    order_hash BLOB,
+                    salt TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    matched TEXT NOT NULL,
+                    message TEXT,
+                    created_at INTEGER NOT NULL,
+                    updated_at INTEGER NOT NULL,
+                    UNIQUE (account, identity)
+                );
+                CREATE INDEX copy_intents_status ON copy_intents (account, status, updated_at);
+                CREATE INDEX copy_intents_order_hash ON copy_intents (order_hash) WHERE order_hash IS NOT NULL;
+
+                CREATE TABLE copy_fills (
+                    account TEXT NOT NULL,
+                    sequence INTEGER NOT NULL,
+                    identity BLOB NOT NULL,
+                    mode TEXT NOT NULL,
+                    fill TEXT NOT NULL,
+                    priced_from_target INTEGER NOT NULL,
+                    at INTEGER NOT NULL,
+                    PRIMARY KEY (account, sequence)
+                );
+                CREATE INDEX copy_fills_key ON copy_fills (account, identity);
+
+                CREATE TABLE copy_ledgers (
+                    account TEXT PRIMARY KEY NOT NULL,
+                    through_fill INTEGER NOT NULL,
+                    ledger TEXT NOT NULL
+                );
+
+                CREATE TABLE copy_daily_pnl (
+                    account TEXT NOT NULL,
+                    day INTEGER NOT NULL,
+                    realised TEXT NOT NULL,
+                    unrealised_at_start TEXT NOT NULL,
+                    unrealised_now TEXT NOT NULL,
+                    PRIMARY KEY (account, day)
+                );
+
+                CREATE TABLE copy_target_holdings (
+                    wallet BLOB NOT NULL,
+                    token TEXT NOT NULL,
+                    shares TEXT NOT NULL,
+                    PRIMARY KEY (wallet, token)
+                );
+
+                CREATE TABLE copy_target_trades (
+                    identity BLOB PRIMARY KEY NOT NULL,
+                    wallet BLOB NOT NULL,
+                    token TEXT NOT NULL,
+                    side TEXT NOT NULL,
+                    shares TEXT NOT NULL,
+                    shares_before TEXT NOT NULL,
+                    delta TEXT NOT NULL,
+                    retracted INTEGER NOT NULL DEFAULT 0
+                );
+                """)
+    }
+}
+
+// MARK: - CopyStateStore
+
+extension SQLiteStore: CopyStateStore {
+    public func decision(for key: DecisionKey) async throws -> DecisionRecord? {
+        try await pool.read { db in try Self.fetchDecision(db, key) }
+    }
+
+    public func recordDecision(
+        _ record: DecisionRecord
+    ) async throws -> (record: DecisionRecord, inserted: Bool) {
+        let trade = try Self.json(record.trade)
+        let decision = try Self.json(record.decision)
+        return try await pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO copy_decisions (account, identity, kind, label, trade, decision, decided_at, retracted)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (account, identity) DO NOTHING
+                    """,
+                arguments: [
+                    record.key.account.name, Self.data(record.key.identity.bytes), record.decision.kind,
+                    record.decision.label, trade, decision, record.decidedAt.milliseconds, record.retracted,
+                ])
+            if db.changesCount > 0 { return (record, true) }
+            guard let existing = try Self.fetchDecision(db, record.key) else {
+                throw StoreError.corrupt("decision \(record.key) neither inserted nor found")
+            }
+            return (existing, false)
+        }
+    }
+
+    public func markRetracted(_ key: DecisionKey) async throws -> DecisionRecord? {
+        try await pool.write { db in
+            try db.execute(
+                sql: "UPDATE copy_decisions SET retracted = 1 WHERE account = ? AND identity = ?",
+                arguments: Self.keyArguments(key))
+            return try Self.fetchDecision(db, key)
+        }
+    }
+
+    public func storeIntent(_ intent: StoredIntent) async throws -> StoredIntent {
+        let trade = try Self.json(intent.trade)
+        let order = try Self.json(intent.intent)
+        let signed = try intent.signedOrder.map { try Self.json($0) }
+        let matched = try Self.json(intent.matched)
+        return try await pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO copy_intents (account, identity, mode, trade, intent, signed_order, order_hash, salt,
+                        status, matched, message, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (account, identity) DO NOTHING
+                    """,
+                arguments: [
+                    intent.key.account.name, Self.data(intent.key.identity.bytes), intent.mode.rawValue,
+                    trade,
+                    order, signed, intent.orderHash.map(Self.data), intent.salt.decimalString,
+                    intent.status.rawValue, matched, intent.message, intent.createdAt.milliseconds,
+                    intent.updatedAt.milliseconds,
+                ])
+            if db.changesCount > 0 { return intent }
+            guard let existing = try Self.fetchIntent(db, intent.key) else {
+                throw StoreError.corrupt("intent \(intent.key) neither inserted nor found")
+            }
+            return existing
+        }
+    }
+
+    public func intent(for key: DecisionKey) async throws -> StoredIntent? {
+        try await pool.read { db in try Self.fetchIntent(db, key) }
+    }
+
+    public func updateIntent(
+        _ key: DecisionKey, expecting: Set<IntentStatus>, to status: IntentStatus, matched: MatchedTotals?,
+        message: String?, at: UnixTime
+    ) async throws -> IntentUpdate? {
+        try await pool.write { db -> IntentUpdate? in
+            guard var intent = try Self.fetchIntent(db, key), expecting.contains(intent.status) else {
+                return nil
+            }
+            intent.status = status
+            if let message { intent.message = message }
+            intent.updatedAt = at
+            var booked: FillRecord?
+            if let matched, matched.shares > intent.matched.shares {
+                let old = intent.matched
+                let fill = LedgerFill(
+                    tokenId: intent.intent.tokenId, market: intent.intent.market, side: intent.intent.side,
+                    shares: matched.shares - old.shares,
+                    collateral: (matched.collateral - old.collateral).clampedAtZero,
+                    fee: (matched.fee - old.fee).clampedAtZero)
+                let last =
+                    try Int64.fetchOne(
+                        db, sql: "SELECT MAX(sequence) FROM copy_fills WHERE account = ?",
+                        arguments: [key.account.name]) ?? 0
+                let fillJSON = try Self.json(fill)
+                let record = FillRecord(
+                    sequence: last + 1, key: key, mode: intent.mode, fill: fill,
+                    pricedFromTarget: matched.pricedFromTarget, at: at)
+                try db.execute(
+                    sql: """
+                        INSERT INTO copy_fills (account, sequence, identity, mode, fill, priced_from_target, at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        key.account.name, record.sequence, Self.data(key.identity.bytes),
+                        record.mode.rawValue,
+                        fillJSON, record.pricedFromTarget, at.milliseconds,
+                    ])
+                intent.matched = matched
+                booked = record
+            }
+            let matchedJSON = try Self.json(intent.matched)
+            try db.execute(
+                sql: """
+                    UPDATE copy_intents SET status = ?, message = ?, matched = ?, updated_at = ?
+                    WHERE account = ? AND identity = ?
+                    """,
+                arguments: [
+                    intent.status.rawValue, intent.message, matchedJSON,
+                    intent.updatedAt.milliseconds, key.account.name, Self.data(key.identity.bytes),
+                ])
+            return IntentUpdate(intent: intent, fill: booked)
+        }
+    }
+
+    public func unresolvedIntents(account: AccountID, updatedBefore: UnixTime) async throws -> [StoredIntent]
+    {
+        let open = IntentStatus.allCases.filter { !$0.isFinal }
+        return try await pool.read { db in
+            var arguments: StatementArguments = [account.name]
+            arguments += StatementArguments(open.map(\.rawValue))
+            arguments += [updatedBefore.milliseconds]
+            return try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT * FROM copy_intents
+                    WHERE account = ? AND status IN (\(Self.placeholders(open.count))) AND updated_at < ?
+                    ORDER BY created_at, id
+                    """,
+                arguments: arguments
+            ).map(Self.storedIntent)
+        }
+    }
+
+    public func fills(account: AccountID, after sequence: Int64) async throws -> [FillRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM copy_fills WHERE account = ? AND sequence > ? ORDER BY sequence",
+                arguments: [account.name, sequence]
+            ).map(Self.fillRecord)
+        }
+    }
+
+    public func loadLedger(account: AccountID) async throws -> LedgerSnapshot? {
+        try await pool.read { db in
+            guard
+                let row = try Row.fetchOne(
+                    db, sql: "SELECT through_fill, ledger FROM copy_ledgers WHERE account = ?",
+                    arguments: [account.name])
+            else { return nil }
+            return LedgerSnapshot(
+                ledger: try Self.decode(Ledger.self, row["ledger"]), throughFill: row["through_fill"])
+        }
+    }
+
+    public func saveLedger(account: AccountID, _ snapshot: LedgerSnapshot) async throws {
+        let ledger = try Self.json(snapshot.ledger)
+        try await pool.write { db in
+            // An equal `throughFill` replaces the stored snapshot (as in memory); only a newer one stays.
+            try db.execute(
+                sql: """
+                    INSERT INTO copy_ledgers (account, through_fill, ledger) VALUES (?, ?, ?)
+                    ON CONFLICT (account) DO UPDATE SET through_fill = excluded.through_fill, ledger = excluded.ledger
+                    WHERE excluded.through_fill >= copy_ledgers.through_fill
+                    """,
+                arguments: [account.name, snapshot.throughFill, ledger])
+        }
+    }
+
+    public func recordDailyPnL(account: AccountID, _ pnl: DailyPnL) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO copy_daily_pnl (account, day, realised, unrealised_at_start, unrealised_now)
+                    VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT (account, day) DO UPDATE SET realised = excluded.realised,
+                        unrealised_at_start = excluded.unrealised_at_start, unrealised_now = excluded.unrealised_now
+                    """,
+                arguments: [
+                    account.name, pnl.day.daysSinceEpoch, pnl.realised.fixedString,
+                    pnl.unrealisedAtStart.fixedString, pnl.unrealisedNow.fixedString,
+                ])
+        }
+    }
+
+    public func dailyPnL(account: AccountID, day: UTCDay) async throws -> DailyPnL? {
+        try await pool.read { db in
+            guard
+                let row = try Row.fetchOne(
+                    db, sql: "SELECT * FROM copy_daily_pnl WHERE account = ? AND day = ?",
+                    arguments: [account.name, day.daysSinceEpoch])
+            else { return nil }
+            return DailyPnL(
+                day: day, realised: try Self.fixed6(row["realised"]),
+                unrealisedAtStart: try Self.fixed6(row["unrealised_at_start"]),
+                unrealisedNow: try Self.fixed6(row["unrealised_now"]))
+        }
+    }
+
+    public func applyTargetTrade(_ trade: TargetTrade) async throws -> TargetHolding {
+        try await pool.write { db in
+            let holding: StatementArguments = [Data(trade.wallet.bytes), trade.tokenId.decimalString]
+            let before =
+                try String.fetchOne(
+                    db, sql: "SELECT shares FROM copy_target_holdings WHERE wallet = ? AND token = ?",
+                    arguments: holding
+                ).map(Self.fixed6) ?? .zero
+            let after = trade.side == .buy ? before + trade.shares : (before - trade.shares).clampedAtZero
+            try db.execute(
+                sql: """
+                    INSERT INTO copy_target_trades (identity, wallet, token, side, shares, shares_before, delta)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (identity) DO NOTHING
+                    """,
+                arguments: [
+                    Self.data(trade.identity.bytes), Data(trade.wallet.bytes), trade.tokenId.decimalString,
+                    trade.side.text, trade.shares.fixedString, before.fixedString,
+                    (after - before).fixedString,
+                ])
+            guard db.changesCount > 0 else {
+                // Applied before: the holding before it, as recorded then.
+                guard
+                    let recorded = try String.fetchOne(
+                        db, sql: "SELECT shares_before FROM copy_target_trades WHERE identity = ?",
+                        arguments: [Self.data(trade.identity.bytes)])
+                else { throw StoreError.corrupt("target trade \(trade.identity) neither inserted nor found") }
+                return TargetHolding(sharesBefore: try Self.fixed6(recorded))
+            }
+            try Self.setTargetHolding(db, holding, after)
+            return TargetHolding(sharesBefore: before)
+        }
+    }
+
+    public func retractTargetTrade(_ identity: TradeIdentity) async throws -> Bool {
+        try await pool.write { db in
+            try db.execute(
+                sql: "UPDATE copy_target_trades SET retracted = 1 WHERE identity = ? AND retracted = 0",
+                arguments: [Self.data(identity.bytes)])
+            guard db.changesCount > 0 else { return false }
+            guard
+                let row = try Row.fetchOne(
+                    db, sql: "SELECT wallet, token, delta FROM copy_target_trades WHERE identity = ?",
+                    arguments: [Self.data(identity.bytes)])
+            else { throw StoreError.corrupt("target trade \(identity) updated but not found") }
+            let holding: StatementArguments = [row["wallet"] as Data, row["token"] as String]
+            let current =
+                try String.fetchOne(
+                    db, sql: "SELECT shares FROM copy_target_holdings WHERE wallet = ? AND token = ?",
+                    arguments: holding
+                ).map(Self.fixed6) ?? .zero
+            try Self.setTargetHolding(db, holding, (current - Self.fixed6(row["delta"])).clampedAtZero)
+            return true
+        }
+    }
+}
+
+// MARK: - Reading for the CLI
+
+/// A stored decision with its row id, the position in decision order (for paging and tailing).
+public struct DecisionEntry: Hashable, Sendable {
+    /// Increasing in the order decisions were recorded.
+    public var rowID: Int64
+    /// The decision.
+    public var record: DecisionRecord
+
+    /// Creates an entry.
+    public init(rowID: Int64, record: DecisionRecord) {
+        self.rowID = rowID
+        self.record = record
+    }
+}
+
+/// How an account's decisions ended, counted.
+public struct DecisionCounts: Hashable, Sendable {
+    /// Decisions that copied the trade (retracted or not).
+    public var copied: Int
+    /// Decisions that skipped the trade.
+    public var skipped: Int
+    /// Decisions that failed to copy the trade.
+    public var failed: Int
+    /// Copied decisions whose trade a reorg removed afterwards.
+    public var retractedAfterCopy: Int
+
+    /// Creates counts.
+    public init(copied: Int, skipped: Int, failed: Int, retractedAfterCopy: Int) {
+        self.copied = copied
+        self.skipped = skipped
+        self.failed = failed
+        self.retractedAfterCopy = retractedAfterCopy
+    }
+
+    /// All decisions.
+    public var total: Int { copied + skipped + failed }
+}
+
+extension SQLiteStore {
+    /// The decisions of `account` in the order they were recorded: those after `afterRowID` (all
+    /// when nil), at most `limit` (all when nil).
+    public func decisions(
+        account: AccountID, limit: Int?, afterRowID: Int64?
+    ) async throws -> [DecisionRecord] {
+        try await decisionEntries(account: account, limit: limit, afterRowID: afterRowID).map(\.record)
+    }
+
+    /// Like ``decisions(account:limit:afterRowID:)``, with each decision's row id (pass the last one
+    /// as `afterRowID` to read on).
+    public func decisionEntries(
+        account: AccountID, limit: Int?, afterRowID: Int64?
+    ) async throws -> [DecisionEntry] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: "SELECT * FROM copy_decisions WHERE account = ? AND id > ? ORDER BY id LIMIT ?",
+                arguments: [account.name, afterRowID ?? Int64.min, limit.map { max($0, 0) } ?? -1]
+            ).map { DecisionEntry(rowID: $0["id"], record: try Self.decisionRecord($0)) }
+        }
+    }
+
+    /// How the decisions of `account` ended.
+    public func decisionCounts(account: AccountID) async throws -> DecisionCounts {
+        try await pool.read { db in
+            var counts = DecisionCounts(copied: 0, skipped: 0, failed: 0, retractedAfterCopy: 0)
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT kind, retracted, COUNT(*) AS n FROM copy_decisions WHERE account = ?
+                    GROUP BY kind, retracted
+                    """,
+                arguments: [account.name])
+            for row in rows {
+                let n: Int = row["n"]
+                switch row["kind"] as String {
+                case "copied":
+                    counts.copied += n
+                    if row["retracted"] as Bool { counts.retractedAfterCopy += n }
+                case "skipped": counts.skipped += n
+                case "failed": counts.failed += n
+                case let other: throw StoreError.corrupt("decision kind \(other)")
+                }
+            }
+            return counts
+        }
+    }
+
+    /// The intents of `account` whose status is in `statuses` (all when nil), oldest first.
+    public func intents(account: AccountID, statuses: Set<IntentStatus>?) async throws -> [StoredIntent] {
+        let wanted = statuses.map { Array($0).map(\.rawValue).sorted() }
+        return try await pool.read { db in
+            var sql = "SELECT * FROM copy_intents WHERE account = ?"
+            var arguments: StatementArguments = [account.name]
+            if let wanted {
+                sql += " AND status IN (\(Self.placeholders(wanted.count)))"
+                arguments += StatementArguments(wanted)
+            }
+            return try Row.fetchAll(db, sql: sql + " ORDER BY created_at, id", arguments: arguments)
+                .map(Self.storedIntent)
+        }
+    }
+
+    /// Every account with a decision, an intent, a fill or a ledger, in name order.
+    public func accounts() async throws -> [AccountID] {
+        try await pool.read { db in
+            try String.fetchAll(
+                db,
+                sql: """
+                    SELECT account FROM copy_decisions UNION SELECT account FROM copy_intents
+                    UNION SELECT account FROM copy_fills UNION SELECT account FROM copy_ledgers
+                    ORDER BY account
+                    """
+            ).map { AccountID($0) }
+        }
+    }
+}
+
+// MARK: - Row mapping
+
+extension SQLiteStore {
+    static func json(_ value: some Encodable) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {
+        do {
+            return try JSONDecoder().decode(type, from: Data(text.utf8))
+        } catch {
+            throw StoreError.corrupt("\(T.self) \(text): \(error)")
+        }
+    }
+
+    static func fixed6(_ text: String) throws -> Fixed6 {
+        guard let value = Fixed6(text) else { throw StoreError.corrupt("amount \(text)") }
+        return value
+    }
+
+    static func placeholders(_ count: Int) -> String {
+        Array(repeating: "?", count: count).joined(separator: ", ")
+    }
+
+    static func keyArguments(_ key: DecisionKey) -> StatementArguments {
+        [key.account.name, data(key.identity.bytes)]
+    }
+
+    static func decisionKey(_ row: Row) throws -> DecisionKey {
+        DecisionKey(
+            account: AccountID(row["account"] as String),
+            identity: TradeIdentity(try bytes32(row["identity"])))
+    }
+
+    static func fetchDecision(_ db: Database, _ key: DecisionKey) throws -> DecisionRecord? {
+        try Row.fetchOne(
+            db, sql: "SELECT * FROM copy_decisions WHERE account = ? AND identity = ?",
+            arguments: keyArguments(key)
+        ).map(decisionRecord)
+    }
+
+    static func decisionRecord(_ row: Row) throws -> DecisionRecord {
+        DecisionRecord(
+            key: try decisionKey(row), trade: try decode(TradeSummary.self, row["trade"]),
+            decision: try decode(CopyDecision.self, row["decision"]),
+            decidedAt: UnixTime(milliseconds: row["decided_at"]), retracted: row["retracted"])
+    }
+
+    static func fetchIntent(_ db: Database, _ key: DecisionKey) throws -> StoredIntent? {
+        try Row.fetchOne(
+            db, sql: "SELECT * FROM copy_intents WHERE account = ? AND identity = ?",
+            arguments: keyArguments(key)
+        ).map(storedIntent)
+    }
+
+    static func storedIntent(_ row: Row) throws -> StoredIntent {
+        let modeText: String = row["mode"]
+        let statusText: String = row["status"]
+        let saltText: String = row["salt"]
+        guard let mode = ExecutionMode(rawValue: modeText) else {
+            throw StoreError.corrupt("mode \(modeText)")
+        }
+        guard let status = IntentStatus(rawValue: statusText) else {
+            throw StoreError.corrupt("intent status \(statusText)")
+        }
+        guard let salt = UInt256(decimal: saltText) else { throw StoreError.corrupt("salt \(saltText)") }
+        let signed: String? = row["signed_order"]
+        var intent = StoredIntent(
+            key: try decisionKey(row), trade: try decode(TradeSummary.self, row["trade"]), mode: mode,
+            intent: try decode(OrderIntent.self, row["intent"]),
+            signedOrder: try signed.map { try decode(SignedOrder.self, $0) }, salt: salt,
+            createdAt: UnixTime(milliseconds: row["created_at"]))
+        intent.status = status
+        intent.matched = try decode(MatchedTotals.self, row["matched"])
+        intent.message = row["message"]
+        intent.updatedAt = UnixTime(milliseconds: row["updated_at"])
+        return intent
+    }
+
+    static func fillRecord(_ row: Row) throws -> FillRecord {
+        let modeText: String = row["mode"]
+        guard let mode = ExecutionMode(rawValue: modeText) else {
+            throw StoreError.corrupt("mode \(modeText)")
+        }
+        return FillRecord(
+            sequence: row["sequence"], key: try decisionKey(row), mode: mode,
+            fill: try decode(LedgerFill.self, row["fill"]), pricedFromTarget: row["priced_from_target"],
+            at: UnixTime(milliseconds: row["at"]))
+    }
+
+    static func setTargetHolding(_ db: Database, _ holding: StatementArguments, _ shares: Fixed6) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO copy_target_holdings (wallet, token, shares) VALUES (?, ?, ?)
+                ON CONFLICT (wallet, token) DO UPDATE SET shares = excluded.shares
+                """,
+            arguments: holding + [shares.fixedString])
+    }
+}
