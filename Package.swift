@@ -136,9 +136,11 @@ let package = Package(
                 "DevNode",
                 "EVM",
                 "Polymarket",
+                "Store",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         .testTarget(name: "EVMTests", dependencies: ["EVM"]),

@@ -53,8 +53,7 @@ public final class CopyBotApplication: Sendable {
         let nodeHTTP = HTTPClient(eventLoopGroupProvider: .singleton)
         let result: Result<Void, any Error>
         do {
-            let copyState: any CopyStateStore = InMemoryCopyStateStore()  // MERGE-FIXME: store
-            let engine = try await makeEngine(registry: registry, store: copyState, http: clobHTTP)
+            let engine = try await makeEngine(registry: registry, store: store, http: clobHTTP)
             var nodeConfiguration = NodeClient.Configuration(
                 webSocketURLs: configuration.chain.wsURLs, httpURLs: configuration.chain.httpURLs)
             nodeConfiguration.requestTimeout = configuration.chain.requestTimeout

@@ -7,7 +7,8 @@ struct CopyBotCommand: AsyncParsableCommand {
         commandName: "copybot",
         abstract: "Copies the Polymarket trades of chosen wallets into your own account.",
         subcommands: [
-            RunCommand.self, ReplayCommand.self, DevnetCommand.self, ConfigCommand.self, ABICommand.self,
+            RunCommand.self, StatusCommand.self, TradesCommand.self, PositionsCommand.self,
+            ReplayCommand.self, DevnetCommand.self, ConfigCommand.self, ABICommand.self,
             KeysCommand.self, OrderCommand.self,
         ]
     )

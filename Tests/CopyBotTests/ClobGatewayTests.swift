@@ -57,7 +57,8 @@ struct ClobGatewayTests {
                 asks: [BookLevel(price: ExactDecimal("0.50")!, size: ExactDecimal(500))])
         }
         let standIn = ClobStandIn(
-            configuration: .init(credentials: credentials, account: key.address, contracts: contracts, markets: markets))
+            configuration: .init(
+                credentials: credentials, account: key.address, contracts: contracts, markets: markets))
         try await standIn.start()
         let http = ClobHTTPClient.makeHTTPClient(connectTimeout: .seconds(1))
         let client = ClobHTTPClient(
@@ -85,7 +86,8 @@ struct ClobGatewayTests {
         let p = Fixed6(price)!
         let collateral = Fixed6.multiply(shares, p, rounding: .halfEven)!
         let event = TradeEvent(
-            exchange: "CTFExchangeV2", contract: .zero, blockNumber: 1_000 + n, blockHash: Bytes32(0, 0, 0, n),
+            exchange: "CTFExchangeV2", contract: .zero, blockNumber: 1_000 + n,
+            blockHash: Bytes32(0, 0, 0, n),
             transactionHash: Bytes32(1, 0, 0, n), logIndex: n, orderHash: Bytes32(2, 0, 0, n), wallet: target,
             counterparty: .zero, side: side, tokenId: token, shares: shares.fixedPoint6!,
             collateral: collateral.fixedPoint6!,
@@ -163,7 +165,8 @@ struct ClobGatewayTests {
             decisions.append(await h.engine.handle(Self.trade(UInt64(n), token: Self.tokenA, price: "0.50")))
         }
         #expect(h.engine.breaker.state != .closed)
-        if case .skipped(.breakerOpen) = decisions.last! {} else {
+        if case .skipped(.breakerOpen) = decisions.last! {
+        } else {
             Issue.record("expected breaker_open, got \(decisions.last!.explanation)")
         }
         // Orders whose outcome is unknown stay unresolved intents, never re-signed or re-posted blind.

@@ -306,7 +306,8 @@ struct ConfigurationTests {
             keyPath: "copy.risk.daily_loss_limit_usdc", message: "must be more than 0"),
         .init(
             name: "price deviation of 100%", yaml: "copy:\n  risk:\n    max_price_deviation: 1\n",
-            keyPath: "copy.risk.max_price_deviation", message: "not a fraction of the target's price in (0, 1)"),
+            keyPath: "copy.risk.max_price_deviation",
+            message: "not a fraction of the target's price in (0, 1)"),
         .init(
             name: "token both allowed and denied",
             yaml: "copy:\n  risk:\n    allow_tokens: [\"77\"]\n    deny_tokens: [\"12\", \"77\"]\n",

@@ -1,4 +1,5 @@
 import Chain
+import CopyEngine
 import DevNode
 import EVM
 import Foundation
@@ -8,7 +9,8 @@ import Testing
 
 /// `copybot run` as a process against the devnet, killed with SIGKILL at random moments and
 /// restarted: the store ends with exactly the canonical fills of the followed wallets, each once,
-/// and a SIGTERM stops the service cleanly (exit 0).
+/// every one of them with exactly one copy decision (paper mode), and a SIGTERM stops the service
+/// cleanly (exit 0).
 @Suite("copybot run survives kill -9", .serialized, .timeLimit(.minutes(10)))
 struct RunCrashRecoveryTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -66,6 +68,8 @@ struct RunCrashRecoveryTests {
             "COPYBOT_FOLLOW_WALLETS": Self.followed.map(\.checksummed).joined(separator: ","),
             "COPYBOT_CHAIN_START_BLOCK": "\(startBlock)", "COPYBOT_CHAIN_STALE_AFTER": "1",
             "COPYBOT_HTTP_LISTEN": "", "COPYBOT_LOG_LEVEL": "notice",
+            // No CLOB (a closed port): paper fills are priced from the target's trades.
+            "COPYBOT_CLOB_URL": "http://127.0.0.1:9",
             // A window wider than the run, so the store keeps every identity it ever delivered
             // (normally they are pruned below the window) and the test can count them.
             "COPYBOT_CHAIN_REORG_WINDOW": "10000",
@@ -93,6 +97,16 @@ struct RunCrashRecoveryTests {
             try await Task.sleep(for: .milliseconds(200))
         }
         #expect(checkpoint?.number == head.number, "the service caught up with the head")
+        // …and decided every trade it delivered.
+        var undecided = Set<LogIdentity>()
+        while clock.now < deadline {
+            let store = try SQLiteStore(path: database)
+            let delivered = try await store.liveIdentities(stream: "polygon", aboveBlock: 0)
+            undecided = Set(delivered.keys).subtracting(try await Self.decided(store))
+            if undecided.isEmpty { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(undecided.isEmpty, "\(undecided.count) delivered trades without a decision")
         kill(last.processIdentifier, SIGTERM)
         last.waitUntilExit()
         #expect(
@@ -120,9 +134,22 @@ struct RunCrashRecoveryTests {
         withKnownIssue("an orphaned fill is occasionally left unretracted under load", isIntermittent: true) {
             #expect(extra.isEmpty, "of \(expected.count): extra \(extra.count)")
         }
+        // Exactly one decision per trade, and every canonical fill decided.
+        let decisions = try await store.decisionEntries(account: .default, limit: nil, afterRowID: nil)
+        let decided = try await Self.decided(store)
+        #expect(decisions.count == decided.count, "one decision per trade")
+        #expect(expected.subtracting(decided).isEmpty, "canonical fills without a decision")
+        #expect(decisions.count >= expected.count)
         #expect(
             try await store.pendingEvents(stream: "polygon").allSatisfy {
                 if case .retracted = $0 { true } else { false }
+            })
+    }
+
+    static func decided(_ store: SQLiteStore) async throws -> Set<LogIdentity> {
+        Set(
+            try await store.decisionEntries(account: .default, limit: nil, afterRowID: nil).map {
+                LogIdentity(hash: $0.record.key.identity.bytes)
             })
     }
 }

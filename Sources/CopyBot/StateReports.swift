@@ -1,0 +1,147 @@
+import Chain
+import CopyEngine
+import EVM
+import Foundation
+import Polymarket
+import Store
+
+/// `copybot status`, `copybot trades` and `copybot positions`: what the store says, read without
+/// disturbing a running service (SQLite in WAL mode serves readers alongside the writer).
+public struct StateReports: Sendable {
+    /// How reports are printed.
+    public enum Format: String, Sendable, CaseIterable {
+        /// Readable lines.
+        case text
+        /// One JSON object per line.
+        case jsonl
+    }
+
+    let store: SQLiteStore
+    let account: AccountID
+    let startingCash: Fixed6
+
+    /// Creates reports over `store` for `account`, whose ledger starts from `startingCash`.
+    public init(store: SQLiteStore, account: AccountID = .default, startingCash: Fixed6) {
+        self.store = store
+        self.account = account
+        self.startingCash = startingCash
+    }
+
+    // MARK: trades
+
+    /// The decisions, oldest first (the last `limit` when given), one line each.
+    public func trades(format: Format, limit: Int?) async throws -> [String] {
+        var entries = try await store.decisionEntries(account: account, limit: nil, afterRowID: nil)
+        if let limit, entries.count > limit { entries = Array(entries.suffix(limit)) }
+        return entries.map { format == .jsonl ? Self.json($0.record) : Self.text($0.record) }
+    }
+
+    static func text(_ record: DecisionRecord) -> String {
+        let t = record.trade
+        let when = Self.timestamp(record.decidedAt)
+        let retracted = record.retracted ? " [retracted by a reorg]" : ""
+        return
+            "\(when) #\(t.blockNumber) \(t.wallet) \(t.side.text) \(t.shares) @ \(t.price) token \(t.tokenId.decimalString.prefix(12))… → \(record.decision.explanation)\(retracted)"
+    }
+
+    static func json(_ record: DecisionRecord) -> String {
+        let t = record.trade
+        var out =
+            "{\"decided_at\":\"\(timestamp(record.decidedAt))\",\"trade\":\"\(record.key.identity.bytes.hex)\""
+        out += ",\"account\":"
+        JSONString.write(record.key.account.name, to: &out)
+        out += ",\"block\":\(t.blockNumber),\"tx\":\"\(t.transactionHash.hex)\",\"log_index\":\(t.logIndex)"
+        out += ",\"exchange\":"
+        JSONString.write(t.exchange, to: &out)
+        out += ",\"wallet\":\"\(t.wallet.checksummed)\",\"side\":\"\(t.side.text)\""
+        out += ",\"token_id\":\"\(t.tokenId.decimalString)\",\"price\":\"\(t.price)\""
+        out += ",\"shares\":\"\(t.shares)\",\"usdc\":\"\(t.collateral)\""
+        out += ",\"decision\":\"\(record.decision.kind)\",\"reason\":\"\(record.decision.label)\""
+        out += ",\"retracted\":\(record.retracted),\"explanation\":"
+        JSONString.write(record.decision.explanation, to: &out)
+        if case .copied(let order) = record.decision {
+            let i = order.intent
+            out += ",\"order\":{\"mode\":\"\(order.mode.rawValue)\",\"side\":\"\(i.side.text)\""
+            out +=
+                ",\"shares\":\"\(i.shares)\",\"limit_price\":\"\(i.limitPrice)\",\"usdc\":\"\(i.collateral)\""
+            out += ",\"order_type\":\"\(i.orderType.rawValue)\""
+            if let hash = order.orderHash { out += ",\"order_hash\":\"\(hash.hex)\"" }
+            out += ",\"filled_shares\":\"\(order.fill.shares)\",\"filled_usdc\":\"\(order.fill.collateral)\""
+            out += ",\"fee\":\"\(order.fill.fee)\",\"priced_from_target\":\(order.fill.pricedFromTarget)}"
+        }
+        out += "}"
+        return out
+    }
+
+    // MARK: positions
+
+    /// The open positions with their cost, last price and marked PnL, one line each.
+    public func positions(format: Format) async throws -> [String] {
+        let ledger = try await self.ledger()
+        return ledger.positions.sorted { $0.key < $1.key }.map { token, position in
+            let mark = ledger.marks[token]
+            let value = ledger.markedValue(token)
+            let pnl = value - position.cost
+            switch format {
+            case .jsonl:
+                var out = "{\"token_id\":\"\(token.decimalString)\""
+                if let market = position.market { out += ",\"market\":\"\(market.condition.hex)\"" }
+                out += ",\"shares\":\"\(position.shares)\",\"cost\":\"\(position.cost)\""
+                out += ",\"average_cost\":\"\(position.averageCost)\""
+                out += ",\"mark\":" + (mark.map { "\"\($0)\"" } ?? "null")
+                out += ",\"marked_value\":\"\(value)\",\"unrealised_pnl\":\"\(pnl)\"}"
+                return out
+            case .text:
+                return
+                    "token \(token.decimalString): \(position.shares) shares, cost \(position.cost) (avg \(position.averageCost)), last \(mark.map { "\($0)" } ?? "-"), value \(value), PnL \(pnl)"
+            }
+        }
+    }
+
+    /// The account's ledger as stored: the last snapshot plus the fills booked after it.
+    public func ledger() async throws -> Ledger {
+        try await CopyEngine.restoreLedger(
+            store: store, account: account, initialCash: startingCash, day: SystemWallClock().now().utcDay
+        ).ledger
+    }
+
+    // MARK: status
+
+    /// What `copybot status` shows: stored state, and the running service's live state when its
+    /// `/ready` endpoint answers (`live` is that endpoint's JSON, or nil).
+    public func status(mode: String, live: String?) async throws -> String {
+        let counts = try await store.decisionCounts(account: account)
+        let ledger = try await self.ledger()
+        let chain = try await store.loadState(stream: "polygon")
+        let unresolved = try await store.intents(account: account, statuses: [.created, .posting, .open])
+        let recent = try await store.decisionEntries(account: account, limit: nil, afterRowID: nil)
+        let failures = recent.map(\.record).filter {
+            if case .failed = $0.decision { true } else { false }
+        }.suffix(5)
+        let today = ledger.dailyPnL
+        var lines = [
+            "mode: \(mode)",
+            "chain: checkpoint \(chain.map { "#\($0.cursor.number) \($0.cursor.hash.hex.prefix(10))…" } ?? "none yet")",
+            "service: \(live ?? "not reachable (not running, or http.listen is off)")",
+            "decisions: \(counts.total) — \(counts.copied) copied, \(counts.skipped) skipped, \(counts.failed) failed"
+                + (counts.retractedAfterCopy > 0
+                    ? "; \(counts.retractedAfterCopy) copies whose trade a reorg removed (not unwound)" : ""),
+            "orders unresolved: \(unresolved.count)",
+            "cash: \(ledger.cash) of \(startingCash) starting; exposure \(ledger.totalExposure) in \(ledger.positions.count) positions",
+            "PnL: \(ledger.equity - startingCash) total (realised \(ledger.realised), marked \(ledger.unrealised), fees \(ledger.fees)); today \(today.total)",
+        ]
+        if !failures.isEmpty {
+            lines.append("last failures:")
+            for record in failures {
+                lines.append("  \(Self.timestamp(record.decidedAt)) \(record.decision.explanation)")
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// `2026-11-30T08:49:01.123Z`.
+    static func timestamp(_ time: UnixTime) -> String {
+        let date = Date(timeIntervalSince1970: Double(time.milliseconds) / 1000)
+        return date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true)) + "Z"
+    }
+}

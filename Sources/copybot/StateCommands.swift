@@ -1,0 +1,108 @@
+import ArgumentParser
+import AsyncHTTPClient
+import CopyBot
+import Foundation
+import NIOCore
+import Store
+
+extension StateReports.Format: ExpressibleByArgument {}
+
+/// The store and settings the state commands read, from the configuration.
+struct StateOptions: ParsableArguments {
+    @Option(name: .long, help: "The configuration file.")
+    var config: String = CopyBotConfiguration.defaultPath
+
+    func load() throws -> (CopyBotConfiguration, StateReports) {
+        let configuration: CopyBotConfiguration
+        do {
+            configuration = try CopyBotConfiguration.load(
+                path: config, environment: ProcessInfo.processInfo.environment)
+        } catch {
+            throw ValidationError("\(error)\nrun `copybot config check` for every issue and its fix")
+        }
+        guard case .sqlite(let path) = configuration.store.location else {
+            throw ValidationError("store.url: only sqlite: stores are available in this build")
+        }
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw ValidationError("no store at \(path) yet: `copybot run` creates it")
+        }
+        let store = try SQLiteStore(path: path)
+        return (configuration, StateReports(store: store, startingCash: configuration.startingCash))
+    }
+}
+
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Mode, chain checkpoint, the running service's state, decisions, exposure and PnL.",
+        discussion: """
+            Reads the store (safe while the service runs) and, when http.listen is set, asks the \
+            running service's /ready endpoint for its live state (subscription, head lag, breaker).
+            """)
+
+    @OptionGroup var options: StateOptions
+
+    func run() async throws {
+        let (configuration, reports) = try options.load()
+        var live: String?
+        if let listen = configuration.http.listen {
+            let http = HTTPClient(eventLoopGroupProvider: .singleton)
+            do {
+                var request = HTTPClientRequest(url: "http://\(listen)/ready")
+                request.method = .GET
+                let response = try await http.execute(request, timeout: .seconds(2))
+                let body = try await response.body.collect(upTo: 1 << 16)
+                live = "up at \(listen) — /ready \(response.status.code): \(String(buffer: body))"
+            } catch {
+                live = nil
+            }
+            try await http.shutdown()
+        }
+        print(try await reports.status(mode: configuration.copy.mode.rawValue, live: live))
+    }
+}
+
+struct TradesCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "trades",
+        abstract: "Every trade of a followed wallet with its decision and reason, oldest first.",
+        discussion: """
+            With --format jsonl, one JSON object per decision: decided_at, trade, block, tx, log_index, \
+            exchange, wallet, side, token_id, price, shares, usdc, decision (copied|skipped|failed), \
+            reason (the mode, skip rule or failure), explanation, retracted, and for copies an `order` \
+            object (side, shares, limit_price, usdc, order_hash, filled_shares, filled_usdc, fee).
+            """)
+
+    @OptionGroup var options: StateOptions
+
+    @Option(help: "text or jsonl.")
+    var format: StateReports.Format = .text
+
+    @Option(help: "Only the last N decisions.")
+    var limit: Int?
+
+    func run() async throws {
+        let (_, reports) = try options.load()
+        for line in try await reports.trades(format: format, limit: limit) { print(line) }
+    }
+}
+
+struct PositionsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "positions",
+        abstract: "Open positions with cost basis, last seen price and marked PnL.",
+        discussion: """
+            With --format jsonl, one JSON object per position: token_id, market, shares, cost, \
+            average_cost, mark (last price seen, or null), marked_value, unrealised_pnl.
+            """)
+
+    @OptionGroup var options: StateOptions
+
+    @Option(help: "text or jsonl.")
+    var format: StateReports.Format = .text
+
+    func run() async throws {
+        let (_, reports) = try options.load()
+        for line in try await reports.positions(format: format) { print(line) }
+    }
+}
