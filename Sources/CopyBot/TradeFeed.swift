@@ -29,6 +29,9 @@ public struct TradeFeedStatistics: Hashable, Sendable {
     public var otherEvents = 0
     /// Logs that could not be decoded, by reason.
     public var rejected: [String: Int] = [:]
+
+    /// Creates zeroed counters.
+    public init() {}
 }
 
 /// Decodes the ``EventSource``'s logs into ``TradeEvent``s with the exchange registry.

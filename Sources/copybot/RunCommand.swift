@@ -5,6 +5,8 @@ import Dispatch
 import Foundation
 import Logging
 
+extension LogFormatChoice: ExpressibleByArgument {}
+
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
@@ -18,6 +20,13 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .long, help: "The configuration file.")
     var config: String = CopyBotConfiguration.defaultPath
 
+    @Option(
+        name: .long,
+        help:
+            "The log format: text, json (one object per line) or auto (text on a terminal); overrides log.format."
+    )
+    var logFormat: LogFormatChoice?
+
     func run() async throws {
         LibWebSocketsLogging.setLevel(.errors)
         let configuration: CopyBotConfiguration
@@ -30,11 +39,10 @@ struct RunCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         let level = Logger.Level(rawValue: configuration.log.level.rawValue) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        LoggingSystem.bootstrap(
+            LogFormatChoice.makeLogHandler(
+                format: logFormat ?? LogFormatChoice(configuration.log.format), level: level,
+                isTerminal: LogFormatChoice.standardErrorIsTerminal))
         let logger = Logger(label: "copybot")
         let application = CopyBotApplication(configuration: configuration, logger: logger)
         let task = Task { try await application.run() }

@@ -66,6 +66,9 @@ public struct EventSourceStatus: Hashable, Sendable {
     public var rangesFetched = 0
     public var rangeSplits = 0
     public var lastError: String? = nil
+
+    /// Creates the status of a source that has not started (no head, no checkpoint, not live).
+    public init() {}
 }
 
 /// Turns a node's log stream into exactly-once, ordered ``ChainEvent``s.

@@ -1,0 +1,115 @@
+import Chain
+import CopyEngine
+import Foundation
+
+/// When `copybot run` counts as ready to do its job (`GET /ready`).
+public struct ReadinessPolicy: Hashable, Sendable {
+    /// The most blocks the durable checkpoint may trail the newest head (`head − checkpoint`).
+    ///
+    /// While live the checkpoint moves every `chain.verify_every` blocks, so this must be well
+    /// above that; during the initial backfill the lag is large and the service is not ready.
+    public var maxLagBlocks: UInt64
+    /// The longest time without a new head before the node counts as gone; nil: not checked.
+    /// Only applies when the snapshot has ``ServiceSnapshot/lastHeadAt``.
+    public var maxHeadAge: Duration?
+
+    /// Creates a policy. The defaults suit Polygon (a block every ~2 s).
+    public init(maxLagBlocks: UInt64 = 32, maxHeadAge: Duration? = .seconds(60)) {
+        self.maxLagBlocks = maxLagBlocks
+        self.maxHeadAge = maxHeadAge
+    }
+}
+
+/// Everything `/ready`, `/metrics` and status need to know about a running service, as copied from
+/// the components' own status snapshots. A plain value: reading it never touches the network.
+public struct ServiceSnapshot: Hashable, Sendable {
+    /// Paper or live.
+    public var mode: CopyBotConfiguration.Copy.Mode
+    /// The chain listener's status.
+    public var source: EventSourceStatus
+    /// The decoder's counters.
+    public var feed: TradeFeedStatistics
+    /// The copy engine's counters; nil when no engine runs.
+    public var engine: EngineStatistics?
+    /// The circuit breaker's state; nil when no breaker runs (paper mode without an exchange).
+    public var breaker: CircuitBreaker.Snapshot?
+    /// When ``source``'s head last moved; nil before the first head (or when not tracked).
+    public var lastHeadAt: ContinuousClock.Instant?
+
+    /// Creates a snapshot.
+    public init(
+        mode: CopyBotConfiguration.Copy.Mode, source: EventSourceStatus = EventSourceStatus(),
+        feed: TradeFeedStatistics = TradeFeedStatistics(), engine: EngineStatistics? = nil,
+        breaker: CircuitBreaker.Snapshot? = nil, lastHeadAt: ContinuousClock.Instant? = nil
+    ) {
+        self.mode = mode
+        self.source = source
+        self.feed = feed
+        self.engine = engine
+        self.breaker = breaker
+        self.lastHeadAt = lastHeadAt
+    }
+
+    /// `head − checkpoint` in blocks (0 when the checkpoint is ahead); nil without both.
+    public var lagBlocks: UInt64? {
+        guard let head = source.head, let checkpoint = source.checkpoint?.number else { return nil }
+        return head > checkpoint ? head - checkpoint : 0
+    }
+
+    /// Whether the service is ready, and if not, why.
+    ///
+    /// Ready iff the subscription is live, a head was seen (recently, when ``lastHeadAt`` is
+    /// known and `maxHeadAge` is set), the checkpoint trails the head by at most `maxLagBlocks`,
+    /// and the circuit breaker is not open. Every reason starts with a stable code and a colon —
+    /// `not_subscribed`, `no_head`, `head_stale`, `no_checkpoint`, `lag_too_high`, `breaker_open`
+    /// — followed by a human-readable detail.
+    public func readiness(
+        now: ContinuousClock.Instant, maxLagBlocks: UInt64, maxHeadAge: Duration? = nil
+    ) -> (ready: Bool, reasons: [String]) {
+        var reasons: [String] = []
+        if !source.live {
+            let detail = source.lastError.map { "last error: \($0)" } ?? "connecting or resyncing"
+            reasons.append("not_subscribed: no live subscription to the node (\(detail))")
+        }
+        if let head = source.head {
+            if let maxHeadAge, let lastHeadAt, now - lastHeadAt > maxHeadAge {
+                reasons.append(
+                    "head_stale: no new head since block \(head) for \(Self.seconds(now - lastHeadAt)) "
+                        + "(max \(Self.seconds(maxHeadAge)))")
+            }
+            if let lag = lagBlocks {
+                if lag > maxLagBlocks {
+                    reasons.append(
+                        "lag_too_high: checkpoint \(source.checkpoint?.number ?? 0) is \(lag) blocks behind "
+                            + "head \(head) (max \(maxLagBlocks))")
+                }
+            } else {
+                reasons.append("no_checkpoint: no durable checkpoint yet (head \(head))")
+            }
+        } else {
+            reasons.append("no_head: no block head received from the node yet")
+        }
+        if let breaker, case .open(let until) = breaker.state {
+            let date = Date(timeIntervalSince1970: Double(until.milliseconds) / 1000)
+            reasons.append(
+                "breaker_open: the exchange circuit breaker is open until \(JSONLogHandler.timestamp(date))")
+        }
+        return (reasons.isEmpty, reasons)
+    }
+
+    /// ``readiness(now:maxLagBlocks:maxHeadAge:)`` with the thresholds of `policy`.
+    public func readiness(
+        now: ContinuousClock.Instant, policy: ReadinessPolicy
+    ) -> (
+        ready: Bool, reasons: [String]
+    ) {
+        readiness(now: now, maxLagBlocks: policy.maxLagBlocks, maxHeadAge: policy.maxHeadAge)
+    }
+
+    /// `12.3s`.
+    static func seconds(_ duration: Duration) -> String {
+        let tenths =
+            duration.components.seconds * 10 + duration.components.attoseconds / 100_000_000_000_000_000
+        return "\(tenths / 10).\(abs(tenths % 10))s"
+    }
+}
