@@ -5,6 +5,7 @@ import EVM
 import Foundation
 import Logging
 import Polymarket
+import Prometheus
 import Store
 
 /// The composition root of `copybot run`: builds every component from the configuration and
@@ -43,9 +44,21 @@ public final class CopyBotApplication: Sendable {
                 "mode": "\(configuration.copy.mode)", "store": "\(path)", "wallets": "\(wallets.count)",
                 "exchanges": "\(registry.contracts.map(\.name).joined(separator: ","))",
             ])
+        let state = ServiceState(mode: configuration.copy.mode)
+        let prometheus = PrometheusCollectorRegistry()
+        let metrics = MetricsPublisher(registry: prometheus)
+        let server = configuration.http.listen.map {
+            OperationsServer(listen: $0, state: state, registry: prometheus, metrics: metrics, logger: logger)
+        }
+        if let listen = configuration.http.listen {
+            logger.info("health and metrics on http://\(listen) (/health, /ready, /metrics)")
+        }
         guard !wallets.isEmpty else {
             logger.warning("no wallets followed (follow.wallets is empty): copybot is up but copies nothing")
-            while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
+            do {
+                if let server { try await server.run() }
+                while !Task.isCancelled { try await Task.sleep(for: .seconds(3600)) }
+            } catch is CancellationError {}
             return
         }
 
@@ -67,7 +80,8 @@ public final class CopyBotApplication: Sendable {
             let feed = TradeFeed(source: source, registry: registry, logger: logger)
             do {
                 try await runServices(
-                    source: source, feed: feed, engine: engine, blocks: BlockClock(rpc: node))
+                    source: source, feed: feed, engine: engine, blocks: BlockClock(rpc: node),
+                    operations: Operations(state: state, metrics: metrics, server: server))
             } catch is CancellationError {
                 // Stopped by a signal: in-flight trades are finished and acknowledged.
             }
@@ -140,8 +154,15 @@ public final class CopyBotApplication: Sendable {
 
     // MARK: Running
 
+    /// The operations side: the state `/ready` serves, the metrics, the HTTP server (when on).
+    struct Operations: Sendable {
+        let state: ServiceState
+        let metrics: MetricsPublisher
+        let server: OperationsServer?
+    }
+
     private func runServices(
-        source: EventSource, feed: TradeFeed, engine: CopyEngine, blocks: BlockClock
+        source: EventSource, feed: TradeFeed, engine: CopyEngine, blocks: BlockClock, operations: Operations
     ) async throws {
         let names = Dictionary(
             configuration.follow.wallets.map { ($0.address, $0.name ?? "") },
@@ -150,6 +171,16 @@ public final class CopyBotApplication: Sendable {
         let logger = self.logger
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await source.run() }
+            if let server = operations.server { group.addTask { try await server.run() } }
+            group.addTask {
+                // The state /ready and /metrics serve, from the components' own counters.
+                while true {
+                    operations.state.refresh(
+                        source: source.status, feed: feed.statistics, engine: engine.statistics,
+                        breaker: engine.breaker.snapshot)
+                    try await Task.sleep(for: .seconds(1))
+                }
+            }
             group.addTask {
                 // Orders whose outcome is unknown (a crash mid-post, a lost answer) are resolved by
                 // look-up, first at start, then every half lease.
@@ -171,7 +202,10 @@ public final class CopyBotApplication: Sendable {
                         // again at the next start; a trade already started is finished.
                         guard !Task.isCancelled else { return nil }
                         self.report(event, name: names[event.trade.wallet] ?? "")
+                        let metrics = operations.metrics
                         return await Task {
+                            let started = ContinuousClock.now
+                            defer { metrics.recordDecisionLatency(ContinuousClock.now - started) }
                             let blockTime = await blocks.time(
                                 of: event.trade.blockNumber, head: source.status.head,
                                 now: SystemWallClock().now())
