@@ -176,6 +176,7 @@ let package = Package(
                 "CopyBot", "Polymarket", "EVM", "ClobStandIn", "Chain", "DevNode", "Store", "CopyEngine",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -6,7 +6,9 @@ import Foundation
 import Logging
 import Polymarket
 import Prometheus
+import ServiceLifecycle
 import Store
+import Synchronization
 
 /// The composition root of `copybot run`: builds every component from the configuration and
 /// hands each its dependencies as the protocols it declares; no other place knows the concrete
@@ -28,8 +30,8 @@ public final class CopyBotApplication: Sendable {
         self.logger = logger
     }
 
-    /// Runs until cancelled (SIGTERM/SIGINT), then stops reading, finishes the trades in hand,
-    /// flushes and returns.
+    /// Runs the services until SIGTERM/SIGINT (graceful: stop reading, finish the trades in hand,
+    /// acknowledge them, return) or until a component fails beyond its restarts (throws the reason).
     public func run() async throws {
         let registry = try ExchangeRegistry.load(
             contractsFile: configuration.contracts.file, abiDirectory: configuration.contracts.abiDirectory)
@@ -47,52 +49,127 @@ public final class CopyBotApplication: Sendable {
         let state = ServiceState(mode: configuration.copy.mode)
         let prometheus = PrometheusCollectorRegistry()
         let metrics = MetricsPublisher(registry: prometheus)
-        let server = configuration.http.listen.map {
-            OperationsServer(listen: $0, state: state, registry: prometheus, metrics: metrics, logger: logger)
-        }
+        // Shut down last (services stop in reverse order): /health answers while the rest drains.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if let listen = configuration.http.listen {
             logger.info("health and metrics on http://\(listen) (/health, /ready, /metrics)")
+            services.append(
+                Self.component(
+                    SupervisedService("http", logger: logger) {
+                        OperationsServer(
+                            listen: listen, state: state, registry: prometheus, metrics: metrics,
+                            logger: self.logger)
+                    }))
         }
-        guard !wallets.isEmpty else {
-            logger.warning("no wallets followed (follow.wallets is empty): copybot is up but copies nothing")
-            do {
-                if let server { try await server.run() }
-                while !Task.isCancelled { try await Task.sleep(for: .seconds(3600)) }
-            } catch is CancellationError {}
-            return
-        }
-
         let clobHTTP = ClobHTTPClient.makeHTTPClient()
         let nodeHTTP = HTTPClient(eventLoopGroupProvider: .singleton)
         let result: Result<Void, any Error>
         do {
+            try await run(
+                services: services, registry: registry, store: store, wallets: wallets, state: state,
+                metrics: metrics, clobHTTP: clobHTTP, nodeHTTP: nodeHTTP)
+            result = .success(())
+        } catch {
+            result = .failure(error)
+        }
+        // The HTTP clients outlive every service.
+        try? await clobHTTP.shutdown()
+        try? await nodeHTTP.shutdown()
+        try result.get()
+    }
+
+    private func run(
+        services: [ServiceGroupConfiguration.ServiceConfiguration], registry: ExchangeRegistry,
+        store: SQLiteStore,
+        wallets: [Address], state: ServiceState, metrics: MetricsPublisher, clobHTTP: HTTPClient,
+        nodeHTTP: HTTPClient
+    ) async throws {
+        var services = services
+        if wallets.isEmpty {
+            logger.warning("no wallets followed (follow.wallets is empty): copybot is up but copies nothing")
+            services.append(
+                Self.component(ClosureService { try? await gracefulShutdown() }, name: "idle"))
+        } else {
             let engine = try await makeEngine(registry: registry, store: store, http: clobHTTP)
             var nodeConfiguration = NodeClient.Configuration(
                 webSocketURLs: configuration.chain.wsURLs, httpURLs: configuration.chain.httpURLs)
             nodeConfiguration.requestTimeout = configuration.chain.requestTimeout
             nodeConfiguration.maxMessageBytes = configuration.chain.maxMessageBytes
             let node = NodeClient(configuration: nodeConfiguration, httpClient: nodeHTTP, logger: logger)
-            let source = EventSource(
-                rpc: node, store: store,
-                configuration: configuration.eventSourceConfiguration(
-                    stream: "polygon", filter: registry.fillFilter(wallets: wallets)),
-                logger: logger)
-            let feed = TradeFeed(source: source, registry: registry, logger: logger)
-            do {
-                try await runServices(
-                    source: source, feed: feed, engine: engine, blocks: BlockClock(rpc: node),
-                    operations: Operations(state: state, metrics: metrics, server: server))
-            } catch is CancellationError {
-                // Stopped by a signal: in-flight trades are finished and acknowledged.
+            let blocks = BlockClock(rpc: node)
+            let current = Mutex<(source: EventSource, feed: TradeFeed)?>(nil)
+            let filter = registry.fillFilter(wallets: wallets)
+            let listener = SupervisedService("listener", logger: logger) {
+                // A fresh source and feed each (re)start: the checkpoint and the unacknowledged
+                // trades are in the store, so a restart resumes exactly where the failure was.
+                let source = EventSource(
+                    rpc: node, store: store,
+                    configuration: self.configuration.eventSourceConfiguration(
+                        stream: "polygon", filter: filter),
+                    logger: self.logger)
+                let feed = TradeFeed(source: source, registry: registry, logger: self.logger)
+                current.withLock { $0 = (source, feed) }
+                return ClosureService {
+                    try await self.listen(
+                        source: source, feed: feed, engine: engine, blocks: blocks, metrics: metrics)
+                }
             }
-            logStopped(source: source, engine: engine)
-            result = .success(())
-        } catch {
-            result = error is CancellationError ? .success(()) : .failure(error)
+            let refresher = ClosureService {
+                // The state /ready and /metrics serve, from the components' own counters.
+                try? await cancelWhenGracefulShutdown {
+                    while true {
+                        if let (source, feed) = current.withLock({ $0 }) {
+                            state.refresh(
+                                source: source.status, feed: feed.statistics, engine: engine.statistics,
+                                breaker: engine.breaker.snapshot)
+                        }
+                        try await Task.sleep(for: .seconds(1))
+                    }
+                }
+            }
+            let resolver = ClosureService {
+                // Orders whose outcome is unknown (a crash mid-post, a lost answer) are resolved
+                // by look-up, at start and then every half lease.
+                let every = max(5, engine.configuration.intentLeaseSeconds / 2)
+                try? await cancelWhenGracefulShutdown {
+                    while true {
+                        let resolved = await engine.resolveUnresolvedIntents()
+                        if !resolved.isEmpty {
+                            self.logger.notice("resolved \(resolved.count) order intents by look-up")
+                        }
+                        try await Task.sleep(for: .seconds(every))
+                    }
+                }
+            }
+            services += [
+                Self.component(refresher, name: "state"),
+                Self.component(SupervisedService("resolver", logger: logger) { resolver }),
+                Self.component(listener),
+            ]
+            defer {
+                if let (source, _) = current.withLock({ $0 }) { logStopped(source: source, engine: engine) }
+            }
+            try await runGroup(services)
+            return
         }
-        try? await clobHTTP.shutdown()
-        try? await nodeHTTP.shutdown()
-        try result.get()
+        try await runGroup(services)
+    }
+
+    private func runGroup(_ services: [ServiceGroupConfiguration.ServiceConfiguration]) async throws {
+        var group = ServiceGroupConfiguration(
+            services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        group.maximumGracefulShutdownDuration = .seconds(30)
+        try await ServiceGroup(configuration: group).run()
+    }
+
+    /// A component of the group: its end (success or failure) shuts the whole group down
+    /// gracefully; failures are the supervisor's to absorb first.
+    static func component(
+        _ service: any Service, name: String? = nil
+    ) -> ServiceGroupConfiguration.ServiceConfiguration {
+        .init(
+            service: service, successTerminationBehavior: .gracefullyShutdownGroup,
+            failureTerminationBehavior: .gracefullyShutdownGroup, serviceName: name ?? "\(service)")
     }
 
     // MARK: Building
@@ -154,81 +231,60 @@ public final class CopyBotApplication: Sendable {
 
     // MARK: Running
 
-    /// The operations side: the state `/ready` serves, the metrics, the HTTP server (when on).
-    struct Operations: Sendable {
-        let state: ServiceState
-        let metrics: MetricsPublisher
-        let server: OperationsServer?
-    }
-
-    private func runServices(
-        source: EventSource, feed: TradeFeed, engine: CopyEngine, blocks: BlockClock, operations: Operations
+    /// The listener and the copy pipeline until a graceful shutdown: stops reading, finishes the
+    /// trades already started and acknowledges them; trades read but not started are left
+    /// unacknowledged and come again at the next start.
+    private func listen(
+        source: EventSource, feed: TradeFeed, engine: CopyEngine, blocks: BlockClock,
+        metrics: MetricsPublisher
     ) async throws {
         let names = Dictionary(
             configuration.follow.wallets.map { ($0.address, $0.name ?? "") },
             uniquingKeysWith: { first, _ in first })
         let pipeline = CopyPipeline(maxConcurrency: configuration.copy.executors)
         let logger = self.logger
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await source.run() }
-            if let server = operations.server { group.addTask { try await server.run() } }
-            group.addTask {
-                // The state /ready and /metrics serve, from the components' own counters.
-                while true {
-                    operations.state.refresh(
-                        source: source.status, feed: feed.statistics, engine: engine.statistics,
-                        breaker: engine.breaker.snapshot)
-                    try await Task.sleep(for: .seconds(1))
-                }
-            }
-            group.addTask {
-                // Orders whose outcome is unknown (a crash mid-post, a lost answer) are resolved by
-                // look-up, first at start, then every half lease.
-                let every = max(5, engine.configuration.intentLeaseSeconds / 2)
-                while !Task.isCancelled {
-                    let resolved = await engine.resolveUnresolvedIntents()
-                    if !resolved.isEmpty {
-                        logger.notice("resolved \(resolved.count) order intents by look-up")
+        do {
+            try await cancelWhenGracefulShutdown {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { try await source.run() }
+                    group.addTask {
+                        try await pipeline.run(
+                            TradeFeedSequence(feed: feed),
+                            lane: { $0.trade.tokenId },
+                            handle: { event -> CopyDecision? in
+                                guard !Task.isCancelled else { return nil }
+                                self.report(event, name: names[event.trade.wallet] ?? "")
+                                // Not cancelled with the service: a started trade is finished.
+                                return await Task {
+                                    let started = ContinuousClock.now
+                                    defer { metrics.recordDecisionLatency(ContinuousClock.now - started) }
+                                    let blockTime = await blocks.time(
+                                        of: event.trade.blockNumber, head: source.status.head,
+                                        now: SystemWallClock().now())
+                                    return await Self.decide(
+                                        event, engine: engine, blockTime: blockTime, logger: logger)
+                                }.value
+                            },
+                            completed: { event, decision in
+                                // A store failure is not a decision: leave the trade unacknowledged
+                                // so it is delivered again (after a restart at the latest).
+                                guard let decision else { return }
+                                if case .failed(.store) = decision { return }
+                                do {
+                                    try await Task { try await feed.acknowledge(event) }.value
+                                } catch {
+                                    logger.error(
+                                        "could not acknowledge trade \(event.identity.hash.hex): \(error)")
+                                }
+                            })
                     }
-                    try await Task.sleep(for: .seconds(every))
+                    // The pipeline ends when the source does; the source ends only when cancelled.
+                    try await group.next()
+                    group.cancelAll()
                 }
             }
-            group.addTask {
-                try await pipeline.run(
-                    TradeFeedSequence(feed: feed),
-                    lane: { $0.trade.tokenId },
-                    handle: { event -> CopyDecision? in
-                        // Stopping: trades read but not started stay unacknowledged and come
-                        // again at the next start; a trade already started is finished.
-                        guard !Task.isCancelled else { return nil }
-                        self.report(event, name: names[event.trade.wallet] ?? "")
-                        let metrics = operations.metrics
-                        return await Task {
-                            let started = ContinuousClock.now
-                            defer { metrics.recordDecisionLatency(ContinuousClock.now - started) }
-                            let blockTime = await blocks.time(
-                                of: event.trade.blockNumber, head: source.status.head,
-                                now: SystemWallClock().now())
-                            return await Self.decide(
-                                event, engine: engine, blockTime: blockTime, logger: logger)
-                        }.value
-                    },
-                    completed: { event, decision in
-                        // A store failure is not a decision: leave the trade unacknowledged so it
-                        // is delivered again (after a restart at the latest).
-                        guard let decision else { return }
-                        if case .failed(.store) = decision { return }
-                        do {
-                            // Not cancelled with the service: a decided trade is always acknowledged.
-                            try await Task { try await feed.acknowledge(event) }.value
-                        } catch {
-                            logger.error("could not acknowledge trade \(event.identity.hash.hex): \(error)")
-                        }
-                    })
-            }
-            // The pipeline ends when the source does; the source ends only when cancelled.
-            try await group.next()
-            group.cancelAll()
+        } catch is CancellationError {
+            // Graceful shutdown: in-flight trades are finished and acknowledged.
         }
     }
 

@@ -45,18 +45,12 @@ struct RunCommand: AsyncParsableCommand {
                 isTerminal: LogFormatChoice.standardErrorIsTerminal))
         let logger = Logger(label: "copybot")
         let application = CopyBotApplication(configuration: configuration, logger: logger)
-        let task = Task { try await application.run() }
-        let signals = [SIGINT, SIGTERM].map { number -> any DispatchSourceSignal in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .main)
-            source.setEventHandler {
-                logger.notice("signal \(number): stopping")
-                task.cancel()
-            }
-            source.resume()
-            return source
+        // SIGTERM and SIGINT start a graceful shutdown (the service group handles them).
+        do {
+            try await application.run()
+        } catch {
+            logger.critical("copybot stopped: \(error)")
+            throw ExitCode(1)
         }
-        defer { signals.forEach { $0.cancel() } }
-        try await task.value
     }
 }
