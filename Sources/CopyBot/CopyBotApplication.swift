@@ -9,6 +9,7 @@ import Prometheus
 import ServiceLifecycle
 import Store
 import Synchronization
+import UnixSignals
 
 /// The composition root of `copybot run`: builds every component from the configuration and
 /// hands each its dependencies as the protocols it declares; no other place knows the concrete
@@ -21,13 +22,71 @@ import Synchronization
 /// the listener only once its decision is stored, so a crash at any point delivers it again and
 /// the stored decision answers it.
 public final class CopyBotApplication: Sendable {
+    /// What a reload (SIGHUP) can change without a restart: the followed wallets with their sizing,
+    /// and the exchange contracts and ABIs.
+    struct Followed: Sendable {
+        var configuration: CopyBotConfiguration
+        var registry: ExchangeRegistry
+    }
+
     private let configuration: CopyBotConfiguration
     private let logger: Logger
+    private let reloadConfiguration: (@Sendable () throws -> CopyBotConfiguration)?
+    private let followed: Mutex<Followed?> = Mutex(nil)
+    private let reloads = Mutex(0)
+    /// The running listener's parts, for the state refresher, the resolver and reloads.
+    private let running = Mutex<Running?>(nil)
+    /// Where the next listener pass reads from at the latest (a reload widened the filter).
+    private let pendingRewind = Mutex<UInt64?>(nil)
 
-    /// Creates the application from a validated configuration.
-    public init(configuration: CopyBotConfiguration, logger: Logger) {
+    /// Creates the application from a validated configuration. `reload` reads the configuration
+    /// again (file and environment) for ``reload()`` and SIGHUP; nil: reloading is off.
+    public init(
+        configuration: CopyBotConfiguration, logger: Logger,
+        reload: (@Sendable () throws -> CopyBotConfiguration)? = nil
+    ) {
         self.configuration = configuration
         self.logger = logger
+        self.reloadConfiguration = reload
+    }
+
+    /// Reads the configuration again and applies what changed of the followed wallets (and their
+    /// sizing) and the exchange contracts: the listener finishes the trades in hand, then
+    /// resubscribes with the new filter and resumes from its checkpoint, so no event is lost. Other
+    /// changes need a restart. An invalid new configuration is logged and ignored.
+    public func reload() {
+        guard let reloadConfiguration else { return }
+        do {
+            let fresh = try reloadConfiguration()
+            let registry = try ExchangeRegistry.load(
+                contractsFile: fresh.contracts.file, abiDirectory: fresh.contracts.abiDirectory)
+            let before = followed.withLock { current -> Followed? in
+                let before = current
+                if var updated = current {
+                    updated.configuration.follow = fresh.follow
+                    updated.configuration.contracts = fresh.contracts
+                    updated.registry = registry
+                    current = updated
+                }
+                return before
+            }
+            guard let before else { return }
+            let old = Set(before.configuration.follow.wallets.map(\.address))
+            let new = Set(fresh.follow.wallets.map(\.address))
+            // Added wallets are followed from the block the listener had reached: the next pass
+            // reads again from there (what was delivered already is recognised, not repeated).
+            if !new.isSubset(of: old) || before.configuration.contracts != fresh.contracts,
+                let head = running.withLock({ $0?.source.status.head })
+            {
+                pendingRewind.withLock { $0 = min($0 ?? head, head) }
+            }
+            reloads.withLock { $0 += 1 }
+            logger.notice(
+                "configuration reloaded: following \(new.count) wallets (\(new.subtracting(old).count) added, \(old.subtracting(new).count) removed), \(registry.contracts.count) exchanges; other changes apply at the next restart"
+            )
+        } catch {
+            logger.error("reload failed, keeping the running configuration: \(error)")
+        }
     }
 
     /// Runs the services until SIGTERM/SIGINT (graceful: stop reading, finish the trades in hand,
@@ -39,16 +98,49 @@ public final class CopyBotApplication: Sendable {
             throw ApplicationError("store.url: only sqlite: stores are available in this build")
         }
         let store = try SQLiteStore(path: path)
-        let wallets = configuration.follow.wallets.map(\.address)
+        followed.withLock { $0 = Followed(configuration: configuration, registry: registry) }
         logger.info(
             "copybot starting",
             metadata: [
-                "mode": "\(configuration.copy.mode)", "store": "\(path)", "wallets": "\(wallets.count)",
+                "mode": "\(configuration.copy.mode)", "store": "\(path)",
+                "wallets": "\(configuration.follow.wallets.count)",
                 "exchanges": "\(registry.contracts.map(\.name).joined(separator: ","))",
             ])
+        let clobHTTP = ClobHTTPClient.makeHTTPClient()
+        let nodeHTTP = HTTPClient(eventLoopGroupProvider: .singleton)
+        let result: Result<Void, any Error>
+        do {
+            try await runServices(store: store, clobHTTP: clobHTTP, nodeHTTP: nodeHTTP)
+            result = .success(())
+        } catch {
+            result = .failure(error)
+        }
+        // The HTTP clients outlive every service.
+        try? await clobHTTP.shutdown()
+        try? await nodeHTTP.shutdown()
+        try result.get()
+    }
+
+    /// The running listener's parts, for the state refresher and the resolver.
+    struct Running: Sendable {
+        var source: EventSource
+        var feed: TradeFeed
+        var engine: CopyEngine
+    }
+
+    private func runServices(store: SQLiteStore, clobHTTP: HTTPClient, nodeHTTP: HTTPClient) async throws {
         let state = ServiceState(mode: configuration.copy.mode)
         let prometheus = PrometheusCollectorRegistry()
         let metrics = MetricsPublisher(registry: prometheus)
+        let breaker = CircuitBreaker(
+            configuration: configuration.breakerConfiguration, clock: SystemWallClock())
+        var nodeConfiguration = NodeClient.Configuration(
+            webSocketURLs: configuration.chain.wsURLs, httpURLs: configuration.chain.httpURLs)
+        nodeConfiguration.requestTimeout = configuration.chain.requestTimeout
+        nodeConfiguration.maxMessageBytes = configuration.chain.maxMessageBytes
+        let node = NodeClient(configuration: nodeConfiguration, httpClient: nodeHTTP, logger: logger)
+        let blocks = BlockClock(rpc: node)
+
         // Shut down last (services stop in reverse order): /health answers while the rest drains.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if let listen = configuration.http.listen {
@@ -61,105 +153,97 @@ public final class CopyBotApplication: Sendable {
                             logger: self.logger)
                     }))
         }
-        let clobHTTP = ClobHTTPClient.makeHTTPClient()
-        let nodeHTTP = HTTPClient(eventLoopGroupProvider: .singleton)
-        let result: Result<Void, any Error>
-        do {
-            try await run(
-                services: services, registry: registry, store: store, wallets: wallets, state: state,
-                metrics: metrics, clobHTTP: clobHTTP, nodeHTTP: nodeHTTP)
-            result = .success(())
-        } catch {
-            result = .failure(error)
-        }
-        // The HTTP clients outlive every service.
-        try? await clobHTTP.shutdown()
-        try? await nodeHTTP.shutdown()
-        try result.get()
-    }
-
-    private func run(
-        services: [ServiceGroupConfiguration.ServiceConfiguration], registry: ExchangeRegistry,
-        store: SQLiteStore,
-        wallets: [Address], state: ServiceState, metrics: MetricsPublisher, clobHTTP: HTTPClient,
-        nodeHTTP: HTTPClient
-    ) async throws {
-        var services = services
-        if wallets.isEmpty {
-            logger.warning("no wallets followed (follow.wallets is empty): copybot is up but copies nothing")
-            services.append(
-                Self.component(ClosureService { try? await gracefulShutdown() }, name: "idle"))
-        } else {
-            let engine = try await makeEngine(registry: registry, store: store, http: clobHTTP)
-            var nodeConfiguration = NodeClient.Configuration(
-                webSocketURLs: configuration.chain.wsURLs, httpURLs: configuration.chain.httpURLs)
-            nodeConfiguration.requestTimeout = configuration.chain.requestTimeout
-            nodeConfiguration.maxMessageBytes = configuration.chain.maxMessageBytes
-            let node = NodeClient(configuration: nodeConfiguration, httpClient: nodeHTTP, logger: logger)
-            let blocks = BlockClock(rpc: node)
-            let current = Mutex<(source: EventSource, feed: TradeFeed)?>(nil)
-            let filter = registry.fillFilter(wallets: wallets)
-            let listener = SupervisedService("listener", logger: logger) {
-                // A fresh source and feed each (re)start: the checkpoint and the unacknowledged
-                // trades are in the store, so a restart resumes exactly where the failure was.
-                let source = EventSource(
-                    rpc: node, store: store,
-                    configuration: self.configuration.eventSourceConfiguration(
-                        stream: "polygon", filter: filter),
-                    logger: self.logger)
-                let feed = TradeFeed(source: source, registry: registry, logger: self.logger)
-                current.withLock { $0 = (source, feed) }
-                return ClosureService {
-                    try await self.listen(
-                        source: source, feed: feed, engine: engine, blocks: blocks, metrics: metrics)
-                }
-            }
-            let refresher = ClosureService {
-                // The state /ready and /metrics serve, from the components' own counters.
-                try? await cancelWhenGracefulShutdown {
-                    while true {
-                        if let (source, feed) = current.withLock({ $0 }) {
-                            state.refresh(
-                                source: source.status, feed: feed.statistics, engine: engine.statistics,
-                                breaker: engine.breaker.snapshot)
-                        }
-                        try await Task.sleep(for: .seconds(1))
+        let listener = SupervisedService("listener", logger: logger) {
+            ClosureService {
+                // One pass per configuration: a reload finishes the trades in hand and starts a
+                // fresh source, feed and engine; a failure is the supervisor's to restart. The
+                // checkpoint, the unacknowledged trades and the ledger are in the store, so every
+                // pass resumes exactly where the last one stopped.
+                while true {
+                    let generation = self.reloads.withLock { $0 }
+                    guard let current = self.followed.withLock({ $0 }) else { return }
+                    let wallets = current.configuration.follow.wallets.map(\.address)
+                    if wallets.isEmpty {
+                        self.logger.warning(
+                            "no wallets followed (follow.wallets is empty): copybot is up but copies nothing; add wallets and send SIGHUP"
+                        )
+                        do {
+                            try await cancelWhenGracefulShutdown {
+                                try await self.waitForReload(after: generation)
+                            }
+                            continue
+                        } catch is CancellationError { return }
                     }
+                    let engine = try await self.makeEngine(
+                        current, registry: current.registry, store: store, http: clobHTTP, breaker: breaker)
+                    var sourceConfiguration = current.configuration.eventSourceConfiguration(
+                        stream: "polygon", filter: current.registry.fillFilter(wallets: wallets))
+                    sourceConfiguration.rewindTo = self.pendingRewind.withLock { rewind in
+                        defer { rewind = nil }
+                        return rewind.map { $0 == 0 ? 0 : $0 - 1 }
+                    }
+                    let source = EventSource(
+                        rpc: node, store: store, configuration: sourceConfiguration, logger: self.logger)
+                    let feed = TradeFeed(source: source, registry: current.registry, logger: self.logger)
+                    self.running.withLock { $0 = Running(source: source, feed: feed, engine: engine) }
+                    let reloaded = try await self.listen(
+                        source: source, feed: feed, engine: engine, blocks: blocks, metrics: metrics,
+                        names: current.configuration.follow.wallets, generation: generation)
+                    self.logStopped(source: source, engine: engine, reason: reloaded ? "reload" : "shutdown")
+                    if !reloaded { return }
                 }
             }
-            let resolver = ClosureService {
-                // Orders whose outcome is unknown (a crash mid-post, a lost answer) are resolved
-                // by look-up, at start and then every half lease.
-                let every = max(5, engine.configuration.intentLeaseSeconds / 2)
-                try? await cancelWhenGracefulShutdown {
-                    while true {
+        }
+        let refresher = ClosureService {
+            // The state /ready and /metrics serve, from the components' own counters.
+            try? await cancelWhenGracefulShutdown {
+                while true {
+                    if let r = self.running.withLock({ $0 }) {
+                        state.refresh(
+                            source: r.source.status, feed: r.feed.statistics, engine: r.engine.statistics,
+                            breaker: breaker.snapshot)
+                    }
+                    try await Task.sleep(for: .seconds(1))
+                }
+            }
+        }
+        let resolver = ClosureService {
+            // Orders whose outcome is unknown (a crash mid-post, a lost answer) are resolved by
+            // look-up, at start and then every 30 s (half the intent lease).
+            try? await cancelWhenGracefulShutdown {
+                while true {
+                    if let engine = self.running.withLock({ $0?.engine }) {
                         let resolved = await engine.resolveUnresolvedIntents()
                         if !resolved.isEmpty {
                             self.logger.notice("resolved \(resolved.count) order intents by look-up")
                         }
-                        try await Task.sleep(for: .seconds(every))
                     }
+                    try await Task.sleep(for: .seconds(30))
                 }
             }
-            services += [
-                Self.component(refresher, name: "state"),
-                Self.component(SupervisedService("resolver", logger: logger) { resolver }),
-                Self.component(listener),
-            ]
-            defer {
-                if let (source, _) = current.withLock({ $0 }) { logStopped(source: source, engine: engine) }
-            }
-            try await runGroup(services)
-            return
         }
-        try await runGroup(services)
-    }
-
-    private func runGroup(_ services: [ServiceGroupConfiguration.ServiceConfiguration]) async throws {
+        let hangups = ClosureService {
+            // SIGHUP (systemd's `reload`): reload the followed wallets and the contracts.
+            let signals = await UnixSignalsSequence(trapping: .sighup)
+            await cancelWhenGracefulShutdown {
+                for await _ in signals { self.reload() }
+            }
+        }
+        services += [
+            Self.component(hangups, name: "reload"),
+            Self.component(refresher, name: "state"),
+            Self.component(SupervisedService("resolver", logger: logger) { resolver }),
+            Self.component(listener),
+        ]
         var group = ServiceGroupConfiguration(
             services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         group.maximumGracefulShutdownDuration = .seconds(30)
         try await ServiceGroup(configuration: group).run()
+    }
+
+    /// Returns once a reload happened after `generation` (polling; cancellable).
+    private func waitForReload(after generation: Int) async throws {
+        while reloads.withLock({ $0 }) == generation { try await Task.sleep(for: .milliseconds(200)) }
     }
 
     /// A component of the group: its end (success or failure) shuts the whole group down
@@ -175,8 +259,10 @@ public final class CopyBotApplication: Sendable {
     // MARK: Building
 
     private func makeEngine(
-        registry: ExchangeRegistry, store: any CopyStateStore, http: HTTPClient
+        _ followed: Followed, registry: ExchangeRegistry, store: any CopyStateStore, http: HTTPClient,
+        breaker: CircuitBreaker
     ) async throws -> CopyEngine {
+        let configuration = followed.configuration
         let live = configuration.copy.mode == .live
         let credentials = configuration.credentials
         if live {
@@ -223,30 +309,29 @@ public final class CopyBotApplication: Sendable {
             ])
         return CopyEngine(
             configuration: engineConfiguration, store: store, gateway: gateway, signer: signer,
-            portfolio: Portfolio(ledger: ledger, bookedThrough: restored.throughFill),
-            breaker: CircuitBreaker(configuration: configuration.breakerConfiguration, clock: clock),
+            portfolio: Portfolio(ledger: ledger, bookedThrough: restored.throughFill), breaker: breaker,
             killSwitch: FileKillSwitch(path: configuration.copy.risk.killSwitchFile), clock: clock,
             logger: logger)
     }
 
     // MARK: Running
 
-    /// The listener and the copy pipeline until a graceful shutdown: stops reading, finishes the
-    /// trades already started and acknowledges them; trades read but not started are left
-    /// unacknowledged and come again at the next start.
+    /// The listener and the copy pipeline until a graceful shutdown or a reload after `generation`:
+    /// stops reading, finishes the trades already started and acknowledges them; trades read but
+    /// not started stay unacknowledged and come again. Returns whether it stopped for a reload.
     private func listen(
         source: EventSource, feed: TradeFeed, engine: CopyEngine, blocks: BlockClock,
-        metrics: MetricsPublisher
-    ) async throws {
+        metrics: MetricsPublisher, names wallets: [CopyBotConfiguration.FollowedWallet], generation: Int
+    ) async throws -> Bool {
         let names = Dictionary(
-            configuration.follow.wallets.map { ($0.address, $0.name ?? "") },
-            uniquingKeysWith: { first, _ in first })
+            wallets.map { ($0.address, $0.name ?? "") }, uniquingKeysWith: { first, _ in first })
         let pipeline = CopyPipeline(maxConcurrency: configuration.copy.executors)
         let logger = self.logger
         do {
             try await cancelWhenGracefulShutdown {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask { try await source.run() }
+                    group.addTask { try await self.waitForReload(after: generation) }
                     group.addTask {
                         try await pipeline.run(
                             TradeFeedSequence(feed: feed),
@@ -286,6 +371,7 @@ public final class CopyBotApplication: Sendable {
         } catch is CancellationError {
             // Graceful shutdown: in-flight trades are finished and acknowledged.
         }
+        return reloads.withLock { $0 } != generation
     }
 
     /// The decision for `event`, retrying while the store fails (a full disk, a locked file):
@@ -324,11 +410,11 @@ public final class CopyBotApplication: Sendable {
         }
     }
 
-    private func logStopped(source: EventSource, engine: CopyEngine) {
+    private func logStopped(source: EventSource, engine: CopyEngine, reason: String) {
         let status = source.status
         let stats = engine.statistics
         logger.info(
-            "copybot stopped",
+            reason == "reload" ? "listener stopped for a reload" : "copybot stopped",
             metadata: [
                 "checkpoint": "\(status.checkpoint.map { String($0.number) } ?? "-")",
                 "delivered": "\(status.logsDelivered)", "retractions": "\(status.retractions)",

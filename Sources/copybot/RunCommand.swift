@@ -14,6 +14,8 @@ struct RunCommand: AsyncParsableCommand {
         discussion: """
             Loads and validates the configuration (refusing to start on any error; see \
             `copybot config check`), then listens until SIGTERM or SIGINT, which stop it cleanly. \
+            SIGHUP reloads the followed wallets (with their sizing) and the exchange contracts \
+            without a restart. \
             Paper mode unless copy.mode is live.
             """)
 
@@ -44,7 +46,12 @@ struct RunCommand: AsyncParsableCommand {
                 format: logFormat ?? LogFormatChoice(configuration.log.format), level: level,
                 isTerminal: LogFormatChoice.standardErrorIsTerminal))
         let logger = Logger(label: "copybot")
-        let application = CopyBotApplication(configuration: configuration, logger: logger)
+        let path = config
+        let application = CopyBotApplication(
+            configuration: configuration, logger: logger,
+            reload: {
+                try CopyBotConfiguration.load(path: path, environment: ProcessInfo.processInfo.environment)
+            })
         // SIGTERM and SIGINT start a graceful shutdown (the service group handles them).
         do {
             try await application.run()

@@ -27,6 +27,11 @@ public struct EventSourceConfiguration: Sendable {
     public var start: Start = .latest
     /// Replay: stop after this block instead of going live.
     public var stopAfter: UInt64? = nil
+    /// Resync from no later than this block: when the stored checkpoint is above it, the listener
+    /// starts again from the newest remembered block at or below it (within the reorg window).
+    /// Set when the filter widened (a followed wallet added) so the new wallet's logs since then
+    /// are read; logs already delivered are recognised by identity and not delivered again.
+    public var rewindTo: UInt64? = nil
     /// The first and largest `eth_getLogs` range; ranges halve on provider limits and double back.
     public var initialRange: UInt64 = 2_000
     public var maximumRange: UInt64 = 10_000
@@ -131,9 +136,7 @@ public final class EventSource: Sendable {
 
     private func runLoop() async throws {
         var state = try await loadState()
-        for event in try await store.pendingEvents(stream: configuration.stream) {
-            try await events.send(event)
-        }
+        try await deliver(try await store.pendingEvents(stream: configuration.stream), counted: false)
         var attempt = 0
         while !Task.isCancelled {
             do {
@@ -197,9 +200,17 @@ public final class EventSource: Sendable {
             var known: [UInt64: Bytes32] = [:]
             for block in stored.recentBlocks { known[block.number] = block.hash }
             known[stored.cursor.number] = stored.cursor.hash
-            update { $0.checkpoint = stored.cursor }
-            logger.info("listener: resuming after checkpoint \(stored.cursor)")
-            return SyncState(cursor: stored.cursor, known: known)
+            var cursor = stored.cursor
+            if let rewind = configuration.rewindTo, cursor.number > rewind,
+                let earlier = stored.recentBlocks.last(where: { $0.number <= rewind })
+            {
+                logger.info(
+                    "listener: the filter widened; reading again from \(earlier) (checkpoint \(cursor))")
+                cursor = earlier
+            }
+            update { $0.checkpoint = cursor }
+            logger.info("listener: resuming after checkpoint \(cursor)")
+            return SyncState(cursor: cursor, known: known)
         }
         let startNumber: UInt64
         switch configuration.start {
@@ -311,8 +322,24 @@ public final class EventSource: Sendable {
         logger.warning("listener: ignoring a log from \(log.address) in block \(log.blockNumber): \(reason)")
     }
 
-    private func deliver(_ delivered: [ChainEvent]) async throws {
+    private func deliver(_ events: [ChainEvent], counted: Bool = true) async throws {
+        // A retraction of a log the filter no longer matches (a wallet no longer followed) only
+        // means the resync did not ask for it: it is not handed out, and is settled at once.
+        var delivered: [ChainEvent] = []
+        var unfollowed: [ChainEvent] = []
+        for event in events {
+            if case .retracted(let log, _) = event, !configuration.filter.matches(log) {
+                unfollowed.append(event)
+            } else {
+                delivered.append(event)
+            }
+        }
+        if !unfollowed.isEmpty { try await store.acknowledge(unfollowed, stream: configuration.stream) }
         guard !delivered.isEmpty else { return }
+        guard counted else {
+            for event in delivered { try await self.events.send(event) }
+            return
+        }
         var logs = 0
         var retractions = 0
         for event in delivered {
@@ -322,7 +349,7 @@ public final class EventSource: Sendable {
             $0.logsDelivered += logs
             $0.retractions += retractions
         }
-        for event in delivered { try await events.send(event) }
+        for event in delivered { try await self.events.send(event) }
     }
 
     // MARK: - Sync
