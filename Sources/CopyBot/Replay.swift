@@ -125,7 +125,7 @@ public struct Replay: Sendable {
     }
 
     /// Replays `options`, calling `output` with each trade line and `progress` about twice a second.
-    /// Its checkpoint lives in a temporary store: a replay never touches the service's state.
+    /// Its checkpoint lives in a store in memory: a replay never touches the service's state.
     public func run(
         _ options: Options, output: @Sendable (String) -> Void,
         progress: (@Sendable (Progress) -> Void)? = nil
@@ -135,10 +135,7 @@ public struct Replay: Sendable {
         guard options.fromBlock <= to else {
             throw ReplayError("--from-block \(options.fromBlock) is after --to-block/head \(to)")
         }
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "copybot-replay-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let store = try SQLiteStore(path: directory.appendingPathComponent("replay.sqlite").path)
+        let store = try SQLiteStore()
         var configuration = EventSourceConfiguration(
             stream: "replay",
             filter: registry.fillFilter(wallets: options.wallets, blocks: options.fromBlock...to))
@@ -169,6 +166,7 @@ public struct Replay: Sendable {
                     }
                 }
             }
+            var handled: [TradeFeedEvent] = []
             while let event = try await feed.next() {
                 if event.kind == .trade {
                     let trade = event.trade
@@ -188,8 +186,15 @@ public struct Replay: Sendable {
                 if event.kind == .trade {
                     output(Self.line(event.trade, decision: decision, format: options.format))
                 }
-                try await feed.acknowledge(event)
+                // Acknowledged in batches: a replay's store is scratch, one transaction per trade
+                // would only cost time.
+                handled.append(event)
+                if handled.count >= 1_024 {
+                    try await feed.acknowledge(handled)
+                    handled.removeAll(keepingCapacity: true)
+                }
             }
+            try await feed.acknowledge(handled)
             group.cancelAll()
         }
         summary.rejected = feed.statistics.rejected

@@ -91,6 +91,12 @@ public final class TradeFeed: Sendable {
         try await source.acknowledge([event.chainEvent])
     }
 
+    /// Marks several trade events handled, in one store transaction.
+    public func acknowledge(_ events: [TradeFeedEvent]) async throws {
+        guard !events.isEmpty else { return }
+        try await source.acknowledge(events.map(\.chainEvent))
+    }
+
     private static func reason(_ error: any Error) -> String {
         switch error {
         case TradeDecodingError.unknownContract: "unknown_contract"

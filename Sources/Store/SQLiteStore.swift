@@ -9,7 +9,7 @@ import GRDB
 /// ``CopyStateStore``);
 /// the composition root creates it and hands it to them as those protocols.
 public final class SQLiteStore: Sendable {
-    let pool: DatabasePool
+    let pool: any DatabaseWriter
 
     /// Opens (creating if needed) the database at `path` and migrates it to the current schema.
     public init(path: String) throws {
@@ -23,6 +23,14 @@ public final class SQLiteStore: Sendable {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         }
         pool = try DatabasePool(path: path, configuration: configuration)
+        try Self.migrator.migrate(pool)
+    }
+
+    /// A store in memory, gone with the process: for scratch work such as a replay's checkpoint.
+    public init() throws {
+        var configuration = Configuration()
+        configuration.label = "copybot-scratch"
+        pool = try DatabaseQueue(configuration: configuration)
         try Self.migrator.migrate(pool)
     }
 
@@ -100,18 +108,19 @@ extension SQLiteStore: ChainStateStore {
                         "SELECT MAX(COALESCE(MAX(delivery_seq), 0), COALESCE(MAX(retraction_seq), 0)) FROM chain_logs WHERE stream = ?",
                     arguments: [stream]) ?? 0
             if let forget = step.forgetAbove {
-                try db.execute(
+                try db.cached(
                     sql: "DELETE FROM chain_blocks WHERE stream = ? AND block_number > ?",
                     arguments: [stream, Int64(forget)])
             }
             for (identity, log) in step.logs {
                 let existing = try Row.fetchOne(
-                    db, sql: "SELECT retracted FROM chain_logs WHERE stream = ? AND identity = ?",
+                    try db.cachedStatement(
+                        sql: "SELECT retracted FROM chain_logs WHERE stream = ? AND identity = ?"),
                     arguments: [stream, Self.data(identity.hash)])
                 if let existing {
                     // Already delivered: a re-included transaction only moves.
                     let wasRetracted: Bool = existing["retracted"]
-                    try db.execute(
+                    try db.cached(
                         sql: """
                             UPDATE chain_logs SET block_number = ?, block_hash = ?, tx_index = ?, log_index = ?
                             WHERE stream = ? AND identity = ?
@@ -123,7 +132,7 @@ extension SQLiteStore: ChainStateStore {
                     if wasRetracted {
                         // Retracted earlier, canonical again (a reorg reverted): deliver it anew.
                         seq += 1
-                        try db.execute(
+                        try db.cached(
                             sql: """
                                 UPDATE chain_logs SET retracted = 0, retraction_seq = NULL, retraction_acked = 0,
                                     delivered_acked = 0, delivery_seq = ? WHERE stream = ? AND identity = ?
@@ -133,7 +142,7 @@ extension SQLiteStore: ChainStateStore {
                     continue
                 }
                 seq += 1
-                try db.execute(
+                try db.cached(
                     sql: """
                         INSERT INTO chain_logs (stream, identity, address, topics, data, block_number, block_hash,
                             tx_hash, tx_index, log_index, delivery_seq)
@@ -150,36 +159,38 @@ extension SQLiteStore: ChainStateStore {
             for identity in step.retractions {
                 guard
                     let row = try Row.fetchOne(
-                        db,
-                        sql: "SELECT * FROM chain_logs WHERE stream = ? AND identity = ? AND retracted = 0",
+                        try db.cachedStatement(
+                            sql:
+                                "SELECT * FROM chain_logs WHERE stream = ? AND identity = ? AND retracted = 0"
+                        ),
                         arguments: [stream, Self.data(identity.hash)])
                 else { continue }
                 seq += 1
-                try db.execute(
+                try db.cached(
                     sql:
                         "UPDATE chain_logs SET retracted = 1, retraction_seq = ? WHERE stream = ? AND identity = ?",
                     arguments: [seq, stream, Self.data(identity.hash)])
                 events.append(.retracted(try Self.log(row), identity))
             }
             for block in step.blocks {
-                try db.execute(
+                try db.cached(
                     sql:
                         "INSERT OR REPLACE INTO chain_blocks (stream, block_number, block_hash) VALUES (?, ?, ?)",
                     arguments: [stream, Int64(block.number), Self.data(block.hash)])
             }
             if let cursor = step.cursor {
-                try db.execute(
+                try db.cached(
                     sql:
                         "INSERT OR REPLACE INTO chain_cursor (stream, block_number, block_hash) VALUES (?, ?, ?)",
                     arguments: [stream, Int64(cursor.number), Self.data(cursor.hash)])
             }
             if let below = step.pruneBelow {
-                try db.execute(
+                try db.cached(
                     sql: """
                         DELETE FROM chain_logs WHERE stream = ? AND block_number < ? AND delivered_acked = 1
                             AND (retracted = 0 OR retraction_acked = 1)
                         """, arguments: [stream, Int64(below)])
-                try db.execute(
+                try db.cached(
                     sql: "DELETE FROM chain_blocks WHERE stream = ? AND block_number < ?",
                     arguments: [stream, Int64(below)])
             }
@@ -220,11 +231,11 @@ extension SQLiteStore: ChainStateStore {
             for event in events {
                 switch event {
                 case .log(_, let identity):
-                    try db.execute(
+                    try db.cached(
                         sql: "UPDATE chain_logs SET delivered_acked = 1 WHERE stream = ? AND identity = ?",
                         arguments: [stream, Self.data(identity.hash)])
                 case .retracted(_, let identity):
-                    try db.execute(
+                    try db.cached(
                         sql: "UPDATE chain_logs SET retraction_acked = 1 WHERE stream = ? AND identity = ?",
                         arguments: [stream, Self.data(identity.hash)])
                 }
@@ -299,5 +310,12 @@ public enum StoreError: Error, Hashable, Sendable, CustomStringConvertible {
         switch self {
         case .corrupt(let what): "the store holds corrupt data: \(what)"
         }
+    }
+}
+
+extension Database {
+    /// Executes `sql` through the connection's statement cache: parsed once, not once a row.
+    func cached(sql: String, arguments: StatementArguments = StatementArguments()) throws {
+        try cachedStatement(sql: sql).execute(arguments: arguments)
     }
 }

@@ -17,7 +17,7 @@ struct ReplayCommand: AsyncParsableCommand {
         discussion: """
             Reads the fills of the followed wallets (--wallet, repeatable; none means every fill) from \
             --from-block to --to-block (default: the node's head) with eth_getLogs, through the same \
-            checkpointed listener and decoder as `copybot run`, in a temporary store. Nothing is traded.
+            checkpointed listener and decoder as `copybot run`, in a store in memory. Nothing is traded.
             With --format jsonl, one JSON object per trade goes to standard output (keys: block, tx, \
             log_index, exchange, wallet, side, token_id, price, shares, usdc, ...); progress and the \
             summary go to standard error.

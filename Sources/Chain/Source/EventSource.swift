@@ -35,6 +35,9 @@ public struct EventSourceConfiguration: Sendable {
     /// The first and largest `eth_getLogs` range; ranges halve on provider limits and double back.
     public var initialRange: UInt64 = 2_000
     public var maximumRange: UInt64 = 10_000
+    /// Ranges grow only while they return at most half this many logs, and shrink when they return
+    /// more: a busy stretch of chain is read in pieces, which keeps memory bounded.
+    public var maximumLogsPerRange = 10_000
     /// Reconnect backoff: `initialBackoff · 2^attempt`, at most `maximumBackoff`, with jitter.
     public var initialBackoff: Duration = .milliseconds(250)
     public var maximumBackoff: Duration = .seconds(30)
@@ -440,7 +443,17 @@ public final class EventSource: Sendable {
             }
             lastEnd = end.ref
             update { $0.rangesFetched += 1 }
-            range = min(configuration.maximumRange, range * 2)
+            if logs.count > configuration.maximumLogsPerRange {
+                range = max(1, range / 2)
+            } else if logs.count <= configuration.maximumLogsPerRange / 2 {
+                range = min(configuration.maximumRange, range * 2)
+            }
+            if state.known.count > 4 * Int(configuration.reorgWindow) + 64 {
+                // A long resync remembers only the hashes a reorg check can still need.
+                let floor =
+                    end.number > configuration.reorgWindow ? end.number - configuration.reorgWindow : 0
+                state.known = state.known.filter { $0.key >= floor }
+            }
             from = to + 1
         }
         if state.cursor != lastEnd || !candidates.isEmpty {
