@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "Chain", targets: ["Chain"]),
         .library(name: "Polymarket", targets: ["Polymarket"]),
         .library(name: "Store", targets: ["Store"]),
+        .library(name: "CopyEngine", targets: ["CopyEngine"]),
         .library(name: "DevNode", targets: ["DevNode"]),
         .library(name: "CopyBot", targets: ["CopyBot"]),
         .library(name: "ClobStandIn", targets: ["ClobStandIn"]),

@@ -41,6 +41,17 @@ let package = Package(
             path: "Benchmarks/ClobBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        .executableTarget(
+            name: "EngineBenchmarks",
+            dependencies: [
+                .product(name: "EVM", package: "copybot"),
+                .product(name: "Polymarket", package: "copybot"),
+                .product(name: "CopyEngine", package: "copybot"),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/EngineBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -78,8 +78,12 @@ public final class ClobStandIn: Sendable {
         public var owner: String
         /// The address recovered from the signature.
         public var recoveredSigner: Address
-        /// `LIVE` or `CANCELED`.
+        /// `LIVE`, `MATCHED`, `UNMATCHED` or `CANCELED`.
         public var status: String
+        /// Shares matched against the book (millionths), when taker orders match.
+        public var matchedShares: UInt128 = 0
+        /// Collateral of those matches (millionths).
+        public var matchedCollateral: UInt128 = 0
     }
 
     /// The stand-in's settings.
@@ -95,6 +99,10 @@ public final class ClobStandIn: Sendable {
         public var chainId: UInt64
         /// The markets.
         public var markets: [Market]
+        /// When true, FAK and FOK orders are matched against the book at once (levels at or better
+        /// than the order's price, best first; the book shrinks) and answered `matched` or
+        /// `unmatched`; GTC/GTD orders rest as `live`. When false every order rests as `live`.
+        public var matchesTakerOrders = false
 
         /// Creates settings.
         public init(
@@ -450,28 +458,78 @@ public final class ClobStandIn: Sendable {
                 "order \(id) is invalid. Size (\(Double(s) / 1e6)) lower than the minimum: \(market.minOrderSize)"
             )
         }
-        let duplicate = state.withLock { s -> Bool in
-            guard s.indexByHash[id] == nil else { return true }
-            s.indexByHash[id] = s.accepted.count
-            s.accepted.append(
-                AcceptedOrder(
-                    orderHash: id, order: order, orderType: orderType, owner: owner,
-                    recoveredSigner: recovered,
-                    status: "LIVE"))
-            return false
+        let taker = configuration.matchesTakerOrders && (orderType == "FAK" || orderType == "FOK")
+        let accepted = state.withLock { st -> AcceptedOrder? in
+            guard st.indexByHash[id] == nil else { return nil }
+            var entry = AcceptedOrder(
+                orderHash: id, order: order, orderType: orderType, owner: owner, recoveredSigner: recovered,
+                status: "LIVE")
+            if taker, var book = st.markets[order.tokenId] {
+                let (matched, paid) = Self.match(
+                    &book, side: order.side, shares: s, collateral: c, allOrNothing: orderType == "FOK")
+                if matched > 0 { st.markets[order.tokenId] = book }
+                entry.matchedShares = matched
+                entry.matchedCollateral = paid
+                entry.status = matched > 0 ? "MATCHED" : "UNMATCHED"
+            }
+            st.indexByHash[id] = st.accepted.count
+            st.accepted.append(entry)
+            return entry
         }
-        if duplicate {
+        guard let accepted else {
             return reject(
                 400,
                 "order \(id) is invalid. Duplicated. Same order has already been placed, can't be placed again"
             )
         }
-        logger.debug("order accepted", metadata: ["order_hash": "\(id)"])
+        logger.debug("order accepted", metadata: ["order_hash": "\(id)", "status": "\(accepted.status)"])
+        var making = ""
+        var taking = ""
+        if accepted.matchedShares > 0 {
+            let shares = UInt256(uint128: accepted.matchedShares).fixedPointString(scale: 6)
+            let paid = UInt256(uint128: accepted.matchedCollateral).fixedPointString(scale: 6)
+            (making, taking) = order.side == .buy ? (paid, shares) : (shares, paid)
+        }
         return Answer(
             status: 200,
             json:
-                "{\"errorMsg\":\"\",\"orderID\":\(StandInJSON.string(id)),\"takingAmount\":\"\",\"makingAmount\":\"\","
-                + "\"status\":\"live\",\"transactionsHashes\":[],\"success\":true}")
+                "{\"errorMsg\":\"\",\"orderID\":\(StandInJSON.string(id)),\"takingAmount\":\"\(taking)\",\"makingAmount\":\"\(making)\","
+                + "\"status\":\"\(accepted.status.lowercased())\",\"transactionsHashes\":[],\"success\":true}"
+        )
+    }
+
+    /// Matches a taker order of `shares` at the price `collateral / shares` (millionths) against
+    /// the book, best level first, consuming the levels it takes. Returns the shares matched and
+    /// their collateral (at the levels' prices). All or nothing for FOK.
+    static func match(
+        _ market: inout Market, side: Side, shares: UInt128, collateral: UInt128, allOrNothing: Bool
+    ) -> (shares: UInt128, collateral: UInt128) {
+        func micros(_ value: ExactDecimal) -> UInt128 { value.scaledInteger(places: 6)?.uint128 ?? 0 }
+        // Best last in both lists (asks descending, bids ascending).
+        var levels = side == .buy ? market.asks : market.bids
+        var remaining = shares
+        var paid: UInt128 = 0
+        while remaining > 0, let best = levels.last {
+            let price = micros(best.price)
+            // BUY: price ≤ limit ⇔ price × shares ≤ collateral × 10⁶; SELL: price ≥ limit.
+            let acceptable =
+                side == .buy
+                ? price * shares <= collateral * 1_000_000 : price * shares >= collateral * 1_000_000
+            guard acceptable else { break }
+            let size = micros(best.size)
+            let take = min(size, remaining)
+            remaining -= take
+            paid += take * price / 1_000_000
+            levels.removeLast()
+            if size > take {
+                let left = UInt256(uint128: size - take).fixedPointString(scale: 6)
+                levels.append(BookLevel(price: best.price, size: ExactDecimal(left)!))
+            }
+        }
+        let matched = shares - remaining
+        if allOrNothing, remaining > 0 { return (0, 0) }
+        if side == .buy { market.asks = levels } else { market.bids = levels }
+        return (matched, paid)
     }
 
     /// A tick as numerator / denominator.
@@ -543,6 +601,7 @@ enum StandInJSON {
 
     static func record(_ a: ClobStandIn.AcceptedOrder, market: ClobStandIn.Market?) -> String {
         let o = a.order
+        let matched = UInt256(uint128: a.matchedShares).fixedPointString(scale: 6)
         let (shares, collateral) =
             o.side == .buy ? (o.takerAmount, o.makerAmount) : (o.makerAmount, o.takerAmount)
         let price =
@@ -550,7 +609,8 @@ enum StandInJSON {
         return "{\"id\":\(string(a.orderHash)),\"status\":\"\(a.status)\",\"owner\":\(string(a.owner)),"
             + "\"maker_address\":\"\(o.maker.checksummed)\",\"market\":\(string(market?.conditionID ?? "")),"
             + "\"asset_id\":\"\(o.tokenId.decimalString)\",\"side\":\"\(o.side.text)\","
-            + "\"original_size\":\"\(shares.fixedPointString(scale: 6))\",\"size_matched\":\"0\","
+            + "\"original_size\":\"\(shares.fixedPointString(scale: 6))\","
+            + "\"size_matched\":\"\(matched)\","
             + "\"price\":\"\(price)\",\"order_type\":\(string(a.orderType)),\"outcome\":\"\",\"expiration\":\"\(o.expiration.decimalString)\"}"
     }
 

@@ -6,6 +6,7 @@ import EVM
 import Foundation
 import Logging
 import Polymarket
+import Synchronization
 import Testing
 
 /// The copy engine in live mode through ``ClobGateway`` and the real CLOB client against the
@@ -34,7 +35,8 @@ struct ClobGatewayTests {
 
     static func harness(
         risk: RiskLimits = RiskLimits(maxSlippage: Fixed6("0.02")!),
-        breaker: CircuitBreaker.Configuration = .init()
+        breaker: CircuitBreaker.Configuration = .init(), markets custom: [ClobStandIn.Market]? = nil,
+        matching: Bool = false
     ) async throws -> Harness {
         let key = PrivateKey.generate()
         let credentials = ApiCredentials(
@@ -56,9 +58,10 @@ struct ClobGatewayTests {
                 bids: [BookLevel(price: ExactDecimal("0.49")!, size: ExactDecimal(500))],
                 asks: [BookLevel(price: ExactDecimal("0.50")!, size: ExactDecimal(500))])
         }
-        let standIn = ClobStandIn(
-            configuration: .init(
-                credentials: credentials, account: key.address, contracts: contracts, markets: markets))
+        var standInConfiguration = ClobStandIn.Configuration(
+            credentials: credentials, account: key.address, contracts: contracts, markets: custom ?? markets)
+        standInConfiguration.matchesTakerOrders = matching
+        let standIn = ClobStandIn(configuration: standInConfiguration)
         try await standIn.start()
         let http = ClobHTTPClient.makeHTTPClient(connectTimeout: .seconds(1))
         let client = ClobHTTPClient(
@@ -81,8 +84,9 @@ struct ClobGatewayTests {
             standIn: standIn, http: http, gateway: gateway, engine: engine, store: store, key: key)
     }
 
-    static func trade(_ n: UInt64, token: UInt256, side: TradeSide = .buy, price: String) -> CopyTrade {
-        let shares = Fixed6(100)
+    static func trade(
+        _ n: UInt64, token: UInt256, side: TradeSide = .buy, price: String, shares: Fixed6 = Fixed6(100)
+    ) -> CopyTrade {
         let p = Fixed6(price)!
         let collateral = Fixed6.multiply(shares, p, rounding: .halfEven)!
         let event = TradeEvent(
@@ -183,6 +187,121 @@ struct ClobGatewayTests {
         for n in 1...3 { _ = await h.engine.handle(Self.trade(UInt64(n), token: Self.tokenB, price: "0.50")) }
         #expect(h.engine.breaker.state != .closed)
         #expect(h.standIn.acceptedOrders.isEmpty)
+        await h.shutdown()
+    }
+
+    @Test("1,000 trades across 50 tokens through the pipeline: one decision each, orders within the rules")
+    func thousandTrades() async throws {
+        // 50 tokens, each its own market, with a book around a mid price.
+        var rng = SystemRandomNumberGenerator()
+        let tokens = (1...50).map { UInt256(UInt64(0x70_0000 + $0)) }
+        var mids: [UInt256: Int] = [:]  // cents
+        let markets = tokens.map { token -> ClobStandIn.Market in
+            let mid = Int.random(in: 20...80, using: &rng)
+            mids[token] = mid
+            func level(_ cents: Int, _ size: Int) -> BookLevel {
+                BookLevel(
+                    price: ExactDecimal("0.\(String(format: "%02d", cents))")!, size: ExactDecimal(size))
+            }
+            return ClobStandIn.Market(
+                tokenID: token,
+                conditionID: "0x" + String(repeating: "0", count: 56)
+                    + String(format: "%08x", mid * 1000 + Int(token.w3 & 0xFFF)),
+                bids: [level(mid - 3, 5_000), level(mid - 2, 40), level(mid - 1, 40)],
+                asks: [level(mid + 2, 5_000), level(mid + 1, 40), level(mid, 40)])
+        }
+        let maxPerToken = Fixed6(20)
+        let h = try await Self.harness(
+            risk: RiskLimits(
+                minOrderCollateral: Fixed6(1), maxOrderCollateral: Fixed6(50),
+                maxPositionPerToken: maxPerToken,
+                maxSlippage: Fixed6("0.05")!),
+            markets: markets, matching: true)
+        // The target: buys 70% of the time, sells what it bought otherwise, near the mid.
+        var trades: [CopyTrade] = []
+        var held: [UInt256: Int] = [:]
+        for n in 1...1_000 {
+            let token = tokens.randomElement(using: &rng)!
+            let mid = mids[token]!
+            let sell = (held[token] ?? 0) > 0 && Int.random(in: 0..<10, using: &rng) < 3
+            let shares = Int.random(in: 20...200, using: &rng)
+            if sell {
+                let sold = min(shares, held[token]!)
+                held[token]! -= sold
+                trades.append(
+                    Self.trade(
+                        UInt64(n), token: token, side: .sell, price: "0.\(String(format: "%02d", mid - 1))",
+                        shares: Fixed6(sold)))
+            } else {
+                held[token, default: 0] += shares
+                trades.append(
+                    Self.trade(
+                        UInt64(n), token: token, side: .buy, price: "0.\(String(format: "%02d", mid))",
+                        shares: Fixed6(shares)))
+            }
+        }
+        let decisions = Mutex<[TradeIdentity: [CopyDecision]]>([:])
+        let stream = AsyncStream<CopyTrade> { continuation in
+            for trade in trades { continuation.yield(trade) }
+            continuation.finish()
+        }
+        try await CopyPipeline(maxConcurrency: 8, maxBuffered: 64).run(
+            stream, engine: h.engine, trade: { $0 },
+            completed: { trade, decision in
+                decisions.withLock { $0[trade.identity, default: []].append(decision) }
+            })
+
+        // Every trade: exactly one decision.
+        let all = decisions.withLock { $0 }
+        #expect(all.count == trades.count)
+        #expect(all.values.allSatisfy { $0.count == 1 })
+        let copied = all.values.compactMap { list -> CopiedOrder? in
+            if case .copied(let order) = list[0] { return order } else { return nil }
+        }
+        // The stand-in received exactly the copied orders, each once.
+        let accepted = h.standIn.acceptedOrders
+        #expect(accepted.count == copied.count)
+        #expect(Set(accepted.map(\.orderHash)) == Set(copied.compactMap { $0.orderHash?.hex }))
+        #expect(copied.count > 100, "enough copies to mean something (\(copied.count))")
+
+        // The orders against the rules, from the stand-in's records in the order it received them.
+        var position: [UInt256: (shares: Int128, cost: Int128)] = [:]
+        for order in accepted {
+            let o = order.order
+            let token = o.tokenId
+            let mid = Int128(mids[token]!)
+            let shares = Int128(o.side == .buy ? o.takerAmount.uint128! : o.makerAmount.uint128!)
+            let amount = Int128(o.side == .buy ? o.makerAmount.uint128! : o.takerAmount.uint128!)
+            #expect(order.orderType == "FAK")
+            #expect(shares >= 5_000_000, "at least the market's minimum size")
+            #expect(shares % 10_000 == 0, "shares on the 0.01 size step")
+            // Limit price = amount / shares, on the cent, within 5% of the target's price.
+            #expect((amount * 100) % shares == 0 || o.side == .sell, "BUY limit price on the tick")
+            let matched = Int128(order.matchedShares)
+            let paid = Int128(order.matchedCollateral)
+            switch o.side {
+            case .buy:
+                #expect(amount <= 5_000_000, "a BUY spends at most the fixed 5 USDC")
+                #expect(
+                    amount * 100 <= shares * mid * 105 / 100 + shares, "BUY limit within 5% above the target")
+                // The position limit binds on cost basis before the order.
+                #expect(position[token, default: (0, 0)].cost + amount <= 20_000_000)
+                position[token, default: (0, 0)].shares += matched
+                position[token, default: (0, 0)].cost += paid
+            case .sell:
+                #expect(shares <= position[token, default: (0, 0)].shares, "never sells more than held")
+                let held = position[token, default: (0, 0)]
+                if held.shares > 0 {
+                    position[token]!.cost -= held.cost * matched / held.shares
+                }
+                position[token, default: (0, 0)].shares -= matched
+            }
+        }
+        // The engine's ledger agrees with what the stand-in matched.
+        let ledger = h.engine.portfolio.ledger
+        for (token, p) in position where p.shares > 0 {
+            #expect(ledger.shares(token).micros == p.shares, "token \(token): ledger vs stand-in")
+        }
         await h.shutdown()
     }
 }
