@@ -269,9 +269,21 @@ public final class EventSource: Sendable {
                     continue
                 }
                 if log.blockNumber <= state.cursor.number { continue }  // confirmed already
-                if let known = state.known[log.blockNumber], known != log.blockHash {
-                    state.needsResync = true
-                    continue
+                if let known = state.known[log.blockNumber] {
+                    if known != log.blockHash {
+                        state.needsResync = true
+                        continue
+                    }
+                } else {
+                    // A block not seen yet: deliver its logs only once the node confirms the block
+                    // is on its chain, so a late notification of an orphaned block (the node has
+                    // already moved on) is never handed out. If the node cannot say yet, the next
+                    // verification reads the block with eth_getLogs; nothing is lost.
+                    guard let header = try? await rpc.header(number: log.blockNumber) else { continue }
+                    guard header.hash == log.blockHash else {
+                        state.needsResync = true
+                        continue
+                    }
                 }
                 state.known[log.blockNumber] = log.blockHash
                 var step = ChainStep()
