@@ -160,6 +160,18 @@ public struct StoredIntent: Hashable, Sendable {
 
     /// The order hash (live mode).
     public var orderHash: Bytes32? { signedOrder?.orderHash }
+
+    /// The fill that growing the matched totals to `matched` books: the increment over what is
+    /// matched so far (nil when the shares do not grow; totals never shrink).
+    public func fill(growingTo matched: MatchedTotals) -> LedgerFill? {
+        guard matched.shares > self.matched.shares else { return nil }
+        let old = self.matched
+        return LedgerFill(
+            tokenId: intent.tokenId, market: intent.market, side: intent.side,
+            shares: matched.shares - old.shares,
+            collateral: (matched.collateral - old.collateral).clampedAtZero,
+            fee: (matched.fee - old.fee).clampedAtZero)
+    }
 }
 
 /// One fill booked to the ledger: the increment of an order's matched totals.

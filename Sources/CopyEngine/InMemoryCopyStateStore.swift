@@ -111,13 +111,7 @@ public final class InMemoryCopyStateStore: CopyStateStore {
             if let message { intent.message = message }
             intent.updatedAt = at
             var booked: FillRecord?
-            if let matched, matched.shares > intent.matched.shares {
-                let old = intent.matched
-                let fill = LedgerFill(
-                    tokenId: intent.intent.tokenId, market: intent.intent.market, side: intent.intent.side,
-                    shares: matched.shares - old.shares,
-                    collateral: (matched.collateral - old.collateral).clampedAtZero,
-                    fee: (matched.fee - old.fee).clampedAtZero)
+            if let matched, let fill = intent.fill(growingTo: matched) {
                 let sequence = Int64((state.fills[key.account]?.last?.sequence ?? 0) + 1)
                 let record = FillRecord(
                     sequence: sequence, key: key, mode: intent.mode, fill: fill,

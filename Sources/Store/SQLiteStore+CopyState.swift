@@ -185,13 +185,7 @@ extension SQLiteStore: CopyStateStore {
             if let message { intent.message = message }
             intent.updatedAt = at
             var booked: FillRecord?
-            if let matched, matched.shares > intent.matched.shares {
-                let old = intent.matched
-                let fill = LedgerFill(
-                    tokenId: intent.intent.tokenId, market: intent.intent.market, side: intent.intent.side,
-                    shares: matched.shares - old.shares,
-                    collateral: (matched.collateral - old.collateral).clampedAtZero,
-                    fee: (matched.fee - old.fee).clampedAtZero)
+            if let matched, let fill = intent.fill(growingTo: matched) {
                 let last =
                     try Int64.fetchOne(
                         db, sql: "SELECT MAX(sequence) FROM copy_fills WHERE account = ?",

@@ -37,7 +37,7 @@ struct RunCrashRecoveryTests {
         return process
     }
 
-    @Test("eight SIGKILLs mid-stream, then SIGTERM: nothing missed, nothing twice, clean exit")
+    @Test("eight SIGKILLs and a SIGTERM mid-stream, then SIGTERM: nothing missed, nothing twice, clean exits")
     func killNine() async throws {
         let executable = Bundle.main.bundleURL.appendingPathComponent("copybot")
         try #require(FileManager.default.isExecutableFile(atPath: executable.path))
@@ -77,9 +77,16 @@ struct RunCrashRecoveryTests {
         let log = directory.appendingPathComponent("copybot.log")
         let producer = Task { try await devnet.run() }
         var rng = SystemRandomNumberGenerator()
-        for _ in 0..<8 {
+        for round in 0..<9 {
             let process = try start(environment, log: log)
             try await Task.sleep(for: .milliseconds(Int.random(in: 300...1_200, using: &rng)))
+            if round == 4 {
+                // One graceful stop mid-stream: it finishes the trades in hand and exits 0.
+                kill(process.processIdentifier, SIGTERM)
+                process.waitUntilExit()
+                #expect(process.terminationReason == .exit && process.terminationStatus == 0)
+                continue
+            }
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
             #expect(process.terminationReason == .uncaughtSignal)

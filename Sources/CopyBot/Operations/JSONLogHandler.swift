@@ -1,3 +1,4 @@
+import EVM
 import Foundation
 import Logging
 
@@ -128,31 +129,9 @@ public struct JSONLogHandler: LogHandler {
         escape(value, into: &line)
     }
 
-    /// `string` as a JSON string literal: quotes, backslashes and control characters escaped
-    /// (U+2028 and U+2029 too, for JavaScript consumers).
+    /// `string` as a JSON string literal (quotes, backslashes and control characters escaped).
     static func escape(_ string: String, into out: inout String) {
-        out += "\""
-        for scalar in string.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            case "\u{2028}": out += "\\u2028"
-            case "\u{2029}": out += "\\u2029"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x7F {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        out += "\""
+        JSONString.write(string, to: &out)
     }
 
     /// `2026-01-31T12:00:00.123Z`.
