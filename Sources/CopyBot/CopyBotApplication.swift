@@ -209,7 +209,7 @@ public final class CopyBotApplication: Sendable {
         }
         let resolver = ClosureService {
             // Orders whose outcome is unknown (a crash mid-post, a lost answer) are resolved by
-            // look-up, at start and then every 30 s (half the intent lease).
+            // look-up, at start and then every half lease.
             try? await cancelWhenGracefulShutdown {
                 while true {
                     if let engine = self.running.withLock({ $0?.engine }) {
@@ -218,7 +218,8 @@ public final class CopyBotApplication: Sendable {
                             self.logger.notice("resolved \(resolved.count) order intents by look-up")
                         }
                     }
-                    try await Task.sleep(for: .seconds(30))
+                    try await Task.sleep(
+                        for: .seconds(max(1, self.configuration.copy.orderLease.components.seconds / 2)))
                 }
             }
         }

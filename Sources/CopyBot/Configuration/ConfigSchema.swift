@@ -72,6 +72,9 @@ public enum ConfigSchema {
         .init("copy.executors", .scalar, "4", "concurrent executors; one token's orders stay in sequence"),
         .init("copy.unwind_on_retract", .scalar, "false", "sell a copy whose original trade a reorg removed"),
         .init(
+            "copy.order_lease_seconds", .scalar, "60",
+            "a posted order whose outcome is unknown is looked up this long before it counts as not placed"),
+        .init(
             "copy.starting_usdc", .scalar, "1000",
             "collateral copybot starts with: paper money, or in live mode the budget it may spend"),
         .init(

@@ -337,6 +337,7 @@ private struct Validator {
     mutating func copy(_ c: CopyBotConfiguration) {
         let copy = c.copy
         range("copy.executors", copy.executors, 1...64)
+        seconds("copy.order_lease_seconds", copy.orderLease, 1...3_600)
         if copy.startingUSDC <= 0 {
             error(
                 "copy.starting_usdc", "\(copy.startingUSDC) USDC: must be more than 0",

@@ -577,6 +577,7 @@ struct ConfigurationLoader {
         if let v = integer(r, "copy.executors") { c.copy.executors = v }
         if let v = bool(r, "copy.unwind_on_retract") { c.copy.unwindOnRetract = v }
         if let v = decimal(r, "copy.starting_usdc") { c.copy.startingUSDC = v }
+        if let v = seconds(r, "copy.order_lease_seconds") { c.copy.orderLease = v }
         if let v = choice(r, "copy.sizing.mode", CopyBotConfiguration.Sizing.Mode.self) {
             c.copy.sizing.mode = v
         }

@@ -157,6 +157,9 @@ public struct CopyBotConfiguration: Sendable, CustomStringConvertible {
         /// `copy.starting_usdc`: the collateral copybot starts with — paper money in paper mode; in
         /// live mode the budget it may spend (it never spends more, whatever the account holds).
         public var startingUSDC: Decimal = 1_000
+        /// `copy.order_lease_seconds`: an order posted with an unknown outcome (a crash, a lost
+        /// answer) is looked up for this long before it counts as never placed.
+        public var orderLease: Duration = .seconds(60)
         /// `copy.sizing`: the default sizing of a copy.
         public var sizing = Sizing()
         /// `copy.risk`: the limits every copy is checked against.

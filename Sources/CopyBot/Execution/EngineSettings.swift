@@ -33,7 +33,8 @@ extension CopyBotConfiguration {
             defaultPolicy: CopyPolicy(sizing: Self.rule(copy.sizing)), policies: policies, risk: limits,
             orderType: .fak,
             fallbackMarket: MarketParameters(
-                tickSize: .hundredth, minOrderSize: ExactDecimal(5), negRisk: false))
+                tickSize: .hundredth, minOrderSize: ExactDecimal(5), negRisk: false),
+            intentLeaseSeconds: max(1, copy.orderLease.components.seconds))
     }
 
     /// The circuit breaker's settings.

@@ -68,6 +68,26 @@ public final class SimulatedChain: Sendable {
         self.state = Mutex(state)
     }
 
+    /// An outcome token the devnet trades, for a CLOB stand-in that serves its markets.
+    public struct TradedToken: Hashable, Sendable {
+        public var tokenId: UInt256
+        /// Whether its market trades on the NegRisk exchange.
+        public var negRisk: Bool
+        /// The price tick in millionths (10_000 = 0.01).
+        public var tickMicros: UInt64
+    }
+
+    /// Every token the devnet's fills can trade (both outcomes of each market).
+    public var tradedTokens: [TradedToken] {
+        state.withLock { state in
+            state.generator.markets.flatMap { market in
+                [market.tokens.0, market.tokens.1].map {
+                    TradedToken(tokenId: $0, negRisk: market.negRisk, tickMicros: market.tickMicros)
+                }
+            }
+        }
+    }
+
     // MARK: - Producing blocks
 
     /// Mines `count` blocks on top of the head, each with `configuration.fillsPerBlock` fills,

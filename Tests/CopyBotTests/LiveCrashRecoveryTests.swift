@@ -1,0 +1,180 @@
+import Chain
+import ClobStandIn
+import CopyEngine
+import DevNode
+import EVM
+import Foundation
+import Polymarket
+import Store
+import Testing
+
+/// `copybot run` in live mode as a process, against the devnet and the CLOB stand-in (which
+/// matches FAK orders against deep books), killed with SIGKILL at 30 random moments and restarted:
+/// no trade is ordered twice, every trade ends with exactly one decision, and every copied
+/// decision is exactly one order at the stand-in.
+@Suite("copybot run, live, survives 30 kill -9", .serialized, .timeLimit(.minutes(10)))
+struct LiveCrashRecoveryTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+    static let followed: [Address] = (1...2).map {
+        Address(hi: 0x11FE_0000_0000_0000 | UInt64($0), mid: 5, lo: UInt32($0))
+    }
+
+    func start(_ environment: [String: String], log: URL) throws -> Process {
+        let process = Process()
+        process.executableURL = Bundle.main.bundleURL.appendingPathComponent("copybot")
+        process.arguments = ["run", "--config", Self.root.appendingPathComponent("Config/copybot.yaml").path]
+        process.currentDirectoryURL = Self.root
+        process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("COPYBOT_") }
+            .merging(environment) { $1 }
+        if !FileManager.default.fileExists(atPath: log.path) {
+            _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        }
+        let handle = try FileHandle(forWritingTo: log)
+        handle.seekToEndOfFile()
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        return process
+    }
+
+    @Test("30 SIGKILLs mid-stream in live mode: no order twice, one decision per trade, one order per copy")
+    func killNineLive() async throws {
+        let executable = Bundle.main.bundleURL.appendingPathComponent("copybot")
+        try #require(FileManager.default.isExecutableFile(atPath: executable.path))
+        let registry = try ExchangeRegistry.load(
+            contractsFile: Self.root.appendingPathComponent("Config/contracts.polygon.yaml").path,
+            abiDirectory: Self.root.appendingPathComponent("abi").path)
+        var configuration = Devnet.Configuration()
+        configuration.webSocketPort = 0
+        configuration.httpPort = 0
+        configuration.blockInterval = .milliseconds(30)
+        configuration.maximumBlocks = 1_000
+        configuration.chain.seed = 4_242
+        configuration.chain.markets = 40
+        configuration.chain.followedWallets = Self.followed
+        configuration.chain.followedProbability = 0.2
+        configuration.chain.genesisTimestamp = UInt64(Date().timeIntervalSince1970)
+        let devnet = try Devnet(registry: registry, configuration: configuration)
+        try await devnet.start()
+        let startBlock = devnet.chain.blockNumber
+
+        // The stand-in serves every devnet token with a deep book at every cent, and matches.
+        var keyBytes = [UInt8](repeating: 0, count: 32)
+        var generator = SystemRandomNumberGenerator()
+        for i in keyBytes.indices { keyBytes[i] = UInt8.random(in: 0...255, using: &generator) }
+        keyBytes[0] = 0x01
+        let keyHex = Hex.encode(keyBytes)
+        let key = try PrivateKey(hex: keyHex)
+        let credentials = ApiCredentials(
+            apiKey: UUID().uuidString.lowercased(),
+            secret: Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
+                .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_"),
+            passphrase: UUID().uuidString)
+        func level(_ cents: Int) -> BookLevel {
+            BookLevel(
+                price: ExactDecimal("0.\(String(format: "%02d", cents))")!, size: ExactDecimal(1_000_000))
+        }
+        let markets = devnet.chain.tradedTokens.map { token in
+            ClobStandIn.Market(
+                tokenID: token.tokenId,
+                bids: (1...99).map(level), asks: (1...99).reversed().map(level),
+                tickSize: token.tickMicros == 1_000 ? .thousandth : .hundredth, negRisk: token.negRisk)
+        }
+        var standInConfiguration = ClobStandIn.Configuration(
+            credentials: credentials, account: key.address,
+            contracts: try ExchangeContracts(
+                registry: registry, exchange: "CTFExchangeV2", negRiskExchange: "NegRiskCTFExchangeV2",
+                domainVersion: "2"),
+            markets: markets)
+        standInConfiguration.matchesTakerOrders = true
+        let standIn = ClobStandIn(configuration: standInConfiguration)
+        try await standIn.start()
+
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "copybot-live-kill-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let database = directory.appendingPathComponent("copybot.sqlite").path
+        let environment = [
+            "COPYBOT_CHAIN_WS_URLS": devnet.webSocketURL, "COPYBOT_CHAIN_HTTP_URLS": devnet.httpURL,
+            "COPYBOT_STORE_URL": "sqlite:\(database)",
+            "COPYBOT_FOLLOW_WALLETS": Self.followed.map(\.checksummed).joined(separator: ","),
+            "COPYBOT_CHAIN_START_BLOCK": "\(startBlock)", "COPYBOT_CHAIN_STALE_AFTER": "1",
+            "COPYBOT_HTTP_LISTEN": "", "COPYBOT_LOG_LEVEL": "notice",
+            "COPYBOT_COPY_MODE": "live", "COPYBOT_PRIVATE_KEY": keyHex,
+            "COPYBOT_CLOB_API_KEY": credentials.apiKey, "COPYBOT_CLOB_API_SECRET": credentials.secret,
+            "COPYBOT_CLOB_API_PASSPHRASE": credentials.passphrase, "COPYBOT_CLOB_URL": standIn.baseURL,
+            "COPYBOT_CLOB_REQUESTS_PER_SECOND": "1000", "COPYBOT_COPY_ORDER_LEASE_SECONDS": "2",
+            "COPYBOT_COPY_STARTING_USDC": "1000000", "COPYBOT_COPY_RISK_MAX_TOTAL_EXPOSURE_USDC": "1000000",
+            "COPYBOT_COPY_RISK_MAX_POSITION_USDC_PER_MARKET": "100000",
+            "COPYBOT_COPY_RISK_MAX_POSITION_USDC_PER_TOKEN": "50000",
+            "COPYBOT_COPY_RISK_DAILY_LOSS_LIMIT_USDC": "1000000",
+            "COPYBOT_COPY_RISK_MAX_TRADE_AGE_SECONDS": "86400",
+            "COPYBOT_COPY_RISK_KILL_SWITCH_FILE": directory.appendingPathComponent("KILL").path,
+        ]
+        let log = directory.appendingPathComponent("copybot.log")
+        let producer = Task { try await devnet.run() }
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<30 {
+            let process = try start(environment, log: log)
+            try await Task.sleep(for: .milliseconds(Int.random(in: 200...900, using: &rng)))
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        let last = try start(environment, log: log)
+        try await producer.value
+        let head = try #require(devnet.chain.block(tag: .latest))
+
+        // The canonical fills of the followed wallets.
+        let filter = DevNode.LogFilter(
+            range: .blocks(from: .number(startBlock), to: .number(head.number)),
+            addresses: registry.contracts.map(\.address),
+            topics: [registry.fillTopics, nil, Self.followed.map(\.word)])
+        var expected = Set<LogIdentity>()
+        for (_, logs) in Dictionary(grouping: try devnet.chain.logs(filter: filter), by: \.transactionHash) {
+            expected.formUnion(LogIdentity.identify(logs.sorted { $0.logIndex < $1.logIndex }))
+        }
+        // Wait until every one is decided and no order is left unresolved.
+        var decided = Set<LogIdentity>()
+        var unresolved: [StoredIntent] = []
+        let deadline = ContinuousClock.now + .seconds(120)
+        while ContinuousClock.now < deadline {
+            let store = try SQLiteStore(path: database)
+            decided = Set(
+                try await store.decisionEntries(account: .default, limit: nil, afterRowID: nil).map {
+                    LogIdentity(hash: $0.record.key.identity.bytes)
+                })
+            unresolved = try await store.intents(account: .default, statuses: [.created, .posting])
+            if expected.isSubset(of: decided), unresolved.isEmpty { break }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        kill(last.processIdentifier, SIGTERM)
+        last.waitUntilExit()
+        #expect(
+            last.terminationReason == .exit && last.terminationStatus == 0, "SIGTERM stops copybot cleanly")
+        await devnet.shutdown()
+        await standIn.stop()
+
+        #expect(expected.count > 100, "enough fills to mean something (\(expected.count))")
+        #expect(
+            expected.subtracting(decided).isEmpty,
+            "\(expected.subtracting(decided).count) trades without a decision")
+        #expect(unresolved.isEmpty, "\(unresolved.count) orders left unresolved")
+
+        let store = try SQLiteStore(path: database)
+        let decisions = try await store.decisionEntries(account: .default, limit: nil, afterRowID: nil)
+        #expect(decisions.count == Set(decisions.map(\.record.key)).count, "one decision per trade")
+        // No trade ordered twice: one signed order per trade (the salt is derived from the trade).
+        let accepted = standIn.acceptedOrders
+        let salts = accepted.map(\.order.salt)
+        #expect(Set(salts).count == salts.count, "two orders for one trade")
+        // Every copied decision is exactly one order at the stand-in, and every order a copy.
+        let copiedHashes = decisions.compactMap { entry -> String? in
+            if case .copied(let order) = entry.record.decision { return order.orderHash?.hex }
+            return nil
+        }
+        #expect(Set(copiedHashes) == Set(accepted.map(\.orderHash)), "copies and stand-in orders differ")
+        #expect(copiedHashes.count > 50, "enough copies (\(copiedHashes.count))")
+    }
+}
