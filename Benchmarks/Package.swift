@@ -10,6 +10,7 @@ let package = Package(
     dependencies: [
         .package(name: "copybot", path: ".."),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         .executableTarget(
@@ -51,6 +52,22 @@ let package = Package(
             ],
             path: "Benchmarks/EngineBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        // Not a package-benchmark suite: one end-to-end run on loopback, percentiles printed.
+        // swift run -c release --scratch-path .build-bench loopback-latency
+        .executableTarget(
+            name: "loopback-latency",
+            dependencies: [
+                .product(name: "CopyBot", package: "copybot"),
+                .product(name: "CopyEngine", package: "copybot"),
+                .product(name: "DevNode", package: "copybot"),
+                .product(name: "ClobStandIn", package: "copybot"),
+                .product(name: "Store", package: "copybot"),
+                .product(name: "EVM", package: "copybot"),
+                .product(name: "Polymarket", package: "copybot"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/LoopbackLatency"
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -84,6 +84,8 @@ public final class ClobStandIn: Sendable {
         public var matchedShares: UInt128 = 0
         /// Collateral of those matches (millionths).
         public var matchedCollateral: UInt128 = 0
+        /// When the `POST /order` arrived.
+        public var receivedAt = ContinuousClock.now
     }
 
     /// The stand-in's settings.
@@ -387,6 +389,7 @@ public final class ClobStandIn: Sendable {
     }
 
     func postOrder(_ request: Request, body: [UInt8]) -> Answer {
+        let received = ContinuousClock.now
         guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
             let o = object["order"] as? [String: Any], let owner = object["owner"] as? String,
             let orderType = object["orderType"] as? String, let order = StandInJSON.order(o),
@@ -464,6 +467,7 @@ public final class ClobStandIn: Sendable {
             var entry = AcceptedOrder(
                 orderHash: id, order: order, orderType: orderType, owner: owner, recoveredSigner: recovered,
                 status: "LIVE")
+            entry.receivedAt = received
             if taker, var book = st.markets[order.tokenId] {
                 let (matched, paid) = Self.match(
                     &book, side: order.side, shares: s, collateral: c, allOrNothing: orderType == "FOK")
