@@ -132,6 +132,7 @@ public final class ClobStandIn: Sendable {
         var faults: [Route: [Fault]] = [:]
         var requests: [Route: Int] = [:]
         var rejections: [String] = []
+        var firstBookRequest: [UInt256: ContinuousClock.Instant] = [:]
         var task: Task<Void, Never>?
         var port: Int?
     }
@@ -212,6 +213,11 @@ public final class ClobStandIn: Sendable {
 
     /// How many requests reached `route`.
     public func requestCount(_ route: Route) -> Int { state.withLock { $0.requests[route] ?? 0 } }
+
+    /// When the first `GET /book` of each token arrived (for latency breakdowns).
+    public var firstBookRequests: [UInt256: ContinuousClock.Instant] {
+        state.withLock { $0.firstBookRequest }
+    }
 
     // MARK: Handling
 
@@ -303,6 +309,10 @@ public final class ClobStandIn: Sendable {
             }
             guard let market = state.withLock({ $0.markets[token] }) else {
                 return reject(404, "No orderbook exists for the requested token id")
+            }
+            if route == .book {
+                let now = ContinuousClock.now
+                state.withLock { if $0.firstBookRequest[token] == nil { $0.firstBookRequest[token] = now } }
             }
             switch route {
             case .tickSize:

@@ -104,10 +104,25 @@ struct LoopbackLatency {
         }
         let mined = minedAt.withLock { $0 }
         var latencies: [Double] = []
+        var toBook: [Double] = []
+        let books = standIn.firstBookRequests
+        var seenTokens = Set<UInt256>()
+        func ms(_ d: Duration) -> Double {
+            Double(d.components.seconds) * 1e3 + Double(d.components.attoseconds) / 1e15
+        }
         for order in standIn.acceptedOrders {
             guard let block = blockOfOrder[order.orderHash], let at = mined[block] else { continue }
-            let d = order.receivedAt - at
-            latencies.append(Double(d.components.seconds) * 1e3 + Double(d.components.attoseconds) / 1e15)
+            latencies.append(ms(order.receivedAt - at))
+            // The first copy of a token is the one whose book request this trade made.
+            if seenTokens.insert(order.order.tokenId).inserted, let book = books[order.order.tokenId] {
+                toBook.append(ms(book - at))
+            }
+        }
+        toBook.sort()
+        if !toBook.isEmpty {
+            print(
+                "block mined → GET /book received (first copy of each token, \(toBook.count)): p50 \(String(format: "%.2f", toBook[toBook.count / 2])) ms, max \(String(format: "%.2f", toBook.last!)) ms"
+            )
         }
         await standIn.stop()
         await devnet.shutdown()
