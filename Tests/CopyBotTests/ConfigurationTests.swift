@@ -305,6 +305,9 @@ struct ConfigurationTests {
             name: "negative loss limit", yaml: "copy:\n  risk:\n    daily_loss_limit_usdc: -5\n",
             keyPath: "copy.risk.daily_loss_limit_usdc", message: "must be more than 0"),
         .init(
+            name: "unwinding asked for", yaml: "copy:\n  unwind_on_retract: true\n",
+            keyPath: "copy.unwind_on_retract", message: "not available in this version"),
+        .init(
             name: "price deviation of 100%", yaml: "copy:\n  risk:\n    max_price_deviation: 1\n",
             keyPath: "copy.risk.max_price_deviation",
             message: "not a fraction of the target's price in (0, 1)"),

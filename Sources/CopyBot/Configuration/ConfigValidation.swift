@@ -338,6 +338,12 @@ private struct Validator {
         let copy = c.copy
         range("copy.executors", copy.executors, 1...64)
         seconds("copy.order_lease_seconds", copy.orderLease, 1...3_600)
+        if copy.unwindOnRetract {
+            error(
+                "copy.unwind_on_retract",
+                "automatic unwinding is not available in this version: a copy whose trade a reorg removed is kept and flagged (copybot status, copybot trades, the copybot_copies_retracted_total metric)",
+                fix: "set it to false, and unwind flagged copies by hand if you want to")
+        }
         if copy.startingUSDC <= 0 {
             error(
                 "copy.starting_usdc", "\(copy.startingUSDC) USDC: must be more than 0",
