@@ -31,8 +31,12 @@ public struct StateReports: Sendable {
 
     /// The decisions, oldest first (the last `limit` when given), one line each.
     public func trades(format: Format, limit: Int?) async throws -> [String] {
-        var entries = try await store.decisionEntries(account: account, limit: nil, afterRowID: nil)
-        if let limit, entries.count > limit { entries = Array(entries.suffix(limit)) }
+        let entries =
+            if let limit {
+                try await store.latestDecisionEntries(account: account, limit: limit)
+            } else {
+                try await store.decisionEntries(account: account, limit: nil, afterRowID: nil)
+            }
         return entries.map { format == .jsonl ? Self.json($0.record) : Self.text($0.record) }
     }
 
@@ -114,10 +118,8 @@ public struct StateReports: Sendable {
         let ledger = try await self.ledger()
         let chain = try await store.loadState(stream: "polygon")
         let unresolved = try await store.intents(account: account, statuses: [.created, .posting, .open])
-        let recent = try await store.decisionEntries(account: account, limit: nil, afterRowID: nil)
-        let failures = recent.map(\.record).filter {
-            if case .failed = $0.decision { true } else { false }
-        }.suffix(5)
+        let failures = try await store.latestDecisionEntries(account: account, limit: 5, kind: "failed")
+            .map(\.record)
         let today = ledger.dailyPnL
         var lines = [
             "mode: \(mode)",

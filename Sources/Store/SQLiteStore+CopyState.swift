@@ -424,6 +424,25 @@ extension SQLiteStore {
         }
     }
 
+    /// The last `limit` decisions of `account` (only those of `kind` — `copied`, `skipped` or
+    /// `failed` — when given), oldest first; read newest first through the index, not all.
+    public func latestDecisionEntries(
+        account: AccountID, limit: Int, kind: String? = nil
+    ) async throws -> [DecisionEntry] {
+        try await pool.read { db in
+            var sql = "SELECT * FROM copy_decisions WHERE account = ?"
+            var arguments: StatementArguments = [account.name]
+            if let kind {
+                sql += " AND kind = ?"
+                arguments += [kind]
+            }
+            return try Row.fetchAll(
+                db, sql: sql + " ORDER BY id DESC LIMIT ?", arguments: arguments + [max(limit, 0)]
+            )
+            .reversed().map { DecisionEntry(rowID: $0["id"], record: try Self.decisionRecord($0)) }
+        }
+    }
+
     /// How the decisions of `account` ended.
     public func decisionCounts(account: AccountID) async throws -> DecisionCounts {
         try await pool.read { db in

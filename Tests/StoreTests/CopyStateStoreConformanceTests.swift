@@ -797,6 +797,11 @@ struct SQLiteCopyStateTests {
         #expect(rest.map(\.record) == Array(expected[2...]))
         #expect(try await store.decisions(account: .default, limit: 0, afterRowID: nil).isEmpty)
         #expect(try await store.decisions(account: bob, limit: nil, afterRowID: nil).isEmpty)
+        let latest = try await store.latestDecisionEntries(account: .default, limit: 2)
+        #expect(latest.map(\.record) == Array(expected[3...]), "the last two, oldest first")
+        let failed = try await store.latestDecisionEntries(account: .default, limit: 5, kind: "failed")
+        #expect(failed.map(\.record) == [expected[3]])
+        #expect(try await store.latestDecisionEntries(account: .default, limit: 0).isEmpty)
 
         let counts = try await store.decisionCounts(account: .default)
         #expect(counts == DecisionCounts(copied: 2, skipped: 2, failed: 1, retractedAfterCopy: 1))
