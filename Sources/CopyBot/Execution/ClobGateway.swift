@@ -99,9 +99,7 @@ public final class ClobGateway: ExchangeGateway {
         case .accepted(let acceptance):
             return Self.order(order, acceptance)
         case .rejected(let error):
-            if error.kind == .tickSize, let token = Self.tokenID(of: order) {
-                await metadata.invalidate(tokenID: token)
-            }
+            if error.kind == .tickSize { await metadata.invalidate(tokenID: order.tokenId) }
             throw Self.gatewayError(error)
         case .resolved(let lost):
             switch lost.resolution {
@@ -159,26 +157,12 @@ public final class ClobGateway: ExchangeGateway {
         }
     }
 
-    static func tokenID(of order: SignedOrder) -> UInt256? {
-        switch order.payload {
-        case .v1(let v1): v1.tokenId
-        case .v2(let v2): v2.tokenId
-        }
-    }
-
-    static func side(of order: SignedOrder) -> Side {
-        switch order.payload {
-        case .v1(let v1): v1.side
-        case .v2(let v2): v2.side
-        }
-    }
-
     /// The state an acceptance reports: its status and what matched at once (`makingAmount` is
     /// what we gave: collateral for a BUY, shares for a SELL; `takingAmount` what we got).
     static func order(_ order: SignedOrder, _ acceptance: OrderAcceptance) -> ExchangeOrder {
         let making = Fixed6(acceptance.makingAmount) ?? .zero
         let taking = Fixed6(acceptance.takingAmount) ?? .zero
-        let buy = side(of: order) == .buy
+        let buy = order.side == .buy
         return ExchangeOrder(
             orderHash: order.orderHash, status: status(acceptance.status, matched: buy ? taking : making),
             matchedShares: buy ? taking : making, matchedCollateral: buy ? making : taking)

@@ -242,6 +242,22 @@ public struct SignedOrder: Hashable, Sendable {
 
     /// `0x` + hex of ``signature``.
     public var signatureHex: String { Hex.encode(signature) }
+
+    /// The outcome token the order trades, whatever its version.
+    public var tokenId: UInt256 {
+        switch payload {
+        case .v1(let order): order.tokenId
+        case .v2(let order): order.tokenId
+        }
+    }
+
+    /// BUY or SELL, whatever its version.
+    public var side: Side {
+        switch payload {
+        case .v1(let order): order.side
+        case .v2(let order): order.side
+        }
+    }
 }
 
 extension OrderV1: Codable {}
