@@ -39,16 +39,8 @@ struct ClobGatewayTests {
         matching: Bool = false
     ) async throws -> Harness {
         let key = PrivateKey.generate()
-        let credentials = ApiCredentials(
-            apiKey: UUID().uuidString.lowercased(),
-            secret: Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
-                .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_"),
-            passphrase: UUID().uuidString)
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
-        let registry = try ExchangeRegistry.load(
-            contractsFile: root.appendingPathComponent("Config/contracts.polygon.yaml").path,
-            abiDirectory: root.appendingPathComponent("abi").path)
+        let credentials = ServiceTestSupport.randomCredentials()
+        let registry = try ServiceTestSupport.registry()
         let contracts = try ExchangeContracts(
             registry: registry, exchange: "CTFExchangeV2", negRiskExchange: "NegRiskCTFExchangeV2",
             domainVersion: "2")

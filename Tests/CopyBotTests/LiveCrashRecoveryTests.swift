@@ -14,37 +14,14 @@ import Testing
 /// decision is exactly one order at the stand-in.
 @Suite("copybot run, live, survives 30 kill -9", .serialized, .timeLimit(.minutes(10)))
 struct LiveCrashRecoveryTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
     static let followed: [Address] = (1...2).map {
         Address(hi: 0x11FE_0000_0000_0000 | UInt64($0), mid: 5, lo: UInt32($0))
     }
 
-    func start(_ environment: [String: String], log: URL) throws -> Process {
-        let process = Process()
-        process.executableURL = Bundle.main.bundleURL.appendingPathComponent("copybot")
-        process.arguments = ["run", "--config", Self.root.appendingPathComponent("Config/copybot.yaml").path]
-        process.currentDirectoryURL = Self.root
-        process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("COPYBOT_") }
-            .merging(environment) { $1 }
-        if !FileManager.default.fileExists(atPath: log.path) {
-            _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        }
-        let handle = try FileHandle(forWritingTo: log)
-        handle.seekToEndOfFile()
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
-        return process
-    }
-
     @Test("30 SIGKILLs mid-stream in live mode: no order twice, one decision per trade, one order per copy")
     func killNineLive() async throws {
-        let executable = Bundle.main.bundleURL.appendingPathComponent("copybot")
-        try #require(FileManager.default.isExecutableFile(atPath: executable.path))
-        let registry = try ExchangeRegistry.load(
-            contractsFile: Self.root.appendingPathComponent("Config/contracts.polygon.yaml").path,
-            abiDirectory: Self.root.appendingPathComponent("abi").path)
+        try #require(FileManager.default.isExecutableFile(atPath: ServiceTestSupport.executable.path))
+        let registry = try ServiceTestSupport.registry()
         var configuration = Devnet.Configuration()
         configuration.webSocketPort = 0
         configuration.httpPort = 0
@@ -66,11 +43,7 @@ struct LiveCrashRecoveryTests {
         keyBytes[0] = 0x01
         let keyHex = Hex.encode(keyBytes)
         let key = try PrivateKey(hex: keyHex)
-        let credentials = ApiCredentials(
-            apiKey: UUID().uuidString.lowercased(),
-            secret: Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
-                .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_"),
-            passphrase: UUID().uuidString)
+        let credentials = ServiceTestSupport.randomCredentials()
         func level(_ cents: Int) -> BookLevel {
             BookLevel(
                 price: ExactDecimal("0.\(String(format: "%02d", cents))")!, size: ExactDecimal(1_000_000))
@@ -117,34 +90,25 @@ struct LiveCrashRecoveryTests {
         let producer = Task { try await devnet.run() }
         var rng = SystemRandomNumberGenerator()
         for _ in 0..<30 {
-            let process = try start(environment, log: log)
+            let process = try ServiceTestSupport.startCopybot(environment, log: log)
             try await Task.sleep(for: .milliseconds(Int.random(in: 200...900, using: &rng)))
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
-        let last = try start(environment, log: log)
+        let last = try ServiceTestSupport.startCopybot(environment, log: log)
         try await producer.value
         let head = try #require(devnet.chain.block(tag: .latest))
 
         // The canonical fills of the followed wallets.
-        let filter = DevNode.LogFilter(
-            range: .blocks(from: .number(startBlock), to: .number(head.number)),
-            addresses: registry.contracts.map(\.address),
-            topics: [registry.fillTopics, nil, Self.followed.map(\.word)])
-        var expected = Set<LogIdentity>()
-        for (_, logs) in Dictionary(grouping: try devnet.chain.logs(filter: filter), by: \.transactionHash) {
-            expected.formUnion(LogIdentity.identify(logs.sorted { $0.logIndex < $1.logIndex }))
-        }
+        let expected = try ServiceTestSupport.canonicalFills(
+            devnet, registry: registry, wallets: Self.followed, from: startBlock, to: head.number)
         // Wait until every one is decided and no order is left unresolved.
         var decided = Set<LogIdentity>()
         var unresolved: [StoredIntent] = []
         let deadline = ContinuousClock.now + .seconds(120)
         while ContinuousClock.now < deadline {
             let store = try SQLiteStore(path: database)
-            decided = Set(
-                try await store.decisionEntries(account: .default, limit: nil, afterRowID: nil).map {
-                    LogIdentity(hash: $0.record.key.identity.bytes)
-                })
+            decided = try await ServiceTestSupport.decided(store)
             unresolved = try await store.intents(account: .default, statuses: [.created, .posting])
             if expected.isSubset(of: decided), unresolved.isEmpty { break }
             try await Task.sleep(for: .milliseconds(250))

@@ -14,16 +14,14 @@ import Testing
 /// wallet mid-stream loses nothing of the wallet already followed and picks up the new one.
 @Suite("copybot run reloads the followed wallets", .serialized, .timeLimit(.minutes(3)))
 struct ReloadTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
     static let first = Address(hi: 0xF1F1_0000_0000_0000, mid: 1, lo: 1)
     static let second = Address(hi: 0x5EC0_0000_0000_0000, mid: 2, lo: 2)
 
     @Test("adding a wallet with a reload: every fill of both decided once, none lost at the seam")
     func addWallet() async throws {
-        let contracts = Self.root.appendingPathComponent("Config/contracts.polygon.yaml").path
-        let abi = Self.root.appendingPathComponent("abi").path
-        let registry = try ExchangeRegistry.load(contractsFile: contracts, abiDirectory: abi)
+        let contracts = ServiceTestSupport.root.appendingPathComponent("Config/contracts.polygon.yaml").path
+        let abi = ServiceTestSupport.root.appendingPathComponent("abi").path
+        let registry = try ServiceTestSupport.registry()
         var devnetConfiguration = Devnet.Configuration()
         devnetConfiguration.webSocketPort = 0
         devnetConfiguration.httpPort = 0
@@ -72,17 +70,8 @@ struct ReloadTests {
         // The fills the store must have decided: all of the first wallet's, and the second's
         // from the reload on.
         func canonical(_ wallet: Address, from: UInt64) throws -> Set<LogIdentity> {
-            let filter = DevNode.LogFilter(
-                range: .blocks(from: .number(from), to: .number(head.number)),
-                addresses: registry.contracts.map(\.address),
-                topics: [registry.fillTopics, nil, [wallet.word]])
-            var identities = Set<LogIdentity>()
-            for (_, logs) in Dictionary(
-                grouping: try devnet.chain.logs(filter: filter), by: \.transactionHash)
-            {
-                identities.formUnion(LogIdentity.identify(logs.sorted { $0.logIndex < $1.logIndex }))
-            }
-            return identities
+            try ServiceTestSupport.canonicalFills(
+                devnet, registry: registry, wallets: [wallet], from: from, to: head.number)
         }
         let expectedFirst = try canonical(Self.first, from: startBlock)
         let expectedSecond = try canonical(Self.second, from: reloadedAt + 1)
@@ -93,10 +82,7 @@ struct ReloadTests {
         var decided = Set<LogIdentity>()
         let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
-            decided = Set(
-                try await store.decisionEntries(account: .default, limit: nil, afterRowID: nil).map {
-                    LogIdentity(hash: $0.record.key.identity.bytes)
-                })
+            decided = try await ServiceTestSupport.decided(store)
             if expected.isSubset(of: decided) { break }
             try await Task.sleep(for: .milliseconds(200))
         }

@@ -13,37 +13,14 @@ import Testing
 /// cleanly (exit 0).
 @Suite("copybot run survives kill -9", .serialized, .timeLimit(.minutes(10)))
 struct RunCrashRecoveryTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
     static let followed: [Address] = (1...2).map {
         Address(hi: 0xC0DE_0000_0000_0000 | UInt64($0), mid: 3, lo: UInt32($0))
     }
 
-    func start(_ environment: [String: String], log: URL) throws -> Process {
-        let process = Process()
-        process.executableURL = Bundle.main.bundleURL.appendingPathComponent("copybot")
-        process.arguments = ["run", "--config", Self.root.appendingPathComponent("Config/copybot.yaml").path]
-        process.currentDirectoryURL = Self.root
-        process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("COPYBOT_") }
-            .merging(environment) { $1 }
-        if !FileManager.default.fileExists(atPath: log.path) {
-            _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        }
-        let handle = try FileHandle(forWritingTo: log)
-        handle.seekToEndOfFile()
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
-        return process
-    }
-
     @Test("eight SIGKILLs and a SIGTERM mid-stream, then SIGTERM: nothing missed, nothing twice, clean exits")
     func killNine() async throws {
-        let executable = Bundle.main.bundleURL.appendingPathComponent("copybot")
-        try #require(FileManager.default.isExecutableFile(atPath: executable.path))
-        let registry = try ExchangeRegistry.load(
-            contractsFile: Self.root.appendingPathComponent("Config/contracts.polygon.yaml").path,
-            abiDirectory: Self.root.appendingPathComponent("abi").path)
+        try #require(FileManager.default.isExecutableFile(atPath: ServiceTestSupport.executable.path))
+        let registry = try ServiceTestSupport.registry()
         var configuration = Devnet.Configuration()
         configuration.webSocketPort = 0
         configuration.httpPort = 0
@@ -78,7 +55,7 @@ struct RunCrashRecoveryTests {
         let producer = Task { try await devnet.run() }
         var rng = SystemRandomNumberGenerator()
         for round in 0..<9 {
-            let process = try start(environment, log: log)
+            let process = try ServiceTestSupport.startCopybot(environment, log: log)
             try await Task.sleep(for: .milliseconds(Int.random(in: 300...1_200, using: &rng)))
             if round == 4 {
                 // One graceful stop mid-stream: it finishes the trades in hand and exits 0.
@@ -91,7 +68,7 @@ struct RunCrashRecoveryTests {
             process.waitUntilExit()
             #expect(process.terminationReason == .uncaughtSignal)
         }
-        let last = try start(environment, log: log)
+        let last = try ServiceTestSupport.startCopybot(environment, log: log)
         try await producer.value
         // Wait for the service to reach the head (it resubscribes once the chain goes quiet).
         let head = try #require(devnet.chain.block(tag: .latest))
@@ -109,7 +86,7 @@ struct RunCrashRecoveryTests {
         while clock.now < deadline {
             let store = try SQLiteStore(path: database)
             let delivered = try await store.liveIdentities(stream: "polygon", aboveBlock: 0)
-            undecided = Set(delivered.keys).subtracting(try await Self.decided(store))
+            undecided = Set(delivered.keys).subtracting(try await ServiceTestSupport.decided(store))
             if undecided.isEmpty { break }
             try await Task.sleep(for: .milliseconds(200))
         }
@@ -121,15 +98,8 @@ struct RunCrashRecoveryTests {
         await devnet.shutdown()
 
         // The canonical fills of the followed wallets, as the listener identifies them.
-        let filter = DevNode.LogFilter(
-            range: .blocks(from: .number(startBlock), to: .number(head.number)),
-            addresses: registry.contracts.map(\.address),
-            topics: [registry.fillTopics, nil, Self.followed.map(\.word)])
-        var expected = Set<LogIdentity>()
-        let canonicalLogs = try devnet.chain.logs(filter: filter)
-        for (_, logs) in Dictionary(grouping: canonicalLogs, by: \.transactionHash) {
-            expected.formUnion(LogIdentity.identify(logs.sorted { $0.logIndex < $1.logIndex }))
-        }
+        let expected = try ServiceTestSupport.canonicalFills(
+            devnet, registry: registry, wallets: Self.followed, from: startBlock, to: head.number)
         let store = try SQLiteStore(path: database)
         let stored = try await store.liveIdentities(stream: "polygon", aboveBlock: 0)
         #expect(expected.count > 50, "enough fills to mean something (\(expected.count))")
@@ -143,20 +113,13 @@ struct RunCrashRecoveryTests {
         }
         // Exactly one decision per trade, and every canonical fill decided.
         let decisions = try await store.decisionEntries(account: .default, limit: nil, afterRowID: nil)
-        let decided = try await Self.decided(store)
+        let decided = try await ServiceTestSupport.decided(store)
         #expect(decisions.count == decided.count, "one decision per trade")
         #expect(expected.subtracting(decided).isEmpty, "canonical fills without a decision")
         #expect(decisions.count >= expected.count)
         #expect(
             try await store.pendingEvents(stream: "polygon").allSatisfy {
                 if case .retracted = $0 { true } else { false }
-            })
-    }
-
-    static func decided(_ store: SQLiteStore) async throws -> Set<LogIdentity> {
-        Set(
-            try await store.decisionEntries(account: .default, limit: nil, afterRowID: nil).map {
-                LogIdentity(hash: $0.record.key.identity.bytes)
             })
     }
 }
