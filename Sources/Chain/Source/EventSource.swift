@@ -351,18 +351,16 @@ public final class EventSource: Sendable {
         }
         if !unfollowed.isEmpty { try await store.acknowledge(unfollowed, stream: configuration.stream) }
         guard !delivered.isEmpty else { return }
-        guard counted else {
-            for event in delivered { try await self.events.send(event) }
-            return
-        }
-        var logs = 0
-        var retractions = 0
-        for event in delivered {
-            if case .log = event { logs += 1 } else { retractions += 1 }
-        }
-        update {
-            $0.logsDelivered += logs
-            $0.retractions += retractions
+        if counted {
+            var logs = 0
+            var retractions = 0
+            for event in delivered {
+                if case .log = event { logs += 1 } else { retractions += 1 }
+            }
+            update {
+                $0.logsDelivered += logs
+                $0.retractions += retractions
+            }
         }
         for event in delivered { try await self.events.send(event) }
     }
@@ -462,9 +460,7 @@ public final class EventSource: Sendable {
             }
             if state.known.count > 4 * Int(configuration.reorgWindow) + 64 {
                 // A long resync remembers only the hashes a reorg check can still need.
-                let floor =
-                    end.number > configuration.reorgWindow ? end.number - configuration.reorgWindow : 0
-                state.known = state.known.filter { $0.key >= floor }
+                forgetHashes(&state, belowWindowOf: end.number)
             }
             from = to + 1
         }
@@ -482,9 +478,12 @@ public final class EventSource: Sendable {
             state.known[lastEnd.number] = lastEnd.hash
             update { $0.checkpoint = lastEnd }
         }
-        let floor =
-            state.cursor.number > configuration.reorgWindow
-            ? state.cursor.number - configuration.reorgWindow : 0
+        forgetHashes(&state, belowWindowOf: state.cursor.number)
+    }
+
+    /// Drops the remembered block hashes below the reorg window that ends at `block`.
+    private func forgetHashes(_ state: inout SyncState, belowWindowOf block: UInt64) {
+        let floor = block > configuration.reorgWindow ? block - configuration.reorgWindow : 0
         state.known = state.known.filter { $0.key >= floor }
     }
 
