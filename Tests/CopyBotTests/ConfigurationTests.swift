@@ -29,8 +29,7 @@ private struct Scratch {
 
 @Suite("Configuration")
 struct ConfigurationTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
+    static let root = ServiceTestSupport.root
     static let example = root.appendingPathComponent("Config/copybot.yaml").path
 
     /// The contracts paths as absolute overrides, so tests do not depend on the working directory.

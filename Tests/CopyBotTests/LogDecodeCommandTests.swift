@@ -6,14 +6,9 @@ import Testing
 
 @Suite("copybot abi decode")
 struct LogDecodeCommandTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
+    static let root = ServiceTestSupport.root
 
-    static func registry() throws -> ExchangeRegistry {
-        try ExchangeRegistry.load(
-            contractsFile: root.appendingPathComponent("Config/contracts.polygon.yaml").path,
-            abiDirectory: root.appendingPathComponent("abi").path)
-    }
+    static func registry() throws -> ExchangeRegistry { try ServiceTestSupport.registry() }
 
     /// The first fixture log of each kind, as JSON text.
     static func fixtureLines() throws -> (trade: String, matched: String) {
