@@ -64,6 +64,7 @@ public final class CopyBotApplication: Sendable {
                 let before = current
                 if var updated = current {
                     updated.configuration.follow = fresh.follow
+                    updated.configuration.accounts = fresh.accounts
                     updated.configuration.contracts = fresh.contracts
                     updated.registry = registry
                     current = updated
@@ -71,8 +72,8 @@ public final class CopyBotApplication: Sendable {
                 return before
             }
             guard let before else { return }
-            let old = Set(before.configuration.follow.wallets.map(\.address))
-            let new = Set(fresh.follow.wallets.map(\.address))
+            let old = Set(before.configuration.allFollowedWallets)
+            let new = Set(fresh.allFollowedWallets)
             // Added wallets are followed from the block the listener had reached: the next pass
             // reads again from there (what was delivered already is recognised, not repeated).
             if !new.isSubset(of: old) || before.configuration.contracts != fresh.contracts,
@@ -103,7 +104,8 @@ public final class CopyBotApplication: Sendable {
             "copybot starting",
             metadata: [
                 "mode": "\(configuration.copy.mode)", "store": "\(path)",
-                "wallets": "\(configuration.follow.wallets.count)",
+                "wallets": "\(configuration.allFollowedWallets.count)",
+                "accounts": "\(configuration.effectiveAccounts.map(\.name.name).joined(separator: ","))",
                 "exchanges": "\(registry.contracts.map(\.name).joined(separator: ","))",
             ])
         let clobHTTP = ClobHTTPClient.makeHTTPClient()
@@ -125,7 +127,19 @@ public final class CopyBotApplication: Sendable {
     struct Running: Sendable {
         var source: EventSource
         var feed: TradeFeed
+        var engines: [AccountEngine]
+
+        /// The engines' counters, summed over the accounts.
+        var statistics: EngineStatistics { engines.map(\.engine.statistics).reduce(EngineStatistics(), +) }
+    }
+
+    /// One account's engine and the wallets it copies.
+    struct AccountEngine: Sendable {
+        var account: AccountID
         var engine: CopyEngine
+        var wallets: Set<Address>
+        /// The followed wallets' labels.
+        var names: [Address: String]
     }
 
     private func runServices(store: SQLiteStore, clobHTTP: HTTPClient, nodeHTTP: HTTPClient) async throws {
@@ -162,7 +176,7 @@ public final class CopyBotApplication: Sendable {
                 while true {
                     let generation = self.reloads.withLock { $0 }
                     guard let current = self.followed.withLock({ $0 }) else { return }
-                    let wallets = current.configuration.follow.wallets.map(\.address)
+                    let wallets = current.configuration.allFollowedWallets
                     if wallets.isEmpty {
                         self.logger.warning(
                             "no wallets followed (follow.wallets is empty): copybot is up but copies nothing; add wallets and send SIGHUP"
@@ -174,8 +188,19 @@ public final class CopyBotApplication: Sendable {
                             continue
                         } catch is CancellationError { return }
                     }
-                    let engine = try await self.makeEngine(
-                        current, registry: current.registry, store: store, http: clobHTTP, breaker: breaker)
+                    var engines: [AccountEngine] = []
+                    for account in current.configuration.effectiveAccounts {
+                        let followed = account.configuration.follow.wallets
+                        engines.append(
+                            AccountEngine(
+                                account: account.name,
+                                engine: try await self.makeEngine(
+                                    account.configuration, account: account.name, registry: current.registry,
+                                    store: store, http: clobHTTP, breaker: breaker),
+                                wallets: Set(followed.map(\.address)),
+                                names: Dictionary(
+                                    followed.map { ($0.address, $0.name ?? "") }, uniquingKeysWith: { a, _ in a })))
+                    }
                     var sourceConfiguration = current.configuration.eventSourceConfiguration(
                         stream: "polygon", filter: current.registry.fillFilter(wallets: wallets))
                     sourceConfiguration.rewindTo = self.pendingRewind.withLock { rewind in
@@ -185,11 +210,12 @@ public final class CopyBotApplication: Sendable {
                     let source = EventSource(
                         rpc: node, store: store, configuration: sourceConfiguration, logger: self.logger)
                     let feed = TradeFeed(source: source, registry: current.registry, logger: self.logger)
-                    self.running.withLock { $0 = Running(source: source, feed: feed, engine: engine) }
+                    let running = Running(source: source, feed: feed, engines: engines)
+                    self.running.withLock { $0 = running }
                     let reloaded = try await self.listen(
-                        source: source, feed: feed, engine: engine, blocks: blocks, metrics: metrics,
-                        names: current.configuration.follow.wallets, generation: generation)
-                    self.logStopped(source: source, engine: engine, reason: reloaded ? "reload" : "shutdown")
+                        source: source, feed: feed, engines: engines, blocks: blocks, metrics: metrics,
+                        generation: generation)
+                    self.logStopped(running, reason: reloaded ? "reload" : "shutdown")
                     if !reloaded { return }
                 }
             }
@@ -200,7 +226,7 @@ public final class CopyBotApplication: Sendable {
                 while true {
                     if let r = self.running.withLock({ $0 }) {
                         state.refresh(
-                            source: r.source.status, feed: r.feed.statistics, engine: r.engine.statistics,
+                            source: r.source.status, feed: r.feed.statistics, engine: r.statistics,
                             breaker: breaker.snapshot)
                     }
                     try await Task.sleep(for: .seconds(1))
@@ -212,10 +238,12 @@ public final class CopyBotApplication: Sendable {
             // look-up, at start and then every half lease.
             try? await cancelWhenGracefulShutdown {
                 while true {
-                    if let engine = self.running.withLock({ $0?.engine }) {
-                        let resolved = await engine.resolveUnresolvedIntents()
+                    for account in self.running.withLock({ $0?.engines ?? [] }) {
+                        let resolved = await account.engine.resolveUnresolvedIntents()
                         if !resolved.isEmpty {
-                            self.logger.notice("resolved \(resolved.count) order intents by look-up")
+                            self.logger.notice(
+                                "resolved \(resolved.count) order intents by look-up",
+                                metadata: ["account": "\(account.account)"])
                         }
                     }
                     try await Task.sleep(
@@ -259,17 +287,18 @@ public final class CopyBotApplication: Sendable {
 
     // MARK: Building
 
+    /// The engine of one account, from that account's configuration (its keys, CLOB identity,
+    /// sizing and limits), its ledger restored from the store.
     private func makeEngine(
-        _ followed: Followed, registry: ExchangeRegistry, store: any CopyStateStore, http: HTTPClient,
-        breaker: CircuitBreaker
+        _ configuration: CopyBotConfiguration, account: AccountID, registry: ExchangeRegistry,
+        store: any CopyStateStore, http: HTTPClient, breaker: CircuitBreaker
     ) async throws -> CopyEngine {
-        let configuration = followed.configuration
         let live = configuration.copy.mode == .live
         let credentials = configuration.credentials
         if live {
             guard credentials.privateKey != nil, credentials.api != nil else {
                 throw ApplicationError(
-                    "copy.mode is live but the signing key or the CLOB API credentials are missing; see `copybot config check`"
+                    "account \(account): copy.mode is live but the signing key or the CLOB API credentials are missing; see `copybot config check`"
                 )
             }
         }
@@ -297,7 +326,7 @@ public final class CopyBotApplication: Sendable {
                 ), contracts: contracts)
         }
         let clock = SystemWallClock()
-        let engineConfiguration = configuration.engineConfiguration()
+        let engineConfiguration = configuration.engineConfiguration(account: account)
         let restored = try await CopyEngine.restoreLedger(
             store: store, account: engineConfiguration.account, initialCash: configuration.startingCash,
             day: clock.now().utcDay)
@@ -305,7 +334,7 @@ public final class CopyBotApplication: Sendable {
         logger.info(
             "ledger restored",
             metadata: [
-                "cash": "\(ledger.cash)", "positions": "\(ledger.positions.count)",
+                "account": "\(account)", "mode": "\(configuration.copy.mode)", "cash": "\(ledger.cash)", "positions": "\(ledger.positions.count)",
                 "fills": "\(restored.throughFill)",
             ])
         return CopyEngine(
@@ -320,12 +349,13 @@ public final class CopyBotApplication: Sendable {
     /// The listener and the copy pipeline until a graceful shutdown or a reload after `generation`:
     /// stops reading, finishes the trades already started and acknowledges them; trades read but
     /// not started stay unacknowledged and come again. Returns whether it stopped for a reload.
+    ///
+    /// Each trade goes to every account that follows its wallet (concurrently across accounts) and
+    /// is acknowledged once all of their decisions are stored.
     private func listen(
-        source: EventSource, feed: TradeFeed, engine: CopyEngine, blocks: BlockClock,
-        metrics: MetricsPublisher, names wallets: [CopyBotConfiguration.FollowedWallet], generation: Int
+        source: EventSource, feed: TradeFeed, engines: [AccountEngine], blocks: BlockClock,
+        metrics: MetricsPublisher, generation: Int
     ) async throws -> Bool {
-        let names = Dictionary(
-            wallets.map { ($0.address, $0.name ?? "") }, uniquingKeysWith: { first, _ in first })
         let pipeline = CopyPipeline(maxConcurrency: configuration.copy.executors)
         let logger = self.logger
         do {
@@ -337,9 +367,11 @@ public final class CopyBotApplication: Sendable {
                         try await pipeline.run(
                             TradeFeedSequence(feed: feed),
                             lane: { $0.trade.tokenId },
-                            handle: { event -> CopyDecision? in
+                            handle: { event -> [CopyDecision]? in
                                 guard !Task.isCancelled else { return nil }
-                                self.report(event, name: names[event.trade.wallet] ?? "")
+                                let wallet = event.trade.wallet
+                                let targets = engines.filter { $0.wallets.contains(wallet) }
+                                self.report(event, name: targets.lazy.compactMap { $0.names[wallet] }.first ?? "")
                                 // Not cancelled with the service: a started trade is finished.
                                 return await Task {
                                     let started = ContinuousClock.now
@@ -347,15 +379,34 @@ public final class CopyBotApplication: Sendable {
                                     let blockTime = await blocks.time(
                                         of: event.trade.blockNumber, head: source.status.head,
                                         now: SystemWallClock().now())
-                                    return await Self.decide(
-                                        event, engine: engine, blockTime: blockTime, logger: logger)
+                                    if targets.count == 1 {
+                                        return [
+                                            await Self.decide(
+                                                event, engine: targets[0].engine, blockTime: blockTime,
+                                                logger: logger)
+                                        ]
+                                    }
+                                    return await withTaskGroup(of: CopyDecision.self) { group in
+                                        for target in targets {
+                                            group.addTask {
+                                                await Self.decide(
+                                                    event, engine: target.engine, blockTime: blockTime,
+                                                    logger: logger)
+                                            }
+                                        }
+                                        return await group.reduce(into: []) { $0.append($1) }
+                                    }
                                 }.value
                             },
-                            completed: { event, decision in
+                            completed: { event, decisions in
                                 // A store failure is not a decision: leave the trade unacknowledged
                                 // so it is delivered again (after a restart at the latest).
-                                guard let decision else { return }
-                                if case .failed(.store) = decision { return }
+                                guard let decisions else { return }
+                                if decisions.contains(where: {
+                                    if case .failed(.store) = $0 { true } else { false }
+                                }) {
+                                    return
+                                }
                                 do {
                                     try await Task { try await feed.acknowledge(event) }.value
                                 } catch {
@@ -411,9 +462,9 @@ public final class CopyBotApplication: Sendable {
         }
     }
 
-    private func logStopped(source: EventSource, engine: CopyEngine, reason: String) {
-        let status = source.status
-        let stats = engine.statistics
+    private func logStopped(_ running: Running, reason: String) {
+        let status = running.source.status
+        let stats = running.statistics
         logger.info(
             reason == "reload" ? "listener stopped for a reload" : "copybot stopped",
             metadata: [

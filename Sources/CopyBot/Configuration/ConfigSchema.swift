@@ -12,6 +12,8 @@ public struct ConfigKeySpec: Hashable, Sendable {
         case list
         /// `follow.wallets`: a list of wallet entries (in the environment: comma-separated addresses).
         case wallets
+        /// `accounts`: a list of account entries (file only).
+        case accounts
     }
 
     /// The dotted key path, e.g. `chain.ws_urls`.
@@ -68,6 +70,10 @@ public enum ConfigSchema {
         .init(
             "follow.wallets", .wallets, "[]",
             "wallets to copy: entries with address, optional name and sizing"),
+        .init(
+            "accounts", .accounts, "[]",
+            "several accounts copied into, each with its own wallets, sizing, risk, CLOB identity and keys; empty: one account (`default`) from the keys here"
+        ),
         .init("copy.mode", .scalar, "paper", "`paper` (simulated fills) or `live` (real orders)"),
         .init("copy.executors", .scalar, "4", "concurrent executors; one token's orders stay in sequence"),
         .init("copy.unwind_on_retract", .scalar, "false", "sell a copy whose original trade a reorg removed"),
@@ -152,6 +158,32 @@ public enum ConfigSchema {
         .init("sizing.mode", .scalar, "", "overrides copy.sizing.mode for this wallet"),
         .init("sizing.value", .scalar, "", "overrides copy.sizing.value for this wallet"),
     ]
+
+    /// The keys of one `accounts` entry that are not also top-level keys (relative to the entry).
+    /// An entry may also set the top-level keys in ``accountOverridePaths``, under the same path.
+    public static let accountKeys: [ConfigKeySpec] = [
+        .init("name", .scalar, "", "the account's name (letters, digits, `-`, `_`): state, logs and metrics are keyed by it"),
+        .init("wallets", .wallets, "[]", "the wallets this account copies: entries as in follow.wallets"),
+    ]
+
+    /// Top-level keys an `accounts` entry may set for itself (the rest is shared by all accounts).
+    /// `copy.*` values not set in the entry come from the top level; the CLOB identity
+    /// (`clob.signature_type`, `clob.funder`) and the secrets do not: each account names its own.
+    public static let accountOverridePaths: Set<String> = Set(
+        keys.map(\.path).filter {
+            $0.hasPrefix("copy.sizing.") || $0.hasPrefix("copy.risk.")
+                || [
+                    "copy.mode", "copy.starting_usdc", "clob.signature_type", "clob.funder",
+                    "secrets.private_key_file", "secrets.api_credentials_file",
+                ].contains($0)
+        })
+
+    /// The prefix of an account's secret environment variables: `COPYBOT_ACCOUNT_<NAME>_`
+    /// (`desk-a` → `COPYBOT_ACCOUNT_DESK_A_PRIVATE_KEY`, `…_CLOB_API_KEY`, …).
+    public static func accountSecretPrefix(_ name: String) -> String {
+        "COPYBOT_ACCOUNT_" + name.uppercased().map { $0.isLetter || $0.isNumber ? String($0) : "_" }.joined()
+            + "_"
+    }
 
     /// Environment variables that carry secrets or secret file paths. They are read only by the
     /// secret loader, never by the generic override mechanism, and their values are never shown.

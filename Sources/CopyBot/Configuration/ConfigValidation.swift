@@ -18,7 +18,8 @@ extension CopyBotConfiguration {
         v.follow(self)
         v.copy(self)
         v.clob(self)
-        v.live(self)
+        // With accounts, each account's live mode is checked with its own keys.
+        if accounts.isEmpty { v.live(self) }
         v.http(self)
         return v.issues
     }

@@ -1,5 +1,6 @@
 import Chain
 import Configuration
+import CopyEngine
 import EVM
 import Foundation
 import Polymarket
@@ -70,6 +71,17 @@ struct ConfigurationLoader {
     private var yamlLines: [String: Int] = [:]
     /// The file (or environment) position of each parsed followed wallet.
     private var walletPaths: [String] = []
+    /// The `accounts` entries, each read by a loader of its own.
+    private var accountDrafts: [AccountDraft] = []
+    /// Set on the loader of an `accounts` entry: only ``ConfigSchema/accountOverridePaths`` may be set.
+    private var isAccountEntry = false
+
+    /// An `accounts` entry before parsing: its place, its name, and a loader holding its keys.
+    struct AccountDraft {
+        var path: String
+        var name: String?
+        var loader: ConfigurationLoader
+    }
 
     /// A `follow.wallets` entry before parsing.
     struct WalletDraft {
@@ -88,7 +100,8 @@ struct ConfigurationLoader {
         var overrides: [String: String] = [:]
         for (name, value) in environment {
             let upper = name.uppercased()
-            guard upper.hasPrefix("COPYBOT_"), !secret.contains(upper) else { continue }
+            guard upper.hasPrefix("COPYBOT_"), !secret.contains(upper), !upper.hasPrefix("COPYBOT_ACCOUNT_")
+            else { continue }
             overrides[upper] = value
         }
         self.overrides = overrides
@@ -97,6 +110,12 @@ struct ConfigurationLoader {
     mutating func run() -> ConfigurationReport {
         readFile()
         checkEnvironmentNames()
+        if overrides[ConfigSchema.environmentVariable(for: "accounts")] != nil {
+            error(
+                ConfigSchema.environmentVariable(for: "accounts"),
+                "accounts cannot be set from the environment",
+                fix: "write them under `accounts:` in \(path); their secrets can come from COPYBOT_ACCOUNT_<NAME>_* variables")
+        }
         let reader = ConfigReader(providers: [
             EnvironmentVariablesProvider(environmentVariables: overrides).prefixKeys(with: "copybot"),
             InMemoryProvider(name: path, values: yamlValues),
@@ -107,12 +126,15 @@ struct ConfigurationLoader {
         configuration.credentials = SecretLoader(environment: environment, overrides: overrides).load(
             configuration.secrets, issues: &secretIssues)
         issues += secretIssues
-        for var issue in configuration.validate() {
+        configuration.accounts = readAccounts()
+        let topLevel = configuration.validate()
+        for var issue in topLevel {
             issue.keyPath = renumberWallets(issue.keyPath)
             issue.message = renumberWallets(issue.message)
             guard !failedKeys.contains(Self.basePath(issue.keyPath)) else { continue }
             issues.append(issue)
         }
+        issues += validateAccounts(configuration, topLevel: topLevel)
         let ordered = issues.filter(\.isError) + issues.filter { !$0.isError }
         return ConfigurationReport(path: path, configuration: configuration, issues: ordered)
     }
@@ -215,7 +237,13 @@ struct ConfigurationLoader {
             let name = keyScalar.string
             let keyPath = prefix.isEmpty ? name : "\(prefix).\(name)"
             if let mark = keyNode.mark { yamlLines[keyPath] = mark.line }
-            if let spec = ConfigSchema.byPath[keyPath] {
+            if isAccountEntry, ConfigSchema.byPath[keyPath] != nil,
+                !ConfigSchema.accountOverridePaths.contains(keyPath)
+            {
+                error(
+                    keyPath, "cannot be set for one account\(located(keyNode)); it is shared by all accounts",
+                    fix: "set it at the top level, outside `accounts:`")
+            } else if let spec = ConfigSchema.byPath[keyPath] {
                 readLeaf(spec, value)
             } else if ConfigSchema.sections.contains(keyPath) {
                 if Self.isNull(value) { continue }
@@ -278,6 +306,8 @@ struct ConfigurationLoader {
             yamlValues[key] = ConfigValue(.stringArray(items), isSecret: false)
         case .wallets:
             readWallets(value)
+        case .accounts:
+            readAccountEntries(value)
         }
     }
 
@@ -385,6 +415,186 @@ struct ConfigurationLoader {
                 unknownKey(keyPath, name: name, node: keyNode, candidates: candidates)
             }
         }
+    }
+
+    // MARK: - Accounts
+
+    private mutating func readAccountEntries(_ value: Node) {
+        guard case .sequence(let items) = value else {
+            error(
+                "accounts", "expects a list of accounts, found \(Self.kind(value))\(located(value))",
+                fix: "write one `- name: …` entry per account, with its `wallets:`")
+            return
+        }
+        for (i, item) in items.enumerated() {
+            let entryPath = "accounts[\(i)]"
+            guard case .mapping(let mapping) = item else {
+                error(
+                    entryPath, "expects an account entry, found \(Self.kind(item))\(located(item))",
+                    fix: "write `- name: desk-a` with `wallets:` and the keys it sets for itself")
+                continue
+            }
+            var entry = ConfigurationLoader(path: path, environment: [:])
+            entry.isAccountEntry = true
+            var name: String?
+            for (keyNode, value) in mapping {
+                guard case .scalar(let keyScalar) = keyNode else { continue }
+                let key = keyScalar.string
+                switch key {
+                case "name":
+                    guard case .scalar(let scalar) = value else {
+                        error(
+                            entryPath + ".name", "expects a single value\(located(value))",
+                            fix: "write `name: desk-a`")
+                        continue
+                    }
+                    name = scalar.string
+                case "wallets":
+                    entry.readWallets(value)
+                default:
+                    if ConfigSchema.sections.contains(key) {
+                        guard case .mapping(let inner) = value else {
+                            error(
+                                "\(entryPath).\(key)",
+                                "must be a mapping of keys, found \(Self.kind(value))\(located(value))",
+                                fix: "indent its keys under `\(key):`")
+                            continue
+                        }
+                        entry.walk(inner, prefix: key)
+                    } else {
+                        let candidates =
+                            (ConfigSchema.accountKeys.map(\.path) + ConfigSchema.accountOverridePaths.sorted())
+                            .map { "\(entryPath).\($0)" }
+                        unknownKey("\(entryPath).\(key)", name: key, node: keyNode, candidates: candidates)
+                    }
+                }
+            }
+            if name == nil {
+                error(
+                    entryPath + ".name", "an account needs a name\(located(item))",
+                    fix: "add `name: …` (letters, digits, - and _)")
+            }
+            accountDrafts.append(AccountDraft(path: entryPath, name: name, loader: entry))
+        }
+    }
+
+    /// Reads each `accounts` entry over the shared configuration: the entry's keys first, then the
+    /// environment and the file's top level; the CLOB identity and the secrets from the entry only.
+    /// Issues of the entry's own keys are reported under `accounts[i]`.
+    private mutating func readAccounts() -> [CopyBotConfiguration.Account] {
+        var accounts: [CopyBotConfiguration.Account] = []
+        for draft in accountDrafts {
+            var entry = draft.loader
+            let own = Set(
+                entry.yamlValues.keys.map { $0.components.joined(separator: ".") })
+            let reader = ConfigReader(providers: [
+                InMemoryProvider(name: path, values: entry.yamlValues),
+                EnvironmentVariablesProvider(environmentVariables: overrides).prefixKeys(with: "copybot"),
+                InMemoryProvider(name: path, values: yamlValues),
+            ])
+            // What reading the entry's YAML found is the entry's; of what reading the values finds,
+            // only issues of the entry's own keys are (the rest is reported at the top level).
+            let parsed = entry.issues.count
+            var configuration = CopyBotConfiguration()
+            entry.read(reader, into: &configuration)
+            // Each account names its own CLOB identity and keys; none is inherited.
+            let identity = CopyBotConfiguration()
+            if !own.contains("clob.signature_type") { configuration.clob.signatureType = identity.clob.signatureType }
+            if !own.contains("clob.funder") { configuration.clob.funder = identity.clob.funder }
+            if !own.contains("secrets.private_key_file") { configuration.secrets.privateKeyFile = nil }
+            if !own.contains("secrets.api_credentials_file") { configuration.secrets.apiCredentialsFile = nil }
+            var secretIssues: [ConfigIssue] = []
+            if let name = draft.name {
+                configuration.credentials = SecretLoader(
+                    environment: environment, overrides: [:],
+                    variablePrefix: ConfigSchema.accountSecretPrefix(name)
+                ).load(configuration.secrets, issues: &secretIssues)
+            }
+            for (i, issue) in (entry.issues + secretIssues).enumerated() {
+                let base = Self.basePath(issue.keyPath)
+                guard
+                    i < parsed || own.contains(base) || base.hasPrefix("follow.wallets")
+                        || issue.keyPath.hasPrefix("COPYBOT_") || base.hasPrefix("secrets.")
+                else { continue }
+                issues.append(Self.inAccount(issue, draft.path, entry: entry))
+                failedKeys.insert(Self.basePath(Self.inAccount(issue, draft.path, entry: entry).keyPath))
+            }
+            accountDrafts[accountDrafts.firstIndex(where: { $0.path == draft.path })!].loader = entry
+            accounts.append(
+                CopyBotConfiguration.Account(name: AccountID(draft.name ?? ""), configuration: configuration))
+        }
+        return accounts
+    }
+
+    /// `issue` of an account entry's loader, with its key path and message under `accounts[i]`
+    /// (`follow.wallets[j]` becomes `accounts[i].wallets[j]`).
+    private static func inAccount(_ issue: ConfigIssue, _ entryPath: String, entry: ConfigurationLoader)
+        -> ConfigIssue
+    {
+        func rewrite(_ text: String) -> String {
+            let renumbered = entry.renumberWallets(text)
+            var result = renumbered.replacingOccurrences(of: "follow.wallets", with: "\(entryPath).wallets")
+            if !result.hasPrefix("COPYBOT_"), !result.hasPrefix(entryPath) { result = "\(entryPath).\(result)" }
+            return result
+        }
+        var moved = issue
+        moved.keyPath = rewrite(issue.keyPath)
+        moved.message = entry.renumberWallets(issue.message).replacingOccurrences(
+            of: "follow.wallets", with: "\(entryPath).wallets")
+        return moved
+    }
+
+    /// The checks of the accounts as a whole and of each account's values (what the top-level
+    /// validation already reported is not repeated).
+    private func validateAccounts(
+        _ configuration: CopyBotConfiguration, topLevel: [ConfigIssue]
+    ) -> [ConfigIssue] {
+        guard !configuration.accounts.isEmpty else { return [] }
+        var result: [ConfigIssue] = []
+        if !configuration.follow.wallets.isEmpty {
+            result.append(
+                ConfigIssue(
+                    "follow.wallets", "set together with `accounts`: with accounts, each account lists its wallets",
+                    fix: "move the wallets into the `wallets:` of the accounts that copy them"))
+        }
+        var names: [String: String] = [:]
+        let reported = Set(topLevel.map { "\($0.keyPath)|\($0.message)" })
+        for (draft, account) in zip(accountDrafts, configuration.accounts) {
+            if let name = draft.name {
+                if name.isEmpty || name.count > 40
+                    || !name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") })
+                {
+                    result.append(
+                        ConfigIssue(
+                            draft.path + ".name", "`\(name)` is not a usable account name",
+                            fix: "use 1 to 40 letters, digits, `-` or `_`"))
+                } else if let first = names[name.lowercased()] {
+                    result.append(
+                        ConfigIssue(
+                            draft.path + ".name", "`\(name)` is already the name of \(first)",
+                            fix: "give every account its own name: its state is keyed by it"))
+                } else {
+                    names[name.lowercased()] = draft.path
+                }
+            }
+            if account.configuration.follow.wallets.isEmpty,
+                !draft.loader.failedKeys.contains(where: { $0.hasPrefix("follow.wallets") })
+            {
+                result.append(
+                    .warning(
+                        draft.path + ".wallets", "the account follows no wallet: it copies nothing",
+                        fix: "add `wallets:` entries (`- address: 0x…`)"))
+            }
+            for issue in account.configuration.validate() {
+                let base = Self.basePath(issue.keyPath)
+                guard ["follow.", "copy.", "clob.", "secrets."].contains(where: { base.hasPrefix($0) }),
+                    !reported.contains("\(issue.keyPath)|\(issue.message)"),
+                    !draft.loader.failedKeys.contains(base)
+                else { continue }
+                result.append(Self.inAccount(issue, draft.path, entry: draft.loader))
+            }
+        }
+        return result
     }
 
     // MARK: - Environment

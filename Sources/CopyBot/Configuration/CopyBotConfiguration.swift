@@ -1,4 +1,5 @@
 import Chain
+import CopyEngine
 import EVM
 import Foundation
 import Polymarket
@@ -24,6 +25,9 @@ public struct CopyBotConfiguration: Sendable, CustomStringConvertible {
     public var store = Store()
     /// `follow.*`: the wallets whose trades are copied.
     public var follow = Follow()
+    /// `accounts`: several accounts copied into (empty: one account, `default`, from the top-level
+    /// `follow`, `copy`, `clob` and `secrets`).
+    public var accounts: [Account] = []
     /// `copy.*`: how trades are copied (mode, sizing, risk, circuit breaker).
     public var copy = Copy()
     /// `clob.*`: the Polymarket CLOB and how orders are signed.
@@ -374,6 +378,38 @@ public struct CopyBotConfiguration: Sendable, CustomStringConvertible {
         }
     }
 
+    /// One entry of `accounts`: an account copied into, with its own followed wallets, sizing,
+    /// risk limits, CLOB identity and keys.
+    public struct Account: Sendable {
+        /// `name`: keys the account's state, logs and metrics.
+        public var name: AccountID
+        /// The account's whole configuration: the shared sections (chain, store, CLOB endpoint,
+        /// breaker, …) from the top level, `follow.wallets` from the entry's `wallets`, `copy.*`
+        /// from the entry where it sets a key and the top level otherwise, and the CLOB identity
+        /// and credentials from the entry alone. Its own ``CopyBotConfiguration/accounts`` is empty.
+        public var configuration: CopyBotConfiguration
+
+        /// Creates an account.
+        public init(name: AccountID, configuration: CopyBotConfiguration) {
+            self.name = name
+            self.configuration = configuration
+        }
+    }
+
+    /// Every account copied into, with its configuration: the `accounts` entries, or the one
+    /// `default` account of a configuration without them.
+    public var effectiveAccounts: [Account] {
+        accounts.isEmpty ? [Account(name: .default, configuration: self)] : accounts
+    }
+
+    /// Every wallet some account follows, each once, in configuration order (the listener's filter).
+    public var allFollowedWallets: [Address] {
+        var seen = Set<Address>()
+        return effectiveAccounts.flatMap { $0.configuration.follow.wallets.map(\.address) }.filter {
+            seen.insert($0).inserted
+        }
+    }
+
     // MARK: - Derived values
 
     /// The address orders are made for: `clob.funder`, or the signing key's address.
@@ -403,6 +439,11 @@ public struct CopyBotConfiguration: Sendable, CustomStringConvertible {
         lines.append(
             "chain: id \(chain.chainId), ws \(ws.isEmpty ? "none" : ws), http \(rpc.isEmpty ? "none" : rpc)")
         lines.append("clob: \(Redaction.endpoint(clob.url)), \(clob.signatureType)")
+        if !accounts.isEmpty {
+            lines.append(
+                "accounts: \(accounts.count) (\(accounts.prefix(5).map { "\($0.name.name): \($0.configuration.copy.mode.rawValue), \($0.configuration.follow.wallets.count) wallets" }.joined(separator: "; "))\(accounts.count > 5 ? "; …" : ""))"
+            )
+        }
         let named = follow.wallets.map { $0.name.map { name in "\(name)" } ?? $0.address.checksummed }
         lines.append(
             "wallets followed: \(follow.wallets.count)"

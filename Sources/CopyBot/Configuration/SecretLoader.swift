@@ -14,16 +14,21 @@ import Polymarket
 ///
 /// A secret file must be a regular file whose mode grants nothing to group or others
 /// (`mode & 0o077 == 0`, e.g. 600 or 400).
+///
+/// An `accounts` entry's secrets use the same names with the account's prefix
+/// (``ConfigSchema/accountSecretPrefix(_:)``: `COPYBOT_ACCOUNT_DESK_A_PRIVATE_KEY`, …).
 struct SecretLoader {
-    static let keyVariable = "COPYBOT_PRIVATE_KEY"
-    static let keyFileVariable = "COPYBOT_PRIVATE_KEY_FILE"
-    static let apiKeyVariable = "COPYBOT_CLOB_API_KEY"
-    static let apiSecretVariable = "COPYBOT_CLOB_API_SECRET"
-    static let apiPassphraseVariable = "COPYBOT_CLOB_API_PASSPHRASE"
-
     let environment: [String: String]
     /// The generic `COPYBOT_*` overrides, to tell where a file path came from.
     let overrides: [String: String]
+    /// `COPYBOT_`, or an account's `COPYBOT_ACCOUNT_<NAME>_`.
+    var variablePrefix = "COPYBOT_"
+
+    var keyVariable: String { variablePrefix + "PRIVATE_KEY" }
+    var keyFileVariable: String { variablePrefix + "PRIVATE_KEY_FILE" }
+    var apiKeyVariable: String { variablePrefix + "CLOB_API_KEY" }
+    var apiSecretVariable: String { variablePrefix + "CLOB_API_SECRET" }
+    var apiPassphraseVariable: String { variablePrefix + "CLOB_API_PASSPHRASE" }
 
     private func variable(_ name: String) -> String? {
         let value = environment[name] ?? environment.first(where: { $0.key.uppercased() == name })?.value
@@ -46,18 +51,18 @@ struct SecretLoader {
         _ secrets: CopyBotConfiguration.Secrets, into credentials: inout CopyBotConfiguration.Credentials,
         issues: inout [ConfigIssue]
     ) {
-        let inline = variable(Self.keyVariable)
-        let aliasFile = variable(Self.keyFileVariable)
+        let inline = variable(keyVariable)
+        let aliasFile = variable(keyFileVariable)
         let genericVariable = ConfigSchema.environmentVariable(for: "secrets.private_key_file")
         if let aliasFile, let generic = overrides[genericVariable], !generic.isEmpty, generic != aliasFile {
             issues.append(
                 ConfigIssue(
-                    Self.keyFileVariable, "set together with \(genericVariable), to a different file",
+                    keyFileVariable, "set together with \(genericVariable), to a different file",
                     fix: "set only one of them"))
             return
         }
         let file: (path: String, keyPath: String)? =
-            aliasFile.map { ($0, Self.keyFileVariable) }
+            aliasFile.map { ($0, keyFileVariable) }
             ?? secrets.privateKeyFile.map { ($0, "secrets.private_key_file") }
         switch (inline, file) {
         case (nil, nil):
@@ -65,19 +70,19 @@ struct SecretLoader {
         case (.some, .some(let file)):
             issues.append(
                 ConfigIssue(
-                    Self.keyVariable, "set although a key file is also configured (\(file.keyPath))",
+                    keyVariable, "set although a key file is also configured (\(file.keyPath))",
                     fix:
-                        "keep one source of the key: preferably the file (chmod 600), and unset \(Self.keyVariable)"
+                        "keep one source of the key: preferably the file (chmod 600), and unset \(keyVariable)"
                 ))
         case (let hex?, nil):
             do {
                 credentials.privateKey = try PrivateKey(
                     hex: hex.trimmingCharacters(in: .whitespacesAndNewlines))
-                credentials.privateKeySource = Self.keyVariable
+                credentials.privateKeySource = keyVariable
             } catch {
                 issues.append(
                     ConfigIssue(
-                        Self.keyVariable, "not a valid private key: \(error) (the value is not shown)",
+                        keyVariable, "not a valid private key: \(error) (the value is not shown)",
                         fix: "set it to the 64 hex digits of the key, with or without 0x"))
             }
         case (nil, let file?):
@@ -122,7 +127,7 @@ struct SecretLoader {
         _ secrets: CopyBotConfiguration.Secrets, into credentials: inout CopyBotConfiguration.Credentials,
         issues: inout [ConfigIssue]
     ) {
-        let names = [Self.apiKeyVariable, Self.apiSecretVariable, Self.apiPassphraseVariable]
+        let names = [apiKeyVariable, apiSecretVariable, apiPassphraseVariable]
         let values = names.map(variable)
         let present = zip(names, values).filter { $0.1 != nil }.map(\.0)
         let file = secrets.apiCredentialsFile
@@ -198,7 +203,8 @@ struct SecretLoader {
             }
         } else {
             let names = [
-                apiKeyVariable: "key", apiSecretVariable: "secret", apiPassphraseVariable: "passphrase",
+                "COPYBOT_CLOB_API_KEY": "key", "COPYBOT_CLOB_API_SECRET": "secret",
+                "COPYBOT_CLOB_API_PASSPHRASE": "passphrase",
             ]
             for (number, rawLine) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
                 .enumerated()

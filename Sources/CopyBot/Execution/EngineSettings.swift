@@ -70,3 +70,20 @@ extension CopyBotConfiguration {
         return Fixed6("\(rounded)")
     }
 }
+
+extension EngineStatistics {
+    /// The counters of two engines (two accounts) added up.
+    static func + (lhs: EngineStatistics, rhs: EngineStatistics) -> EngineStatistics {
+        var sum = lhs
+        sum.copied += rhs.copied
+        sum.skipped += rhs.skipped
+        sum.failed += rhs.failed
+        sum.skippedByRule.merge(rhs.skippedByRule, uniquingKeysWith: +)
+        sum.failedByReason.merge(rhs.failedByReason, uniquingKeysWith: +)
+        sum.alreadyDecided += rhs.alreadyDecided
+        sum.retractedAfterCopy += rhs.retractedAfterCopy
+        sum.unresolved += rhs.unresolved
+        sum.ledgerErrors += rhs.ledgerErrors
+        return sum
+    }
+}
