@@ -199,7 +199,8 @@ public final class CopyBotApplication: Sendable {
                                     store: store, http: clobHTTP, breaker: breaker),
                                 wallets: Set(followed.map(\.address)),
                                 names: Dictionary(
-                                    followed.map { ($0.address, $0.name ?? "") }, uniquingKeysWith: { a, _ in a })))
+                                    followed.map { ($0.address, $0.name ?? "") },
+                                    uniquingKeysWith: { a, _ in a })))
                     }
                     var sourceConfiguration = current.configuration.eventSourceConfiguration(
                         stream: "polygon", filter: current.registry.fillFilter(wallets: wallets))
@@ -334,7 +335,8 @@ public final class CopyBotApplication: Sendable {
         logger.info(
             "ledger restored",
             metadata: [
-                "account": "\(account)", "mode": "\(configuration.copy.mode)", "cash": "\(ledger.cash)", "positions": "\(ledger.positions.count)",
+                "account": "\(account)", "mode": "\(configuration.copy.mode)", "cash": "\(ledger.cash)",
+                "positions": "\(ledger.positions.count)",
                 "fills": "\(restored.throughFill)",
             ])
         return CopyEngine(
@@ -371,7 +373,8 @@ public final class CopyBotApplication: Sendable {
                                 guard !Task.isCancelled else { return nil }
                                 let wallet = event.trade.wallet
                                 let targets = engines.filter { $0.wallets.contains(wallet) }
-                                self.report(event, name: targets.lazy.compactMap { $0.names[wallet] }.first ?? "")
+                                self.report(
+                                    event, name: targets.lazy.compactMap { $0.names[wallet] }.first ?? "")
                                 // Not cancelled with the service: a started trade is finished.
                                 return await Task {
                                     let started = ContinuousClock.now

@@ -48,6 +48,7 @@ struct AccountsConfigurationTests {
             """
         let report = try Self.check(yaml)
         #expect(report.errors == [], "\(report.errors)")
+        #expect(report.warnings == [], "\(report.warnings)")
         let configuration = report.configuration
         #expect(configuration.accounts.map(\.name) == ["desk-a", "desk_b"])
         #expect(configuration.effectiveAccounts.map(\.name) == ["desk-a", "desk_b"])

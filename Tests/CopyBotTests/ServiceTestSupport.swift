@@ -1,4 +1,5 @@
 import Chain
+import CopyEngine
 import DevNode
 import EVM
 import Foundation
@@ -33,10 +34,13 @@ enum ServiceTestSupport {
 
     /// Starts `copybot run` with the shipped configuration, `environment` on top of the test's own
     /// (without its `COPYBOT_*`), output appended to `log`.
-    static func startCopybot(_ environment: [String: String], log: URL) throws -> Process {
+    static func startCopybot(
+        _ environment: [String: String], log: URL, config: String? = nil, arguments: [String] = []
+    ) throws -> Process {
         let process = Process()
         process.executableURL = executable
-        process.arguments = ["run", "--config", root.appendingPathComponent("Config/copybot.yaml").path]
+        process.arguments =
+            ["run", "--config", config ?? root.appendingPathComponent("Config/copybot.yaml").path] + arguments
         process.currentDirectoryURL = root
         process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("COPYBOT_") }
             .merging(environment) { $1 }
@@ -66,10 +70,11 @@ enum ServiceTestSupport {
         return identities
     }
 
-    /// The trades the store has a decision for.
-    static func decided(_ store: SQLiteStore) async throws -> Set<LogIdentity> {
+    /// The trades the store has a decision for, of `account`.
+    static func decided(_ store: SQLiteStore, account: AccountID = .default) async throws -> Set<LogIdentity>
+    {
         Set(
-            try await store.decisionEntries(account: .default, limit: nil, afterRowID: nil).map {
+            try await store.decisionEntries(account: account, limit: nil, afterRowID: nil).map {
                 LogIdentity(hash: $0.record.key.identity.bytes)
             })
     }

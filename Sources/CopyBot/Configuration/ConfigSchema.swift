@@ -162,7 +162,9 @@ public enum ConfigSchema {
     /// The keys of one `accounts` entry that are not also top-level keys (relative to the entry).
     /// An entry may also set the top-level keys in ``accountOverridePaths``, under the same path.
     public static let accountKeys: [ConfigKeySpec] = [
-        .init("name", .scalar, "", "the account's name (letters, digits, `-`, `_`): state, logs and metrics are keyed by it"),
+        .init(
+            "name", .scalar, "",
+            "the account's name (letters, digits, `-`, `_`): state, logs and metrics are keyed by it"),
         .init("wallets", .wallets, "[]", "the wallets this account copies: entries as in follow.wallets"),
     ]
 

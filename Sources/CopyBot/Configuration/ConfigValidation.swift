@@ -259,7 +259,7 @@ private struct Validator {
 
     mutating func follow(_ c: CopyBotConfiguration) {
         let wallets = c.follow.wallets
-        if wallets.isEmpty {
+        if wallets.isEmpty, c.accounts.isEmpty {
             warning(
                 "follow.wallets", "no wallets are followed: copybot will run but copy nothing",
                 fix:

@@ -114,7 +114,9 @@ struct ConfigurationLoader {
             error(
                 ConfigSchema.environmentVariable(for: "accounts"),
                 "accounts cannot be set from the environment",
-                fix: "write them under `accounts:` in \(path); their secrets can come from COPYBOT_ACCOUNT_<NAME>_* variables")
+                fix:
+                    "write them under `accounts:` in \(path); their secrets can come from COPYBOT_ACCOUNT_<NAME>_* variables"
+            )
         }
         let reader = ConfigReader(providers: [
             EnvironmentVariablesProvider(environmentVariables: overrides).prefixKeys(with: "copybot"),
@@ -499,10 +501,14 @@ struct ConfigurationLoader {
             entry.read(reader, into: &configuration)
             // Each account names its own CLOB identity and keys; none is inherited.
             let identity = CopyBotConfiguration()
-            if !own.contains("clob.signature_type") { configuration.clob.signatureType = identity.clob.signatureType }
+            if !own.contains("clob.signature_type") {
+                configuration.clob.signatureType = identity.clob.signatureType
+            }
             if !own.contains("clob.funder") { configuration.clob.funder = identity.clob.funder }
             if !own.contains("secrets.private_key_file") { configuration.secrets.privateKeyFile = nil }
-            if !own.contains("secrets.api_credentials_file") { configuration.secrets.apiCredentialsFile = nil }
+            if !own.contains("secrets.api_credentials_file") {
+                configuration.secrets.apiCredentialsFile = nil
+            }
             var secretIssues: [ConfigIssue] = []
             if let name = draft.name {
                 configuration.credentials = SecretLoader(
@@ -528,13 +534,17 @@ struct ConfigurationLoader {
 
     /// `issue` of an account entry's loader, with its key path and message under `accounts[i]`
     /// (`follow.wallets[j]` becomes `accounts[i].wallets[j]`).
-    private static func inAccount(_ issue: ConfigIssue, _ entryPath: String, entry: ConfigurationLoader)
+    private static func inAccount(
+        _ issue: ConfigIssue, _ entryPath: String, entry: ConfigurationLoader
+    )
         -> ConfigIssue
     {
         func rewrite(_ text: String) -> String {
             let renumbered = entry.renumberWallets(text)
             var result = renumbered.replacingOccurrences(of: "follow.wallets", with: "\(entryPath).wallets")
-            if !result.hasPrefix("COPYBOT_"), !result.hasPrefix(entryPath) { result = "\(entryPath).\(result)" }
+            if !result.hasPrefix("COPYBOT_"), !result.hasPrefix(entryPath) {
+                result = "\(entryPath).\(result)"
+            }
             return result
         }
         var moved = issue
@@ -554,7 +564,8 @@ struct ConfigurationLoader {
         if !configuration.follow.wallets.isEmpty {
             result.append(
                 ConfigIssue(
-                    "follow.wallets", "set together with `accounts`: with accounts, each account lists its wallets",
+                    "follow.wallets",
+                    "set together with `accounts`: with accounts, each account lists its wallets",
                     fix: "move the wallets into the `wallets:` of the accounts that copy them"))
         }
         var names: [String: String] = [:]
@@ -562,7 +573,9 @@ struct ConfigurationLoader {
         for (draft, account) in zip(accountDrafts, configuration.accounts) {
             if let name = draft.name {
                 if name.isEmpty || name.count > 40
-                    || !name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") })
+                    || !name.allSatisfy({
+                        $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_")
+                    })
                 {
                     result.append(
                         ConfigIssue(
@@ -587,6 +600,8 @@ struct ConfigurationLoader {
             }
             for issue in account.configuration.validate() {
                 let base = Self.basePath(issue.keyPath)
+                // An account without wallets is warned about above, in its own words.
+                if issue.keyPath == "follow.wallets", !issue.isError { continue }
                 guard ["follow.", "copy.", "clob.", "secrets."].contains(where: { base.hasPrefix($0) }),
                     !reported.contains("\(issue.keyPath)|\(issue.message)"),
                     !draft.loader.failedKeys.contains(base)
