@@ -105,6 +105,9 @@ public final class ClobStandIn: Sendable {
         /// than the order's price, best first; the book shrinks) and answered `matched` or
         /// `unmatched`; GTC/GTD orders rest as `live`. When false every order rests as `live`.
         public var matchesTakerOrders = false
+        /// More accounts whose API credentials are accepted for L2 (a desk's several accounts):
+        /// each key with the address it belongs to. Orders are recorded with the key that posted them.
+        public var otherAccounts: [(credentials: ApiCredentials, account: Address)] = []
 
         /// Creates settings.
         public init(
@@ -381,13 +384,18 @@ public final class ClobStandIn: Sendable {
                 + "\"passphrase\":\(StandInJSON.string(c.passphrase))}")
     }
 
+    /// The credentials an API key belongs to, and their account (nil: any).
+    func credentials(forKey key: String?) -> (credentials: ApiCredentials, account: Address?)? {
+        if key == configuration.credentials.apiKey { return (configuration.credentials, configuration.account) }
+        return configuration.otherAccounts.first { $0.credentials.apiKey == key }.map { ($0.credentials, $0.account) }
+    }
+
     /// L2: API key, passphrase and the HMAC over `timestamp + method + path + body` must match.
     func verifyL2(_ request: Request, method: String, path: String, body: [UInt8]) -> Answer? {
-        let c = configuration.credentials
-        guard let addressText = header(request, ClobAuth.addressHeader),
+        guard let (c, account) = credentials(forKey: header(request, ClobAuth.apiKeyHeader)),
+            let addressText = header(request, ClobAuth.addressHeader),
             let address = try? Address(addressText),
-            configuration.account == nil || configuration.account == address,
-            header(request, ClobAuth.apiKeyHeader) == c.apiKey,
+            account == nil || account == address,
             header(request, ClobAuth.passphraseHeader) == c.passphrase,
             let timestamp = header(request, ClobAuth.timestampHeader).flatMap({ Int64($0) }),
             let signature = header(request, ClobAuth.signatureHeader),
@@ -406,7 +414,7 @@ public final class ClobStandIn: Sendable {
             let signatureHex = o["signature"] as? String, let signatureBytes = try? Hex.decode(signatureHex),
             let apiAddress = header(request, ClobAuth.addressHeader).flatMap({ try? Address($0) })
         else { return reject(400, "Invalid order payload") }
-        guard owner == configuration.credentials.apiKey else {
+        guard owner == header(request, ClobAuth.apiKeyHeader) else {
             return reject(400, "the order owner has to be the owner of the API KEY")
         }
         guard let market = state.withLock({ $0.markets[order.tokenId] }) else {

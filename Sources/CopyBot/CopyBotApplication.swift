@@ -38,6 +38,10 @@ public final class CopyBotApplication: Sendable {
     private let running = Mutex<Running?>(nil)
     /// Where the next listener pass reads from at the latest (a reload widened the filter).
     private let pendingRewind = Mutex<UInt64?>(nil)
+    /// Whether this process is the cluster's active listener.
+    private let activeListener = Mutex(false)
+    /// The cluster executor of this process, if it runs one.
+    private let executor = Mutex<ClusterExecutor?>(nil)
 
     /// Creates the application from a validated configuration. `reload` reads the configuration
     /// again (file and environment) for ``reload()`` and SIGHUP; nil: reloading is off.
@@ -99,6 +103,7 @@ public final class CopyBotApplication: Sendable {
             throw ApplicationError("store.url: only sqlite: stores are available in this build")
         }
         let store = try SQLiteStore(path: path)
+        let cluster: Cluster? = nil
         followed.withLock { $0 = Followed(configuration: configuration, registry: registry) }
         logger.info(
             "copybot starting",
@@ -112,7 +117,7 @@ public final class CopyBotApplication: Sendable {
         let nodeHTTP = HTTPClient(eventLoopGroupProvider: .singleton)
         let result: Result<Void, any Error>
         do {
-            try await runServices(store: store, clobHTTP: clobHTTP, nodeHTTP: nodeHTTP)
+            try await runServices(store: store, cluster: cluster, clobHTTP: clobHTTP, nodeHTTP: nodeHTTP)
             result = .success(())
         } catch {
             result = .failure(error)
@@ -130,19 +135,34 @@ public final class CopyBotApplication: Sendable {
         var engines: [AccountEngine]
 
         /// The engines' counters, summed over the accounts.
-        var statistics: EngineStatistics { engines.map(\.engine.statistics).reduce(EngineStatistics(), +) }
+        var statistics: EngineStatistics {
+            engines.compactMap(\.engine).map(\.statistics).reduce(EngineStatistics(), +)
+        }
     }
 
     /// One account's engine and the wallets it copies.
     struct AccountEngine: Sendable {
         var account: AccountID
-        var engine: CopyEngine
+        /// Nil for a cluster listener, which queues trades for the executors' engines.
+        var engine: CopyEngine?
         var wallets: Set<Address>
         /// The followed wallets' labels.
         var names: [Address: String]
     }
 
-    private func runServices(store: SQLiteStore, clobHTTP: HTTPClient, nodeHTTP: HTTPClient) async throws {
+    /// The cluster side of a PostgreSQL store: the queue between listener and executors, the
+    /// membership and leases, the listener election.
+    struct Cluster: Sendable {
+        var queue: any CopyWorkQueue
+        var coordinator: any ClusterCoordinator
+        var election: any LeaderElection
+    }
+
+    private func runServices(
+        store: any ChainStateStore & CopyStateStore, cluster: Cluster?, clobHTTP: HTTPClient, nodeHTTP: HTTPClient
+    ) async throws {
+        let role = configuration.cluster.role
+        let member = configuration.cluster.memberName
         let state = ServiceState(mode: configuration.copy.mode)
         let prometheus = PrometheusCollectorRegistry()
         let metrics = MetricsPublisher(registry: prometheus)
@@ -173,7 +193,17 @@ public final class CopyBotApplication: Sendable {
                 // fresh source, feed and engine; a failure is the supervisor's to restart. The
                 // checkpoint, the unacknowledged trades and the ledger are in the store, so every
                 // pass resumes exactly where the last one stopped.
+                // In a cluster, a pass starts once this process is the elected listener, and
+                // queues each trade for the executors instead of deciding it.
+                var leadership: (any Leadership)? = nil
+                defer { if let leadership { Task { await leadership.resign() } } }
                 while true {
+                    if let cluster, leadership == nil {
+                        guard let elected = try await self.awaitLeadership(cluster.election, member: member)
+                        else { return }
+                        leadership = elected
+                        self.activeListener.withLock { $0 = true }
+                    }
                     let generation = self.reloads.withLock { $0 }
                     guard let current = self.followed.withLock({ $0 }) else { return }
                     let wallets = current.configuration.allFollowedWallets
@@ -194,9 +224,11 @@ public final class CopyBotApplication: Sendable {
                         engines.append(
                             AccountEngine(
                                 account: account.name,
-                                engine: try await self.makeEngine(
-                                    account.configuration, account: account.name, registry: current.registry,
-                                    store: store, http: clobHTTP, breaker: breaker),
+                                engine: cluster != nil
+                                    ? nil
+                                    : try await self.makeEngine(
+                                        account.configuration, account: account.name, registry: current.registry,
+                                        store: store, http: clobHTTP, breaker: breaker),
                                 wallets: Set(followed.map(\.address)),
                                 names: Dictionary(
                                     followed.map { ($0.address, $0.name ?? "") },
@@ -213,9 +245,16 @@ public final class CopyBotApplication: Sendable {
                     let feed = TradeFeed(source: source, registry: current.registry, logger: self.logger)
                     let running = Running(source: source, feed: feed, engines: engines)
                     self.running.withLock { $0 = running }
-                    let reloaded = try await self.listen(
-                        source: source, feed: feed, engines: engines, blocks: blocks, metrics: metrics,
-                        generation: generation)
+                    let reloaded: Bool
+                    if let cluster, let leadership {
+                        reloaded = try await self.listen(
+                            source: source, feed: feed, queueingFor: engines, queue: cluster.queue,
+                            leadership: leadership, blocks: blocks, generation: generation)
+                    } else {
+                        reloaded = try await self.listen(
+                            source: source, feed: feed, engines: engines, blocks: blocks, metrics: metrics,
+                            generation: generation)
+                    }
                     self.logStopped(running, reason: reloaded ? "reload" : "shutdown")
                     if !reloaded { return }
                 }
@@ -225,10 +264,14 @@ public final class CopyBotApplication: Sendable {
             // The state /ready and /metrics serve, from the components' own counters.
             try? await cancelWhenGracefulShutdown {
                 while true {
+                    let engines = self.executor.withLock { $0?.engines.map(\.1) ?? [] }
+                    let executorStatistics = engines.map(\.statistics).reduce(EngineStatistics(), +)
                     if let r = self.running.withLock({ $0 }) {
                         state.refresh(
-                            source: r.source.status, feed: r.feed.statistics, engine: r.statistics,
-                            breaker: breaker.snapshot)
+                            source: r.source.status, feed: r.feed.statistics,
+                            engine: r.statistics + executorStatistics, breaker: breaker.snapshot)
+                    } else if role == .executor {
+                        state.refreshExecutor(engine: executorStatistics, breaker: breaker.snapshot)
                     }
                     try await Task.sleep(for: .seconds(1))
                 }
@@ -239,12 +282,16 @@ public final class CopyBotApplication: Sendable {
             // look-up, at start and then every half lease.
             try? await cancelWhenGracefulShutdown {
                 while true {
-                    for account in self.running.withLock({ $0?.engines ?? [] }) {
-                        let resolved = await account.engine.resolveUnresolvedIntents()
+                    let inProcess = self.running.withLock { $0?.engines ?? [] }.compactMap { a in
+                        a.engine.map { (a.account, $0) }
+                    }
+                    let held = self.executor.withLock { $0?.engines ?? [] }
+                    for account in inProcess + held {
+                        let resolved = await account.1.resolveUnresolvedIntents()
                         if !resolved.isEmpty {
                             self.logger.notice(
                                 "resolved \(resolved.count) order intents by look-up",
-                                metadata: ["account": "\(account.account)"])
+                                metadata: ["account": "\(account.0)"])
                         }
                     }
                     try await Task.sleep(
@@ -263,8 +310,54 @@ public final class CopyBotApplication: Sendable {
             Self.component(hangups, name: "reload"),
             Self.component(refresher, name: "state"),
             Self.component(SupervisedService("resolver", logger: logger) { resolver }),
-            Self.component(listener),
         ]
+        if role != .executor { services.append(Self.component(listener)) }
+        if let cluster {
+            let accounts = configuration.effectiveAccounts
+            services.append(
+                Self.component(
+                    ClosureService {
+                        // This process in the cluster's membership, for status and the executors' shares.
+                        let started = SystemWallClock().now()
+                        try? await cancelWhenGracefulShutdown {
+                            while true {
+                                do {
+                                    try await cluster.coordinator.heartbeat(
+                                        ClusterMember(
+                                            role: role.rawValue, name: member,
+                                            activeListener: self.activeListener.withLock { $0 },
+                                            seenAt: SystemWallClock().now(), startedAt: started))
+                                } catch {
+                                    self.logger.error("cluster heartbeat failed: \(error)")
+                                }
+                                try await Task.sleep(for: self.configuration.cluster.lease / 3)
+                            }
+                        }
+                        try? await cluster.coordinator.leave(member)
+                    }, name: "membership"))
+            if role != .listener {
+                services.append(
+                    Self.component(
+                        SupervisedService("executor", logger: logger) {
+                            let executor = ClusterExecutor(
+                                name: member, accounts: accounts, queue: cluster.queue,
+                                coordinator: cluster.coordinator, lease: self.configuration.cluster.lease,
+                                concurrency: self.configuration.copy.executors, logger: self.logger
+                            ) { account in
+                                let registry = try ExchangeRegistry.load(
+                                    contractsFile: self.configuration.contracts.file,
+                                    abiDirectory: self.configuration.contracts.abiDirectory)
+                                return try await self.makeEngine(
+                                    account.configuration, account: account.name, registry: registry, store: store,
+                                    http: clobHTTP, breaker: breaker)
+                            }
+                            self.executor.withLock { $0 = executor }
+                            return ClosureService {
+                                try await cancelWhenGracefulShutdown { try await executor.run() }
+                            }
+                        }))
+            }
+        }
         var group = ServiceGroupConfiguration(
             services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         group.maximumGracefulShutdownDuration = .seconds(30)
@@ -372,7 +465,7 @@ public final class CopyBotApplication: Sendable {
                             handle: { event -> [CopyDecision]? in
                                 guard !Task.isCancelled else { return nil }
                                 let wallet = event.trade.wallet
-                                let targets = engines.filter { $0.wallets.contains(wallet) }
+                                let targets = engines.filter { $0.wallets.contains(wallet) && $0.engine != nil }
                                 self.report(
                                     event, name: targets.lazy.compactMap { $0.names[wallet] }.first ?? "")
                                 // Not cancelled with the service: a started trade is finished.
@@ -385,7 +478,7 @@ public final class CopyBotApplication: Sendable {
                                     if targets.count == 1 {
                                         return [
                                             await Self.decide(
-                                                event, engine: targets[0].engine, blockTime: blockTime,
+                                                event, engine: targets[0].engine!, blockTime: blockTime,
                                                 logger: logger)
                                         ]
                                     }
@@ -393,7 +486,7 @@ public final class CopyBotApplication: Sendable {
                                         for target in targets {
                                             group.addTask {
                                                 await Self.decide(
-                                                    event, engine: target.engine, blockTime: blockTime,
+                                                    event, engine: target.engine!, blockTime: blockTime,
                                                     logger: logger)
                                             }
                                         }
@@ -429,15 +522,95 @@ public final class CopyBotApplication: Sendable {
         return reloads.withLock { $0 } != generation
     }
 
+    /// Waits until this process is the elected listener (polling every fifth of
+    /// `cluster.failover_after`); nil when a graceful shutdown came first.
+    private func awaitLeadership(_ election: any LeaderElection, member: String) async throws -> (any Leadership)? {
+        do {
+            return try await cancelWhenGracefulShutdown {
+                var waiting = false
+                while true {
+                    if let leadership = try await election.tryAcquire("listener:polygon") {
+                        self.logger.notice(
+                            waiting ? "taking over as the active listener" : "active listener",
+                            metadata: ["member": "\(member)"])
+                        return leadership
+                    }
+                    if !waiting {
+                        self.logger.notice(
+                            "standing by: another listener is active; taking over if it stops",
+                            metadata: ["member": "\(member)"])
+                        waiting = true
+                    }
+                    try await Task.sleep(for: self.configuration.cluster.failoverAfter / 5)
+                }
+            }
+        } catch is CancellationError {
+            return nil
+        }
+    }
+
+    /// The cluster listener until a graceful shutdown or a reload after `generation`: each trade
+    /// is queued for every account that follows its wallet, then acknowledged (queueing again
+    /// after a crash is harmless: the queue and the decisions are keyed). Throws when the
+    /// leadership is lost, so the supervisor starts over with an election.
+    private func listen(
+        source: EventSource, feed: TradeFeed, queueingFor accounts: [AccountEngine], queue: any CopyWorkQueue,
+        leadership: any Leadership, blocks: BlockClock, generation: Int
+    ) async throws -> Bool {
+        do {
+            try await cancelWhenGracefulShutdown {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { try await source.run() }
+                    group.addTask { try await self.waitForReload(after: generation) }
+                    group.addTask {
+                        while true {
+                            try await Task.sleep(for: .seconds(1))
+                            do { try await leadership.confirm() } catch {
+                                self.activeListener.withLock { $0 = false }
+                                throw ApplicationError("lost the listener leadership: \(error)")
+                            }
+                        }
+                    }
+                    group.addTask {
+                        while let event = try await feed.next() {
+                            let wallet = event.trade.wallet
+                            let targets = accounts.filter { $0.wallets.contains(wallet) }
+                            self.report(event, name: targets.lazy.compactMap { $0.names[wallet] }.first ?? "")
+                            let blockTime = await blocks.time(
+                                of: event.trade.blockNumber, head: source.status.head, now: SystemWallClock().now())
+                            let trade = Self.copyTrade(event, blockTime: blockTime)
+                            try await queue.enqueue(
+                                targets.map { CopyWorkItem(account: $0.account, trade: trade) },
+                                at: SystemWallClock().now())
+                            try await feed.acknowledge(event)
+                        }
+                    }
+                    try await group.next()
+                    group.cancelAll()
+                }
+            }
+        } catch is CancellationError {}
+        return reloads.withLock { $0 } != generation
+    }
+
     /// The decision for `event`, retrying while the store fails (a full disk, a locked file):
     /// nothing is decided without being stored.
     static func decide(
         _ event: TradeFeedEvent, engine: CopyEngine, blockTime: UnixTime?, logger: Logger
     ) async -> CopyDecision {
-        let trade = CopyTrade(
+        await decide(copyTrade(event, blockTime: blockTime), engine: engine, logger: logger)
+    }
+
+    /// The engine's input for a feed event.
+    static func copyTrade(_ event: TradeFeedEvent, blockTime: UnixTime?) -> CopyTrade {
+        CopyTrade(
             identity: TradeIdentity(event.identity.hash),
             kind: event.kind == .trade ? .trade : .retracted, trade: event.trade,
             blockTime: blockTime)
+    }
+
+    /// The decision for `trade`, retrying while the store fails (see the other `decide`).
+    static func decide(_ trade: CopyTrade, engine: CopyEngine, logger: Logger) async -> CopyDecision {
         var delay = Duration.milliseconds(250)
         while true {
             let decision = await engine.handle(trade)

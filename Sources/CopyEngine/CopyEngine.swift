@@ -27,6 +27,10 @@ public struct CopyTrade: Hashable, Sendable {
     }
 }
 
+// Synthesized here: the stored form of a trade queued for the executors (cluster mode).
+extension CopyTrade.Kind: Codable {}
+extension CopyTrade: Codable {}
+
 /// Counters of the engine, for status and metrics.
 public struct EngineStatistics: Hashable, Sendable {
     /// Decisions recorded by this process, by kind.

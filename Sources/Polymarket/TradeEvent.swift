@@ -135,3 +135,7 @@ public struct Price: Hashable, Sendable, Comparable, CustomStringConvertible {
         return Price(whole: whole, micros: fraction)
     }
 }
+
+// Synthesized here (synthesis needs the declaring file): the stored form of a queued trade.
+// Renaming a property changes the stored JSON: keep them stable.
+extension TradeEvent: Codable {}

@@ -29,9 +29,16 @@ struct RunCommand: AsyncParsableCommand {
     )
     var logFormat: LogFormatChoice?
 
+    @Option(
+        name: .long,
+        help:
+            "What this process does: all, listener (elected; queues trades) or executor (decides queued trades); overrides cluster.role. listener and executor need a PostgreSQL store."
+    )
+    var role: CopyBotConfiguration.Cluster.Role?
+
     func run() async throws {
         LibWebSocketsLogging.setLevel(.errors)
-        let configuration: CopyBotConfiguration
+        var configuration: CopyBotConfiguration
         do {
             configuration = try CopyBotConfiguration.load(
                 path: config, environment: ProcessInfo.processInfo.environment)
@@ -39,6 +46,14 @@ struct RunCommand: AsyncParsableCommand {
             FileHandle.standardError.write(
                 Data(("\(error)\nrun `copybot config check` for every issue and its fix\n").utf8))
             throw ExitCode(1)
+        }
+        if let role {
+            configuration.cluster.role = role
+            if role != .all, case .sqlite? = configuration.store.location {
+                FileHandle.standardError.write(
+                    Data("--role \(role.rawValue) needs a PostgreSQL store (store.url: postgres://…); SQLite serves one process: use --role all\n".utf8))
+                throw ExitCode(1)
+            }
         }
         let level = Logger.Level(rawValue: configuration.log.level.rawValue) ?? .info
         LoggingSystem.bootstrap(
@@ -61,3 +76,5 @@ struct RunCommand: AsyncParsableCommand {
         }
     }
 }
+
+extension CopyBotConfiguration.Cluster.Role: ExpressibleByArgument {}

@@ -21,6 +21,7 @@ extension CopyBotConfiguration {
         // With accounts, each account's live mode is checked with its own keys.
         if accounts.isEmpty { v.live(self) }
         v.http(self)
+        v.cluster(self)
         return v.issues
     }
 }
@@ -252,6 +253,21 @@ private struct Validator {
                     "store.url", "PostgreSQL is not available in this build yet",
                     fix: "use sqlite:data/copybot.sqlite")
             }
+        }
+    }
+
+    // MARK: - cluster
+
+    mutating func cluster(_ c: CopyBotConfiguration) {
+        seconds("cluster.failover_after", c.cluster.failoverAfter, 2...600)
+        seconds("cluster.lease_seconds", c.cluster.lease, 2...600)
+        if c.cluster.role != .all, case .sqlite? = c.store.location {
+            error(
+                "cluster.role", "`\(c.cluster.role.rawValue)` needs a PostgreSQL store: an SQLite file serves one process",
+                fix: "use cluster.role: all with SQLite, or set store.url to postgres://…")
+        }
+        if let name = c.cluster.name, name.count > 100 || name.contains(where: \.isNewline) {
+            error("cluster.name", "must be one line of at most 100 characters", fix: "use e.g. the host name")
         }
     }
 

@@ -861,6 +861,10 @@ struct ConfigurationLoader {
         if let v = text(r, "secrets.api_credentials_file"), !v.isEmpty { c.secrets.apiCredentialsFile = v }
 
         // http, log
+        if let v = choice(r, "cluster.role", CopyBotConfiguration.Cluster.Role.self) { c.cluster.role = v }
+        if let v = text(r, "cluster.name") { c.cluster.name = v.isEmpty ? nil : v }
+        if let v = seconds(r, "cluster.failover_after") { c.cluster.failoverAfter = v }
+        if let v = seconds(r, "cluster.lease_seconds") { c.cluster.lease = v }
         if let v = text(r, "http.listen") {
             if v.isEmpty || v.lowercased() == "off" {
                 c.http.listen = nil

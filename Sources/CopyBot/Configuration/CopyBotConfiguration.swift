@@ -34,6 +34,8 @@ public struct CopyBotConfiguration: Sendable, CustomStringConvertible {
     public var clob = Clob()
     /// `secrets.*`: paths of owner-only secret files (never secret values).
     public var secrets = Secrets()
+    /// `cluster.*`: this process's part in a cluster (PostgreSQL store).
+    public var cluster = Cluster()
     /// `http.*`: the health/metrics endpoint.
     public var http = HTTP()
     /// `log.*`: logging.
@@ -288,6 +290,36 @@ public struct CopyBotConfiguration: Sendable, CustomStringConvertible {
 
         /// The defaults.
         public init() {}
+    }
+
+    /// `cluster.*`.
+    public struct Cluster: Hashable, Sendable {
+        /// `cluster.role`: what a process does.
+        public enum Role: String, Hashable, Sendable, CaseIterable {
+            /// Listener and executor in one process (the only role with SQLite).
+            case all
+            /// Only the listener: elected, one active at a time; queues trades for the executors.
+            case listener
+            /// Only an executor: works the queues of the accounts it holds.
+            case executor
+        }
+
+        /// `cluster.role`.
+        public var role: Role = .all
+        /// `cluster.name`: nil means `host:pid`.
+        public var name: String?
+        /// `cluster.failover_after`.
+        public var failoverAfter: Duration = .seconds(10)
+        /// `cluster.lease_seconds`.
+        public var lease: Duration = .seconds(10)
+
+        /// The defaults.
+        public init() {}
+
+        /// The name this process goes by: `cluster.name`, or `host:pid`.
+        public var memberName: String {
+            name ?? "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier)"
+        }
     }
 
     /// `http.*`.

@@ -35,6 +35,8 @@ public struct ServiceSnapshot: Hashable, Sendable {
     public var breaker: CircuitBreaker.Snapshot?
     /// When ``source``'s head last moved; nil before the first head (or when not tracked).
     public var lastHeadAt: ContinuousClock.Instant?
+    /// False in a cluster executor, which runs no listener: readiness then ignores ``source``.
+    public var listens = true
 
     /// Creates a snapshot.
     public init(
@@ -67,11 +69,13 @@ public struct ServiceSnapshot: Hashable, Sendable {
         now: ContinuousClock.Instant, maxLagBlocks: UInt64, maxHeadAge: Duration? = nil
     ) -> (ready: Bool, reasons: [String]) {
         var reasons: [String] = []
-        if !source.live {
+        if listens, !source.live {
             let detail = source.lastError.map { "last error: \($0)" } ?? "connecting or resyncing"
             reasons.append("not_subscribed: no live subscription to the node (\(detail))")
         }
-        if let head = source.head {
+        if !listens {
+            // A cluster executor: only the breaker below says whether it can place orders.
+        } else if let head = source.head {
             if let maxHeadAge, let lastHeadAt, now - lastHeadAt > maxHeadAge {
                 reasons.append(
                     "head_stale: no new head since block \(head) for \(Self.seconds(now - lastHeadAt)) "

@@ -1,0 +1,248 @@
+import CopyEngine
+import EVM
+import Foundation
+import Logging
+import Synchronization
+
+/// The executor role of a cluster: holds a share of the accounts (leases renewed every third of
+/// `cluster.lease_seconds`), and decides the queued trades of the accounts it holds through one
+/// ``CopyPipeline``, in queue order within each (account, token), concurrently otherwise.
+///
+/// Hand-over is clean in both directions: an account is released only after its trades in hand
+/// are finished (so two executors never work one account's queue at once), and an account whose
+/// lease could not be renewed is no longer dispatched. A new holder starts with the ledger and
+/// intents the store holds, and resolves the unknown-outcome orders of the account by look-up.
+final class ClusterExecutor: Sendable {
+    /// Makes the engine of an account (its ledger restored from the store).
+    typealias EngineFactory = @Sendable (CopyBotConfiguration.Account) async throws -> CopyEngine
+
+    struct State {
+        /// Accounts held and dispatched, with their engines.
+        var held: [AccountID: CopyEngine] = [:]
+        /// Accounts being given up: not dispatched; released once nothing of theirs is in hand.
+        var draining: Set<AccountID> = []
+        /// Queue sequences read and not finished, per account.
+        var inHand: [AccountID: Set<Int64>] = [:]
+        var decided = 0
+    }
+
+    private let name: String
+    private let accounts: [AccountID: CopyBotConfiguration.Account]
+    private let queue: any CopyWorkQueue
+    private let coordinator: any ClusterCoordinator
+    private let makeEngine: EngineFactory
+    private let lease: Duration
+    private let concurrency: Int
+    private let logger: Logger
+    private let state = Mutex(State())
+
+    /// Creates the executor `name` over `accounts`.
+    init(
+        name: String, accounts: [CopyBotConfiguration.Account], queue: any CopyWorkQueue,
+        coordinator: any ClusterCoordinator, lease: Duration, concurrency: Int, logger: Logger,
+        makeEngine: @escaping EngineFactory
+    ) {
+        self.name = name
+        self.accounts = Dictionary(accounts.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        self.queue = queue
+        self.coordinator = coordinator
+        self.makeEngine = makeEngine
+        self.lease = lease
+        self.concurrency = concurrency
+        self.logger = logger
+    }
+
+    /// The engines of the accounts held now.
+    var engines: [(AccountID, CopyEngine)] { state.withLock { $0.held.map { ($0.key, $0.value) } } }
+
+    /// Trades decided by this executor so far.
+    var decided: Int { state.withLock { $0.decided } }
+
+    /// Works until cancelled (a graceful shutdown): then stops reading, finishes the trades in
+    /// hand and releases its accounts.
+    func run() async throws {
+        let pipeline = CopyPipeline(maxConcurrency: concurrency, maxBuffered: max(64, concurrency * 16))
+        defer { state.withLock { $0.held = [:] } }
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await self.holdAccounts() }
+                group.addTask {
+                    try await pipeline.run(
+                        QueueReader(executor: self),
+                        lane: { Self.lane($0.item) },
+                        handle: { work -> CopyDecision? in
+                            guard let engine = self.state.withLock({ $0.held[work.item.account] })
+                            else { return nil }
+                            // Not cancelled with the service: a started trade is finished.
+                            return await Task {
+                                await CopyBotApplication.decide(work.item.trade, engine: engine, logger: self.logger)
+                            }.value
+                        },
+                        completed: { work, decision in await self.completed(work, decision) })
+                }
+                try await group.next()
+                group.cancelAll()
+            }
+        } catch is CancellationError {}
+        let held = state.withLock { state in
+            defer { state.held = [:] }
+            return Array(state.held.keys) + Array(state.draining)
+        }
+        try? await coordinator.releaseAccounts(held, owner: name)
+    }
+
+    /// The pipeline lane of an item: its account and token together.
+    static func lane(_ item: CopyWorkItem) -> UInt256 {
+        let token = item.trade.trade.tokenId
+        var bytes = Array(item.account.name.utf8)
+        for word in [token.w0, token.w1, token.w2, token.w3] {
+            withUnsafeBytes(of: word.bigEndian) { bytes += $0 }
+        }
+        return UInt256(Keccak256.hash(bytes))
+    }
+
+    private func completed(_ work: QueuedWork, _ decision: CopyDecision?) async {
+        let account = work.item.account
+        defer {
+            state.withLock { state in
+                state.inHand[account]?.remove(work.sequence)
+                if state.inHand[account]?.isEmpty == true { state.inHand[account] = nil }
+            }
+        }
+        // No decision (the account went away) or a store failure: the item stays queued.
+        guard let decision else { return }
+        if case .failed(.store) = decision { return }
+        do {
+            try await Task { try await queue.finish([work.sequence]) }.value
+            state.withLock { $0.decided += 1 }
+        } catch {
+            logger.error("could not finish queued trade \(work.sequence) of \(account): \(error)")
+        }
+    }
+
+    // MARK: Leases
+
+    /// Renews and balances the account leases every third of a lease, until cancelled.
+    private func holdAccounts() async throws {
+        let names = accounts.keys.sorted()
+        while true {
+            try Task.checkCancellation()
+            do {
+                try await balance(names)
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                logger.error("could not renew the account leases: \(error)")
+            }
+            try await Task.sleep(for: lease / 3)
+        }
+    }
+
+    private func balance(_ names: [AccountID]) async throws {
+        let now = SystemWallClock().now()
+        let seenSince = UnixTime(milliseconds: now.milliseconds - Int64(lease.components.seconds * 1_000))
+        let executors = try await coordinator.members(seenSince: seenSince).filter {
+            $0.role == "executor" || $0.role == "all"
+        }.count
+        let share = (names.count + max(1, executors) - 1) / max(1, executors)
+        // Releasing accounts: give up those fully drained.
+        let drained = state.withLock { state -> [AccountID] in
+            let done = state.draining.filter { state.inHand[$0] == nil }
+            state.draining.subtract(done)
+            return Array(done)
+        }
+        if !drained.isEmpty {
+            try await coordinator.releaseAccounts(drained, owner: name)
+            logger.notice(
+                "released accounts to other executors", metadata: ["accounts": "\(drained.map(\.name))"])
+        }
+        let draining = state.withLock { $0.draining }
+        let holding = try await coordinator.claimAccounts(
+            names, owner: name, share: share + draining.count, lease: lease, now: now)
+        let current = Set(holding).subtracting(draining)
+        let (lost, new) = state.withLock { state -> ([AccountID], [AccountID]) in
+            let lost = state.held.keys.filter { !current.contains($0) }
+            for account in lost { state.held[account] = nil }
+            return (lost, current.filter { state.held[$0] == nil }.sorted())
+        }
+        if !lost.isEmpty {
+            logger.warning(
+                "account leases lost (not renewed in time); their trades are no longer read here",
+                metadata: ["accounts": "\(lost.map(\.name))"])
+        }
+        for account in new {
+            guard let configuration = accounts[account] else { continue }
+            let engine = try await makeEngine(configuration)
+            let resolved = await engine.resolveUnresolvedIntents()
+            state.withLock { $0.held[account] = engine }
+            logger.notice(
+                "account taken", metadata: ["account": "\(account)", "resolved_orders": "\(resolved.count)"])
+        }
+        // Over the share (an executor joined): stop reading the last ones, release them once drained.
+        let extra = state.withLock { state -> [AccountID] in
+            let over = state.held.count - share
+            guard over > 0 else { return [] }
+            let extra = Array(state.held.keys.sorted().suffix(over))
+            for account in extra {
+                state.held[account] = nil
+                state.draining.insert(account)
+            }
+            return extra
+        }
+        if !extra.isEmpty {
+            logger.notice(
+                "giving accounts to other executors once their trades in hand are done",
+                metadata: ["accounts": "\(extra.map(\.name))", "share": "\(share)"])
+        }
+    }
+
+    // MARK: Reading the queue
+
+    /// The next items of the held accounts not already in hand (polling while there are none).
+    fileprivate func nextBatch() async throws -> [QueuedWork] {
+        var idle = Duration.milliseconds(5)
+        while true {
+            try Task.checkCancellation()
+            let accounts = state.withLock { Array($0.held.keys) }
+            if !accounts.isEmpty {
+                let pending = try await queue.pending(accounts: accounts, limit: 512)
+                let fresh = state.withLock { state -> [QueuedWork] in
+                    var fresh: [QueuedWork] = []
+                    for work in pending where state.held[work.item.account] != nil {
+                        if state.inHand[work.item.account, default: []].insert(work.sequence).inserted {
+                            fresh.append(work)
+                        }
+                    }
+                    return fresh
+                }
+                if !fresh.isEmpty { return fresh }
+            }
+            try await Task.sleep(for: idle)
+            idle = min(idle * 2, .milliseconds(50))
+        }
+    }
+}
+
+/// The held accounts' queues as an `AsyncSequence` for the pipeline; ends when cancelled.
+private struct QueueReader: AsyncSequence, Sendable {
+    typealias Element = QueuedWork
+    let executor: ClusterExecutor
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        let executor: ClusterExecutor
+        var buffer: [QueuedWork] = []
+
+        mutating func next() async throws -> QueuedWork? {
+            if buffer.isEmpty {
+                do {
+                    buffer = try await executor.nextBatch().reversed()
+                } catch is CancellationError {
+                    return nil
+                }
+            }
+            return buffer.popLast()
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(executor: executor) }
+}
