@@ -6,7 +6,7 @@ import GRDB
 /// copybot's embedded store: one SQLite file (WAL mode) through GRDB, with migrations.
 ///
 /// It implements the store protocols the other layers declare (``ChainStateStore`` and
-/// ``CopyStateStore``);
+/// ``CopyStateStore``) and the CLI's reads (``CopyStateReader``), as ``PostgresStore`` does;
 /// the composition root creates it and hands it to them as those protocols.
 public final class SQLiteStore: Sendable {
     let pool: any DatabaseWriter
@@ -269,14 +269,9 @@ extension SQLiteStore: ChainStateStore {
 
     // MARK: - Row mapping
 
-    static func data(_ word: Bytes32) -> Data { Data(word.bytes) }
+    static func data(_ word: Bytes32) -> Data { StoreCoding.data(word) }
 
-    static func bytes32(_ data: Data) throws -> Bytes32 {
-        guard let word = Bytes32(bytes: data) else {
-            throw StoreError.corrupt("expected 32 bytes, found \(data.count)")
-        }
-        return word
-    }
+    static func bytes32(_ data: Data) throws -> Bytes32 { try StoreCoding.bytes32(data) }
 
     static func blockRef(_ row: Row) throws -> BlockRef {
         BlockRef(number: UInt64(row["block_number"] as Int64), hash: try bytes32(row["block_hash"]))
