@@ -15,10 +15,11 @@ import UnixSignals
 /// hands each its dependencies as the protocols it declares; no other place knows the concrete
 /// types.
 ///
-/// The graph: ``EventSource`` (libwebsockets subscription + `eth_getLogs` resync from the SQLite
+/// The graph: ``EventSource`` (libwebsockets subscription + `eth_getLogs` resync from the stored
 /// checkpoint, reorgs) → ``TradeFeed`` (ABI decoding) → ``CopyPipeline`` (in order per token,
 /// concurrent across tokens) → ``CopyEngine`` (sizing, risk, breaker, paper fills or signed CLOB
-/// orders, one decision per trade, all state in the ``SQLiteStore``). A trade is acknowledged to
+/// orders, one decision per trade, all state in the store ``StoreFactory`` opens: SQLite or
+/// PostgreSQL). A trade is acknowledged to
 /// the listener only once its decision is stored, so a crash at any point delivers it again and
 /// the stored decision answers it.
 public final class CopyBotApplication: Sendable {
@@ -94,15 +95,12 @@ public final class CopyBotApplication: Sendable {
     public func run() async throws {
         let registry = try ExchangeRegistry.load(
             contractsFile: configuration.contracts.file, abiDirectory: configuration.contracts.abiDirectory)
-        guard case .sqlite(let path) = configuration.store.location else {
-            throw ApplicationError("store.url: only sqlite: stores are available in this build")
-        }
-        let store = try SQLiteStore(path: path)
+        let opened = try await StoreFactory.open(configuration, logger: logger)
         followed.withLock { $0 = Followed(configuration: configuration, registry: registry) }
         logger.info(
             "copybot starting",
             metadata: [
-                "mode": "\(configuration.copy.mode)", "store": "\(path)",
+                "mode": "\(configuration.copy.mode)", "store": "\(opened.description)",
                 "wallets": "\(configuration.follow.wallets.count)",
                 "exchanges": "\(registry.contracts.map(\.name).joined(separator: ","))",
             ])
@@ -110,14 +108,15 @@ public final class CopyBotApplication: Sendable {
         let nodeHTTP = HTTPClient(eventLoopGroupProvider: .singleton)
         let result: Result<Void, any Error>
         do {
-            try await runServices(store: store, clobHTTP: clobHTTP, nodeHTTP: nodeHTTP)
+            try await runServices(store: opened.store, clobHTTP: clobHTTP, nodeHTTP: nodeHTTP)
             result = .success(())
         } catch {
             result = .failure(error)
         }
-        // The HTTP clients outlive every service.
+        // The HTTP clients and the store outlive every service.
         try? await clobHTTP.shutdown()
         try? await nodeHTTP.shutdown()
+        await opened.close()
         try result.get()
     }
 
@@ -128,7 +127,9 @@ public final class CopyBotApplication: Sendable {
         var engine: CopyEngine
     }
 
-    private func runServices(store: SQLiteStore, clobHTTP: HTTPClient, nodeHTTP: HTTPClient) async throws {
+    private func runServices(
+        store: any CopyBotStore, clobHTTP: HTTPClient, nodeHTTP: HTTPClient
+    ) async throws {
         let state = ServiceState(mode: configuration.copy.mode)
         let prometheus = PrometheusCollectorRegistry()
         let metrics = MetricsPublisher(registry: prometheus)
