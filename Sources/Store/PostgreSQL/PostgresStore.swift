@@ -8,11 +8,11 @@ import PostgresNIO
 /// It implements ``ChainStateStore``, ``CopyStateStore`` and ``CopyStateReader``; the composition
 /// root creates it and hands it to the other layers as those protocols.
 ///
-/// Life cycle: ``init(url:logger:)`` connects once, migrates (failing at once, with a clear error,
-/// when the server cannot be reached), then starts a connection pool (a `PostgresClient`) whose
-/// `run()` loop the store owns in a task of its own. Call ``shutdown()`` when done: it stops that
-/// task and closes the connections. (Dropping the last reference without it also cancels the
-/// task, without waiting.)
+/// Life cycle: ``init(url:logger:)`` starts a connection pool (a `PostgresClient`) whose `run()`
+/// loop the store owns in a task of its own, and migrates over a connection of its own (failing
+/// at once, with a clear error, when the server cannot be reached). Call ``shutdown()`` when
+/// done: it stops that task and closes the connections. (Dropping the last reference without it
+/// also cancels the task, without waiting.)
 ///
 /// Concurrency between processes rests on PostgreSQL itself: inserts are `ON CONFLICT DO NOTHING`
 /// followed by a read of the stored row, compare-and-set locks the row (`SELECT … FOR UPDATE`),
@@ -37,10 +37,24 @@ public final class PostgresStore: Sendable {
     public init(configuration: PostgresStoreConfiguration, logger: Logger) async throws {
         self.configuration = configuration
         self.logger = logger
-        try await Self.migrate(configuration, logger: logger)
         let client = PostgresClient(configuration: configuration.client, backgroundLogger: logger)
         self.client = client
-        runner = Task { await client.run() }
+        // The pool's loop starts first (it opens no connection until one is leased), so that it
+        // runs before the first query: the migration's round trips on its own connection leave
+        // it ample time, and a query before `run()` would log a warning.
+        let (started, signal) = AsyncStream<Void>.makeStream()
+        runner = Task {
+            signal.finish()
+            await client.run()
+        }
+        for await _ in started {}
+        do {
+            try await Self.migrate(configuration, logger: logger)
+        } catch {
+            runner.cancel()
+            await runner.value
+            throw error
+        }
     }
 
     /// Stops the connection pool; the store cannot be used afterwards.
