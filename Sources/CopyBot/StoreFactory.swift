@@ -27,9 +27,12 @@ public struct OpenedStore: Sendable {
 public enum StoreFactory {
     /// Opens (creating and migrating if needed) the store of `location`. With `mustExist`, an
     /// SQLite file that is not there yet is an error instead of a new empty database (the state
-    /// commands read; only `copybot run` creates).
+    /// commands read; only `copybot run` creates). A PostgreSQL URL without a password takes it
+    /// from the libpq password file, `PGPASSFILE` or `~/.pgpass` in `environment`, when there is
+    /// one.
     public static func open(
-        _ location: CopyBotConfiguration.Store.Location, logger: Logger, mustExist: Bool = false
+        _ location: CopyBotConfiguration.Store.Location, logger: Logger, mustExist: Bool = false,
+        environment: [String: String] = ProcessInfo.processInfo.environment
     ) async throws -> OpenedStore {
         switch location {
         case .sqlite(let path):
@@ -38,7 +41,11 @@ public enum StoreFactory {
             }
             return OpenedStore(store: try SQLiteStore(path: path), description: "sqlite:\(path)", close: {})
         case .postgres(let url):
-            let store = try await PostgresStore(url: url, logger: logger)
+            var configuration = try PostgresStoreConfiguration(url: url)
+            if let file = environment["PGPASSFILE"] ?? environment["HOME"].map({ $0 + "/.pgpass" }) {
+                try configuration.readPasswordFile(at: file)
+            }
+            let store = try await PostgresStore(configuration: configuration, logger: logger)
             return OpenedStore(
                 store: store, description: "postgres://\(store.configuration)",
                 close: { await store.shutdown() })
@@ -48,13 +55,14 @@ public enum StoreFactory {
     /// Opens the store `configuration.store.url` names; an unusable URL is an error that does not
     /// show a password.
     public static func open(
-        _ configuration: CopyBotConfiguration, logger: Logger, mustExist: Bool = false
+        _ configuration: CopyBotConfiguration, logger: Logger, mustExist: Bool = false,
+        environment: [String: String] = ProcessInfo.processInfo.environment
     ) async throws -> OpenedStore {
         guard let location = configuration.store.location else {
             throw ApplicationError(
                 "store.url \(Redaction.store(configuration.store.url)) must start with sqlite:, postgres:// or postgresql://"
             )
         }
-        return try await open(location, logger: logger, mustExist: mustExist)
+        return try await open(location, logger: logger, mustExist: mustExist, environment: environment)
     }
 }

@@ -1,4 +1,5 @@
 import Chain
+import CopyBot
 import CopyEngine
 import DevNode
 import EVM
@@ -161,6 +162,52 @@ struct PostgresRunTests {
         #expect(lines.allSatisfy { $0.hasPrefix("{\"decided_at\":") })
         let positions = try Self.copybot(["positions", "--format", "jsonl"], environment: environment)
         #expect(positions.status == 0, "\(positions.output)")
+    }
+
+    @Test(
+        "StoreFactory: a PostgreSQL URL without a password takes it from PGPASSFILE; without one, a clear error"
+    )
+    func passwordFile() async throws {
+        let url = try #require(
+            TestPostgres.url, "COPYBOT_TEST_POSTGRES_URL is not set but COPYBOT_REQUIRE_POSTGRES=1")
+        var configuration = try PostgresStoreConfiguration(url: url)
+        let password = try #require(configuration.password, "the test server's URL has a password")
+        let schema = "t_pgpass_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+        configuration.schema = schema
+        let creator = try await PostgresStore(configuration: configuration, logger: TestPostgres.logger)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "copybot-pgpass-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("pgpass").path
+        let line =
+            "\(configuration.host):\(configuration.port):\(configuration.database):\(configuration.username):\(password)"
+        FileManager.default.createFile(
+            atPath: file, contents: Data(line.utf8), attributes: [.posixPermissions: 0o600])
+        let withoutPassword =
+            "postgres://\(configuration.username)@\(configuration.host):\(configuration.port)/\(configuration.database)"
+            + "?options=-c%20search_path%3D\(schema)"
+        do {
+            let opened = try await StoreFactory.open(
+                .postgres(url: withoutPassword), logger: TestPostgres.logger,
+                environment: ["PGPASSFILE": file])
+            #expect(
+                opened.description
+                    == "postgres://\(configuration.username)@\(configuration.host):\(configuration.port)/\(configuration.database)"
+            )
+            #expect(try await opened.store.decisionCounts(account: .default).total == 0)
+            await opened.close()
+            let error = await #expect(throws: PostgresStoreError.self) {
+                let opened = try await StoreFactory.open(
+                    .postgres(url: withoutPassword), logger: TestPostgres.logger, environment: [:])
+                await opened.close()
+            }
+            #expect(error?.message.contains("password") == true, "\(String(describing: error))")
+        } catch {
+            await Self.cleanUp(creator, schema: schema)
+            throw error
+        }
+        await Self.cleanUp(creator, schema: schema)
     }
 
     /// The trades the store has a decision for.

@@ -294,6 +294,47 @@ struct PostgresStoreConfigurationTests {
         #expect(short.tls == .prefer)
     }
 
+    @Test("a URL without a password takes it from the first matching line of a libpq password file")
+    func passwordFile() throws {
+        let directory = TemporaryDirectory()
+        try FileManager.default.createDirectory(at: directory.url, withIntermediateDirectories: true)
+        let file = directory.url.appendingPathComponent("pgpass").path
+        let lines = [
+            "# comment",
+            "other.example:5432:copybot:copybot:wrong-host",
+            "db.example:6543:copybot:copybot:wrong-port",
+            "db.example:*:copy\\:db:copybot:escaped-database",
+            "db.example:*:*:copybot:pa\\:ss:word\\\\",
+            "*:*:*:*:fallback",
+        ]
+        FileManager.default.createFile(
+            atPath: file, contents: Data(lines.joined(separator: "\n").utf8),
+            attributes: [.posixPermissions: 0o600])
+
+        var configuration = try PostgresStoreConfiguration(url: "postgres://copybot@db.example/copybot")
+        #expect(try configuration.readPasswordFile(at: file))
+        #expect(configuration.password == "pa:ss:word\\")
+        var escaped = try PostgresStoreConfiguration(url: "postgres://copybot@db.example/copy:db")
+        #expect(try escaped.readPasswordFile(at: file))
+        #expect(escaped.password == "escaped-database")
+        var other = try PostgresStoreConfiguration(url: "postgres://someone@elsewhere/x")
+        try other.readPasswordFile(at: file)
+        #expect(other.password == "fallback")
+        // A password in the URL wins; a missing file changes nothing.
+        var given = try PostgresStoreConfiguration(url: "postgres://copybot:given@db.example/copybot")
+        #expect(!(try given.readPasswordFile(at: file)))
+        #expect(given.password == "given")
+        var missing = try PostgresStoreConfiguration(url: "postgres://copybot@db.example/copybot")
+        #expect(!(try missing.readPasswordFile(at: file + ".none")))
+        #expect(missing.password == nil)
+        // Readable by others: refused, as libpq does, without showing its content.
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: file)
+        var open = try PostgresStoreConfiguration(url: "postgres://copybot@db.example/copybot")
+        let error = try #require(throws: PostgresStoreError.self) { try open.readPasswordFile(at: file) }
+        #expect(error.message.contains("chmod 600"))
+        #expect(!error.message.contains("fallback") && !error.message.contains("pa:ss"))
+    }
+
     @Test(
         "a bad URL is a clear error that never shows the password",
         arguments: [

@@ -99,6 +99,59 @@ public struct PostgresStoreConfiguration: Sendable, CustomStringConvertible {
         }
     }
 
+    /// Takes the password from a libpq password file (`~/.pgpass`, or `PGPASSFILE`) when the URL
+    /// has none: the first line `host:port:database:user:password` whose fields match (`*`
+    /// matches anything; `\:` and `\\` escape). As libpq does, the file must not be readable by
+    /// group or others; a file that is missing changes nothing. Returns whether a password was
+    /// found.
+    @discardableResult
+    public mutating func readPasswordFile(at path: String) throws -> Bool {
+        guard password == nil, FileManager.default.fileExists(atPath: path) else { return false }
+        let attributes = try FileManager.default.attributesOfItem(atPath: path)
+        if let mode = attributes[.posixPermissions] as? Int, mode & 0o077 != 0 {
+            throw PostgresStoreError(
+                "the password file \(path) is readable by group or others; make it owner-only (chmod 600)")
+        }
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw PostgresStoreError("cannot read the password file \(path)")
+        }
+        let wanted = [host, String(port), database, username]
+        for line in text.split(whereSeparator: \.isNewline) where !line.hasPrefix("#") {
+            let fields = Self.passwordFileFields(line)
+            guard fields.count == 5 else { continue }
+            if zip(fields, wanted).allSatisfy({ $0 == "*" || $0 == $1 }) {
+                password = fields[4]
+                return true
+            }
+        }
+        return false
+    }
+
+    /// The fields of a password file line, unescaped.
+    static func passwordFileFields(_ line: Substring) -> [String] {
+        var fields: [String] = []
+        var field = ""
+        var escaped = false
+        for character in line {
+            if escaped {
+                field.append(character)
+                escaped = false
+            } else if character == "\\" {
+                escaped = true
+            } else if character == ":" && fields.count < 4 {
+                fields.append(field)
+                field = ""
+            } else {
+                field.append(character)
+            }
+        }
+        fields.append(field)
+        return fields
+    }
+
     /// `user@host:port/database`: where the store connects, without the password.
     public var description: String {
         "\(username)@\(host.contains(":") ? "[\(host)]" : host):\(port)/\(database)"
@@ -196,6 +249,9 @@ public struct PostgresStoreError: Error, Hashable, Sendable, CustomStringConvert
             if let detail = info[.detail] { text += " (\(detail))" }
             if let state { text += " [SQLSTATE \(state)]" }
             return (text, state)
+        }
+        if error.code == .authMechanismRequiresPassword {
+            return ("the server asks for a password and none was given", nil)
         }
         var text = "\(error.code)"
         if let underlying = error.underlying { text += ": \(underlying)" }
