@@ -28,7 +28,9 @@ struct StateOptions: ParsableArguments {
         let opened: OpenedStore
         do {
             opened = try await StoreFactory.open(configuration, logger: logger, mustExist: true)
-        } catch {
+        } catch let error as ApplicationError {
+            // No store yet, or an unusable URL: a usage problem. (A server that cannot be reached
+            // is an error of its own.)
             throw ValidationError("\(error)")
         }
         do {

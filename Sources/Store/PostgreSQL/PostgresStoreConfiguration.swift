@@ -161,7 +161,7 @@ public struct PostgresStoreConfiguration: Sendable, CustomStringConvertible {
     /// `url` with its password replaced and its query dropped, for messages.
     static func redacted(_ url: String) -> String {
         guard var components = URLComponents(string: url) else { return "<unparsable URL>" }
-        if components.password != nil { components.password = "<redacted>" }
+        if components.password != nil { components.percentEncodedPassword = "***" }
         components.query = nil
         return components.string ?? "<unparsable URL>"
     }
