@@ -10,14 +10,16 @@
 # (postgres://copybot_test:copybot_test@127.0.0.1:<port>/copybot_test) and
 # COPYBOT_TEST_POSTGRES_STARTED (1 when this call started the server, 0 when it was running).
 #
-# The cluster lives in COPYBOT_PG_DIR (default: $TMPDIR/copybot-pg-test-<uid>), made with initdb
+# The cluster lives in COPYBOT_PG_DIR (default: $TMPDIR/copybot-pg-test-<uid>, /tmp as root), made with initdb
 # from Debian's postgresql package (PG_BIN, default: the newest /usr/lib/postgresql/*/bin). It
 # listens on 127.0.0.1 only, on port 55432 or the next free one (COPYBOT_PG_PORT to choose), with
 # its socket in its own directory. Run as root (CI), the server runs as the `postgres` user, since
 # PostgreSQL refuses to run as root. Tuned for tests: fsync off, so never keep data in it.
 set -euo pipefail
 
-dir="${COPYBOT_PG_DIR:-${TMPDIR:-/tmp}/copybot-pg-test-$(id -u)}"
+# As root the cluster goes under /tmp whatever TMPDIR says: the postgres user must reach it.
+if [ "$(id -u)" -eq 0 ]; then tmp=/tmp; else tmp="${TMPDIR:-/tmp}"; fi
+dir="${COPYBOT_PG_DIR:-$tmp/copybot-pg-test-$(id -u)}"
 data="$dir/data"
 socket="$dir/socket"
 role=copybot_test

@@ -20,7 +20,7 @@ import PostgresNIO
 /// method). Transactions run at READ COMMITTED and are retried on a deadlock or serialization
 /// failure.
 public final class PostgresStore: Sendable {
-    /// Where the store is connected (no password).
+    /// Where the store is connected (its `description` leaves the password out).
     public let configuration: PostgresStoreConfiguration
     let client: PostgresClient
     let logger: Logger
