@@ -20,6 +20,8 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/attaswift/BigInt", from: "6.0.1"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -88,7 +90,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
-        // The durable store: SQLite through GRDB, implementing the store protocols of the layers above.
+        // The durable store: SQLite through GRDB and PostgreSQL through postgres-nio, implementing
+        // the store protocols of the layers above.
         .target(
             name: "Store",
             dependencies: [
@@ -97,6 +100,10 @@ let package = Package(
                 "EVM",
                 "Polymarket",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
         // The copy engine's decision core: sizing, risk, circuit breaker, paper fills, the portfolio
@@ -181,13 +188,17 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
         .testTarget(name: "CopyEngineTests", dependencies: ["CopyEngine", "Polymarket", "EVM"]),
         .testTarget(
             name: "StoreTests",
             dependencies: [
-                "Store", "CopyEngine", "Polymarket", "EVM", .product(name: "GRDB", package: "GRDB.swift"),
+                "Store", "CopyEngine", "Chain", "Polymarket", "EVM",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
     ],

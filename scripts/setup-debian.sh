@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Installs the system packages copybot builds and runs with on Debian 12 (bookworm).
+# Installs the system packages copybot builds and runs with on Debian 12 (bookworm), and the
+# PostgreSQL server the tests start a throwaway cluster of (scripts/postgres-test-server.sh; the
+# package's own system cluster is not used).
 # Idempotent; needs root (or sudo). Swift 6.1+ must already be on PATH (https://swift.org/install).
 set -euo pipefail
 
-packages=(pkg-config libwebsockets-dev libsecp256k1-dev libsqlite3-dev libssl-dev)
+packages=(pkg-config libwebsockets-dev libsecp256k1-dev libsqlite3-dev libssl-dev postgresql)
 
 missing=()
 for p in "${packages[@]}"; do

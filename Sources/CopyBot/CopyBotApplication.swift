@@ -15,10 +15,11 @@ import UnixSignals
 /// hands each its dependencies as the protocols it declares; no other place knows the concrete
 /// types.
 ///
-/// The graph: ``EventSource`` (libwebsockets subscription + `eth_getLogs` resync from the SQLite
+/// The graph: ``EventSource`` (libwebsockets subscription + `eth_getLogs` resync from the stored
 /// checkpoint, reorgs) → ``TradeFeed`` (ABI decoding) → ``CopyPipeline`` (in order per token,
 /// concurrent across tokens) → ``CopyEngine`` (sizing, risk, breaker, paper fills or signed CLOB
-/// orders, one decision per trade, all state in the ``SQLiteStore``). A trade is acknowledged to
+/// orders, one decision per trade, all state in the store ``StoreFactory`` opens: SQLite or
+/// PostgreSQL). A trade is acknowledged to
 /// the listener only once its decision is stored, so a crash at any point delivers it again and
 /// the stored decision answers it.
 public final class CopyBotApplication: Sendable {
@@ -99,16 +100,12 @@ public final class CopyBotApplication: Sendable {
     public func run() async throws {
         let registry = try ExchangeRegistry.load(
             contractsFile: configuration.contracts.file, abiDirectory: configuration.contracts.abiDirectory)
-        guard case .sqlite(let path) = configuration.store.location else {
-            throw ApplicationError("store.url: only sqlite: stores are available in this build")
-        }
-        let store = try SQLiteStore(path: path)
-        let cluster: Cluster? = nil
+        let opened = try await StoreFactory.open(configuration, logger: logger)
         followed.withLock { $0 = Followed(configuration: configuration, registry: registry) }
         logger.info(
             "copybot starting",
             metadata: [
-                "mode": "\(configuration.copy.mode)", "store": "\(path)",
+                "mode": "\(configuration.copy.mode)", "store": "\(opened.description)",
                 "wallets": "\(configuration.allFollowedWallets.count)",
                 "accounts": "\(configuration.effectiveAccounts.map(\.name.name).joined(separator: ","))",
                 "exchanges": "\(registry.contracts.map(\.name).joined(separator: ","))",
@@ -117,14 +114,16 @@ public final class CopyBotApplication: Sendable {
         let nodeHTTP = HTTPClient(eventLoopGroupProvider: .singleton)
         let result: Result<Void, any Error>
         do {
-            try await runServices(store: store, cluster: cluster, clobHTTP: clobHTTP, nodeHTTP: nodeHTTP)
+            try await runServices(
+                store: opened.store, cluster: opened.cluster, clobHTTP: clobHTTP, nodeHTTP: nodeHTTP)
             result = .success(())
         } catch {
             result = .failure(error)
         }
-        // The HTTP clients outlive every service.
+        // The HTTP clients and the store outlive every service.
         try? await clobHTTP.shutdown()
         try? await nodeHTTP.shutdown()
+        await opened.close()
         try result.get()
     }
 
@@ -159,7 +158,7 @@ public final class CopyBotApplication: Sendable {
     }
 
     private func runServices(
-        store: any ChainStateStore & CopyStateStore, cluster: Cluster?, clobHTTP: HTTPClient, nodeHTTP: HTTPClient
+        store: any CopyBotStore, cluster: Cluster?, clobHTTP: HTTPClient, nodeHTTP: HTTPClient
     ) async throws {
         let role = configuration.cluster.role
         let member = configuration.cluster.memberName

@@ -6,7 +6,8 @@ import Polymarket
 import Store
 
 /// `copybot status`, `copybot trades` and `copybot positions`: what the store says, read without
-/// disturbing a running service (SQLite in WAL mode serves readers alongside the writer).
+/// disturbing a running service (SQLite in WAL mode and PostgreSQL serve readers alongside the
+/// writers).
 public struct StateReports: Sendable {
     /// How reports are printed.
     public enum Format: String, Sendable, CaseIterable {
@@ -16,12 +17,14 @@ public struct StateReports: Sendable {
         case jsonl
     }
 
-    let store: SQLiteStore
+    let store: any CopyBotStore
     let account: AccountID
     let startingCash: Fixed6
 
-    /// Creates reports over `store` for `account`, whose ledger starts from `startingCash`.
-    public init(store: SQLiteStore, account: AccountID = .default, startingCash: Fixed6) {
+    /// Creates reports over `store` for `account`, whose ledger starts from `startingCash`: the
+    /// decisions and intents through ``CopyStateReader``, the ledger through ``CopyStateStore``'s
+    /// reads and the chain checkpoint through ``ChainStateStore/loadState(stream:)``.
+    public init(store: any CopyBotStore, account: AccountID = .default, startingCash: Fixed6) {
         self.store = store
         self.account = account
         self.startingCash = startingCash

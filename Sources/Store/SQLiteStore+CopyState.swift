@@ -364,54 +364,7 @@ extension SQLiteStore: CopyStateStore {
 
 // MARK: - Reading for the CLI
 
-/// A stored decision with its row id, the position in decision order (for paging and tailing).
-public struct DecisionEntry: Hashable, Sendable {
-    /// Increasing in the order decisions were recorded.
-    public var rowID: Int64
-    /// The decision.
-    public var record: DecisionRecord
-
-    /// Creates an entry.
-    public init(rowID: Int64, record: DecisionRecord) {
-        self.rowID = rowID
-        self.record = record
-    }
-}
-
-/// How an account's decisions ended, counted.
-public struct DecisionCounts: Hashable, Sendable {
-    /// Decisions that copied the trade (retracted or not).
-    public var copied: Int
-    /// Decisions that skipped the trade.
-    public var skipped: Int
-    /// Decisions that failed to copy the trade.
-    public var failed: Int
-    /// Copied decisions whose trade a reorg removed afterwards.
-    public var retractedAfterCopy: Int
-
-    /// Creates counts.
-    public init(copied: Int, skipped: Int, failed: Int, retractedAfterCopy: Int) {
-        self.copied = copied
-        self.skipped = skipped
-        self.failed = failed
-        self.retractedAfterCopy = retractedAfterCopy
-    }
-
-    /// All decisions.
-    public var total: Int { copied + skipped + failed }
-}
-
-extension SQLiteStore {
-    /// The decisions of `account` in the order they were recorded: those after `afterRowID` (all
-    /// when nil), at most `limit` (all when nil).
-    public func decisions(
-        account: AccountID, limit: Int?, afterRowID: Int64?
-    ) async throws -> [DecisionRecord] {
-        try await decisionEntries(account: account, limit: limit, afterRowID: afterRowID).map(\.record)
-    }
-
-    /// Like ``decisions(account:limit:afterRowID:)``, with each decision's row id (pass the last one
-    /// as `afterRowID` to read on).
+extension SQLiteStore: CopyStateReader {
     public func decisionEntries(
         account: AccountID, limit: Int?, afterRowID: Int64?
     ) async throws -> [DecisionEntry] {
@@ -427,7 +380,7 @@ extension SQLiteStore {
     /// The last `limit` decisions of `account` (only those of `kind` — `copied`, `skipped` or
     /// `failed` — when given), oldest first; read newest first through the index, not all.
     public func latestDecisionEntries(
-        account: AccountID, limit: Int, kind: String? = nil
+        account: AccountID, limit: Int, kind: String?
     ) async throws -> [DecisionEntry] {
         try await pool.read { db in
             var sql = "SELECT * FROM copy_decisions WHERE account = ?"
@@ -502,24 +455,13 @@ extension SQLiteStore {
 // MARK: - Row mapping
 
 extension SQLiteStore {
-    static func json(_ value: some Encodable) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
-    }
+    static func json(_ value: some Encodable) throws -> String { try StoreCoding.json(value) }
 
     static func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {
-        do {
-            return try JSONDecoder().decode(type, from: Data(text.utf8))
-        } catch {
-            throw StoreError.corrupt("\(T.self) \(text): \(error)")
-        }
+        try StoreCoding.decode(type, text)
     }
 
-    static func fixed6(_ text: String) throws -> Fixed6 {
-        guard let value = Fixed6(text) else { throw StoreError.corrupt("amount \(text)") }
-        return value
-    }
+    static func fixed6(_ text: String) throws -> Fixed6 { try StoreCoding.fixed6(text) }
 
     static func placeholders(_ count: Int) -> String {
         Array(repeating: "?", count: count).joined(separator: ", ")

@@ -6,7 +6,7 @@ import GRDB
 /// copybot's embedded store: one SQLite file (WAL mode) through GRDB, with migrations.
 ///
 /// It implements the store protocols the other layers declare (``ChainStateStore`` and
-/// ``CopyStateStore``);
+/// ``CopyStateStore``) and the CLI's reads (``CopyStateReader``), as ``PostgresStore`` does;
 /// the composition root creates it and hands it to them as those protocols.
 public final class SQLiteStore: Sendable {
     let pool: any DatabaseWriter
@@ -75,6 +75,35 @@ public final class SQLiteStore: Sendable {
                     """)
         }
         migrator.registerMigration("v2-copy", migrate: migrateCopyState)
+        // In step with PostgreSQL's `v3-cluster`: the cluster's queue, membership and account
+        // leases. One SQLite file serves one process, so these tables stay empty here.
+        migrator.registerMigration("v3-cluster") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE copy_work (
+                        sequence INTEGER PRIMARY KEY AUTOINCREMENT,
+                        account TEXT NOT NULL,
+                        identity BLOB NOT NULL,
+                        kind TEXT NOT NULL,
+                        trade TEXT NOT NULL,
+                        queued_at INTEGER NOT NULL,
+                        UNIQUE (account, identity, kind)
+                    );
+                    CREATE INDEX copy_work_account ON copy_work (account, sequence);
+                    CREATE TABLE cluster_members (
+                        name TEXT PRIMARY KEY NOT NULL,
+                        role TEXT NOT NULL,
+                        active_listener INTEGER NOT NULL,
+                        seen_at INTEGER NOT NULL,
+                        started_at INTEGER NOT NULL
+                    );
+                    CREATE TABLE cluster_accounts (
+                        account TEXT PRIMARY KEY NOT NULL,
+                        owner TEXT,
+                        expires_at INTEGER NOT NULL
+                    );
+                    """)
+        }
         return migrator
     }
 }
@@ -269,14 +298,9 @@ extension SQLiteStore: ChainStateStore {
 
     // MARK: - Row mapping
 
-    static func data(_ word: Bytes32) -> Data { Data(word.bytes) }
+    static func data(_ word: Bytes32) -> Data { StoreCoding.data(word) }
 
-    static func bytes32(_ data: Data) throws -> Bytes32 {
-        guard let word = Bytes32(bytes: data) else {
-            throw StoreError.corrupt("expected 32 bytes, found \(data.count)")
-        }
-        return word
-    }
+    static func bytes32(_ data: Data) throws -> Bytes32 { try StoreCoding.bytes32(data) }
 
     static func blockRef(_ row: Row) throws -> BlockRef {
         BlockRef(number: UInt64(row["block_number"] as Int64), hash: try bytes32(row["block_hash"]))

@@ -2,6 +2,7 @@ import ArgumentParser
 import AsyncHTTPClient
 import CopyBot
 import Foundation
+import Logging
 import NIOCore
 import Store
 
@@ -12,7 +13,9 @@ struct StateOptions: ParsableArguments {
     @Option(name: .long, help: "The configuration file.")
     var config: String = CopyBotConfiguration.defaultPath
 
-    func load() throws -> (CopyBotConfiguration, StateReports) {
+    /// The configuration and the reports over its store; `body` runs with them, and the store is
+    /// closed after it.
+    func withReports(_ body: (CopyBotConfiguration, StateReports) async throws -> Void) async throws {
         let configuration: CopyBotConfiguration
         do {
             configuration = try CopyBotConfiguration.load(
@@ -20,14 +23,24 @@ struct StateOptions: ParsableArguments {
         } catch {
             throw ValidationError("\(error)\nrun `copybot config check` for every issue and its fix")
         }
-        guard case .sqlite(let path) = configuration.store.location else {
-            throw ValidationError("store.url: only sqlite: stores are available in this build")
+        var logger = Logger(label: "copybot")
+        logger.logLevel = .warning
+        let opened: OpenedStore
+        do {
+            opened = try await StoreFactory.open(configuration, logger: logger, mustExist: true)
+        } catch let error as ApplicationError {
+            // No store yet, or an unusable URL: a usage problem. (A server that cannot be reached
+            // is an error of its own.)
+            throw ValidationError("\(error)")
         }
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw ValidationError("no store at \(path) yet: `copybot run` creates it")
+        do {
+            try await body(
+                configuration, StateReports(store: opened.store, startingCash: configuration.startingCash))
+        } catch {
+            await opened.close()
+            throw error
         }
-        let store = try SQLiteStore(path: path)
-        return (configuration, StateReports(store: store, startingCash: configuration.startingCash))
+        await opened.close()
     }
 }
 
@@ -43,7 +56,12 @@ struct StatusCommand: AsyncParsableCommand {
     @OptionGroup var options: StateOptions
 
     func run() async throws {
-        let (configuration, reports) = try options.load()
+        try await options.withReports { configuration, reports in
+            try await Self.status(configuration: configuration, reports: reports)
+        }
+    }
+
+    static func status(configuration: CopyBotConfiguration, reports: StateReports) async throws {
         var live: String?
         if let listen = configuration.http.listen {
             let http = HTTPClient(eventLoopGroupProvider: .singleton)
@@ -82,8 +100,9 @@ struct TradesCommand: AsyncParsableCommand {
     var limit: Int?
 
     func run() async throws {
-        let (_, reports) = try options.load()
-        for line in try await reports.trades(format: format, limit: limit) { print(line) }
+        try await options.withReports { _, reports in
+            for line in try await reports.trades(format: format, limit: limit) { print(line) }
+        }
     }
 }
 
@@ -102,7 +121,8 @@ struct PositionsCommand: AsyncParsableCommand {
     var format: StateReports.Format = .text
 
     func run() async throws {
-        let (_, reports) = try options.load()
-        for line in try await reports.positions(format: format) { print(line) }
+        try await options.withReports { _, reports in
+            for line in try await reports.positions(format: format) { print(line) }
+        }
     }
 }

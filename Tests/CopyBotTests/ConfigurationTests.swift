@@ -355,6 +355,15 @@ struct ConfigurationTests {
             name: "unknown store", yaml: "store:\n  url: mysql://db/copybot\n", keyPath: "store.url",
             message: "must start with sqlite: or postgres://"),
         .init(
+            name: "PostgreSQL URL without a user", yaml: "store:\n  url: postgres://db.example/copybot\n",
+            keyPath: "store.url", message: "has no user name"),
+        .init(
+            name: "PostgreSQL URL with an unknown sslmode", yaml: "",
+            environment: [
+                "COPYBOT_STORE_URL": "postgresql://copybot:s3cret@db.example/copybot?sslmode=always"
+            ],
+            keyPath: "store.url", message: "sslmode=always is not one of disable, prefer, require"),
+        .init(
             name: "contracts file missing", yaml: "",
             environment: ["COPYBOT_CONTRACTS_FILE": "/nonexistent/contracts.yaml"],
             keyPath: "contracts.file", message: "/nonexistent/contracts.yaml does not exist"),
@@ -485,6 +494,24 @@ struct ConfigurationTests {
         let issue = try #require(report.errors.first { $0.keyPath == "secrets.private_key_file" })
         #expect(issue.message.contains("looks like a private key"))
         #expect(!ConfigCheckCommand.render(report).output.contains(Self.keyHex))
+    }
+
+    @Test func aPostgreSQLStoreIsAcceptedWithItsPasswordFromTheEnvironment() throws {
+        for url in [
+            "postgres://copybot:hunter2-secret@db.example:5432/copybot",
+            "postgresql://copybot:hunter2-secret@10.0.0.7/copybot?sslmode=require",
+        ] {
+            let report = try Self.check("", environment: ["COPYBOT_STORE_URL": url])
+            #expect(report.errors.isEmpty, "\(url): \(report.errors)")
+            let configuration = try CopyBotConfiguration.load(
+                path: Self.example,
+                environment: Self.baseEnvironment.merging(["COPYBOT_STORE_URL": url]) { $1 })
+            #expect(configuration.store.location == .postgres(url: url))
+            #expect(!configuration.summary.contains("hunter2-secret"))
+            #expect(!ConfigCheckCommand.render(report).output.contains("hunter2-secret"))
+        }
+        // Without a password in the file (the user's password then comes from elsewhere).
+        #expect(try Self.check("store:\n  url: postgres://copybot@db.example/copybot\n").errors.isEmpty)
     }
 
     @Test func aPasswordInTheStoreURLIsRejectedWithoutEchoingIt() throws {

@@ -7,25 +7,25 @@ import Testing
 
 @testable import Store
 
-// MARK: - Builders
+// MARK: - Builders (shared by the PostgreSQL tests)
 
 /// `Fixed6` from a literal.
-private func d(_ text: String) -> Fixed6 { Fixed6(text)! }
+func d(_ text: String) -> Fixed6 { Fixed6(text)! }
 
-private let followed = try! Address("0x1111111111111111111111111111111111111111")
-private let otherFollowed = try! Address("0x2222222222222222222222222222222222222222")
-private let marketA = MarketID(Bytes32(0xA, 0, 0, 1))
-private let alice = AccountID("alice")
-private let bob = AccountID("bob")
+let followed = try! Address("0x1111111111111111111111111111111111111111")
+let otherFollowed = try! Address("0x2222222222222222222222222222222222222222")
+let marketA = MarketID(Bytes32(0xA, 0, 0, 1))
+let alice = AccountID("alice")
+let bob = AccountID("bob")
 
-private func identity(_ n: UInt64) -> TradeIdentity { TradeIdentity(Bytes32(0, 0, 7, n)) }
+func identity(_ n: UInt64) -> TradeIdentity { TradeIdentity(Bytes32(0, 0, 7, n)) }
 
-private func key(_ n: UInt64, _ account: AccountID = .default) -> DecisionKey {
+func key(_ n: UInt64, _ account: AccountID = .default) -> DecisionKey {
     DecisionKey(account: account, identity: identity(n))
 }
 
 /// The summary of a BUY of `shares` at `price` by the followed wallet (trade `n`).
-private func summary(_ n: UInt64, shares: String = "100", price: String = "0.52") -> TradeSummary {
+func summary(_ n: UInt64, shares: String = "100", price: String = "0.52") -> TradeSummary {
     let s = d(shares)
     let c = Fixed6.multiply(s, d(price), rounding: .halfEven)!
     return TradeSummary(
@@ -39,7 +39,7 @@ private func summary(_ n: UInt64, shares: String = "100", price: String = "0.52"
             fee: FixedPoint6(units: UInt64(0)), removed: false))
 }
 
-private func orderIntent(
+func orderIntent(
     side: Side = .buy, token: UInt256 = UInt256(1), market: MarketID? = marketA, shares: String = "20",
     price: String = "0.53"
 ) -> OrderIntent {
@@ -49,7 +49,7 @@ private func orderIntent(
         targetPrice: d("0.52"), tickSize: .hundredth, minOrderSize: d("5"), negRisk: false)
 }
 
-private func signedOrder(_ n: UInt64) -> SignedOrder {
+func signedOrder(_ n: UInt64) -> SignedOrder {
     SignedOrder(
         payload: .v2(
             OrderV2(
@@ -61,7 +61,7 @@ private func signedOrder(_ n: UInt64) -> SignedOrder {
         signature: (0..<65).map { UInt8($0) }, orderHash: Bytes32(9, 9, 9, n))
 }
 
-private func storedIntent(
+func storedIntent(
     _ key: DecisionKey, mode: ExecutionMode = .paper, intent: OrderIntent = orderIntent(),
     signed: SignedOrder? = nil, salt: UInt256 = UInt256(42), createdAt: Int64 = 1_000
 ) -> StoredIntent {
@@ -70,13 +70,13 @@ private func storedIntent(
         salt: salt, createdAt: UnixTime(milliseconds: createdAt))
 }
 
-private func record(_ key: DecisionKey, _ decision: CopyDecision, at: Int64 = 5_000) -> DecisionRecord {
+func record(_ key: DecisionKey, _ decision: CopyDecision, at: Int64 = 5_000) -> DecisionRecord {
     DecisionRecord(
         key: key, trade: summary(key.identity.bytes.w3), decision: decision,
         decidedAt: UnixTime(milliseconds: at))
 }
 
-private func matched(
+func matched(
     _ shares: String, _ collateral: String, fee: String = "0", fromTarget: Bool = false
 )
     -> MatchedTotals
@@ -86,7 +86,7 @@ private func matched(
 
 /// Every shape a decision can take: copied (live with an order hash and a fill, paper without),
 /// each skip reason and each failure reason, with extreme amounts.
-private let everyDecision: [CopyDecision] = {
+let everyDecision: [CopyDecision] = {
     var all: [CopyDecision] = [
         .copied(
             CopiedOrder(
@@ -147,8 +147,18 @@ private let everyDecision: [CopyDecision] = {
 enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
     case memory
     case sqlite
+    /// Left out of the arguments without `COPYBOT_TEST_POSTGRES_URL` (the PostgreSQL suite then
+    /// shows as skipped, with the reason), unless `COPYBOT_REQUIRE_POSTGRES=1`: then its cases
+    /// fail for want of a server. See ``PostgresTestServer``.
+    case postgres
 
     var testDescription: String { rawValue }
+
+    /// The kinds the conformance tests run against.
+    static var tested: [StoreKind] { allCases.filter { $0 != .postgres || PostgresTestServer.enabled } }
+
+    /// The SQL stores (those with the CLI's reads and durable state) the tests run against.
+    static var sql: [StoreKind] { tested.filter { $0 != .memory } }
 }
 
 /// A temporary directory for SQLite files, removed at the end of the test.
@@ -174,20 +184,33 @@ private func withStore(
     switch kind {
     case .memory:
         try await body(InMemoryCopyStateStore())
+    case .sqlite, .postgres:
+        try await withSQLStore(kind) { try await body($0) }
+    }
+}
+
+/// Runs `body` against a fresh SQL store of `kind` (an SQLite file, or a PostgreSQL schema of its
+/// own).
+func withSQLStore(_ kind: StoreKind, _ body: (any CopyBotStore) async throws -> Void) async throws {
+    switch kind {
+    case .memory:
+        Issue.record("not an SQL store")
     case .sqlite:
         let directory = TemporaryDirectory()
         try await body(try SQLiteStore(path: directory.database))
         withExtendedLifetime(directory) {}
+    case .postgres:
+        try await PostgresTestServer.withStore { try await body($0) }
     }
 }
 
 // MARK: - Behaviour shared by every implementation
 
-@Suite("CopyStateStore conformance: in memory and SQLite behave the same")
+@Suite("CopyStateStore conformance: in memory, SQLite and PostgreSQL behave the same")
 struct CopyStateStoreConformanceTests {
     @Test(
         "recordDecision: the first writer wins and everyone gets the stored decision",
-        arguments: StoreKind.allCases)
+        arguments: StoreKind.tested)
     func firstWriterWins(kind: StoreKind) async throws {
         try await withStore(kind) { (store: any CopyStateStore) async throws in
             #expect(try await store.decision(for: key(1)) == nil)
@@ -210,7 +233,7 @@ struct CopyStateStoreConformanceTests {
 
     @Test(
         "recordDecision: of 20 concurrent callers with one key exactly one inserts",
-        arguments: StoreKind.allCases)
+        arguments: StoreKind.tested)
     func concurrentRecordDecision(kind: StoreKind) async throws {
         try await withStore(kind) { (store: any CopyStateStore) async throws in
             let results = try await withThrowingTaskGroup(of: (DecisionRecord, Bool).self) { group in
@@ -232,7 +255,7 @@ struct CopyStateStoreConformanceTests {
         }
     }
 
-    @Test("markRetracted flags the decision and returns it; nil without one", arguments: StoreKind.allCases)
+    @Test("markRetracted flags the decision and returns it; nil without one", arguments: StoreKind.tested)
     func markRetracted(kind: StoreKind) async throws {
         try await withStore(kind) { (store: any CopyStateStore) async throws in
             #expect(try await store.markRetracted(key(1)) == nil)
@@ -247,7 +270,7 @@ struct CopyStateStoreConformanceTests {
         }
     }
 
-    @Test("storeIntent inserts if absent and returns the stored intent", arguments: StoreKind.allCases)
+    @Test("storeIntent inserts if absent and returns the stored intent", arguments: StoreKind.tested)
     func storeIntentIfAbsent(kind: StoreKind) async throws {
         try await withStore(kind) { (store: any CopyStateStore) async throws in
             #expect(try await store.intent(for: key(1)) == nil)
@@ -278,7 +301,7 @@ struct CopyStateStoreConformanceTests {
 
     @Test(
         "updateIntent: compare-and-set of the status, fills booked from the matched growth",
-        arguments: StoreKind.allCases)
+        arguments: StoreKind.tested)
     func updateIntentCAS(kind: StoreKind) async throws {
         try await withStore(kind) { (store: any CopyStateStore) async throws in
             #expect(
@@ -400,7 +423,7 @@ struct CopyStateStoreConformanceTests {
         }
     }
 
-    @Test("updateIntent: of 20 concurrent claims exactly one succeeds", arguments: StoreKind.allCases)
+    @Test("updateIntent: of 20 concurrent claims exactly one succeeds", arguments: StoreKind.tested)
     func concurrentClaims(kind: StoreKind) async throws {
         try await withStore(kind) { (store: any CopyStateStore) async throws in
             _ = try await store.storeIntent(storedIntent(key(1)))
@@ -423,7 +446,7 @@ struct CopyStateStoreConformanceTests {
 
     @Test(
         "unresolvedIntents: the account's non-final intents updated before a time, oldest first",
-        arguments: StoreKind.allCases)
+        arguments: StoreKind.tested)
     func unresolved(kind: StoreKind) async throws {
         try await withStore(kind) { (store: any CopyStateStore) async throws in
             let created = storedIntent(key(1), createdAt: 100)
@@ -471,7 +494,7 @@ struct CopyStateStoreConformanceTests {
 
     @Test(
         "saveLedger keeps the newest snapshot; loadLedger returns positions, marks and PnL exactly",
-        arguments: StoreKind.allCases)
+        arguments: StoreKind.tested)
     func ledgerSnapshots(kind: StoreKind) async throws {
         try await withStore(kind) { (store: any CopyStateStore) async throws in
             #expect(try await store.loadLedger(account: .default) == nil)
@@ -523,7 +546,7 @@ struct CopyStateStoreConformanceTests {
         }
     }
 
-    @Test("recordDailyPnL upserts one row per account and day", arguments: StoreKind.allCases)
+    @Test("recordDailyPnL upserts one row per account and day", arguments: StoreKind.tested)
     func dailyPnL(kind: StoreKind) async throws {
         try await withStore(kind) { (store: any CopyStateStore) async throws in
             let day = UTCDay(daysSinceEpoch: 20_000)
@@ -548,7 +571,7 @@ struct CopyStateStoreConformanceTests {
 
     @Test(
         "applyTargetTrade is idempotent per identity; retractTargetTrade undoes once; holdings clamp at zero",
-        arguments: StoreKind.allCases)
+        arguments: StoreKind.tested)
     func targetHoldings(kind: StoreKind) async throws {
         try await withStore(kind) { (store: any CopyStateStore) async throws in
             let token = UInt256.max
@@ -590,7 +613,7 @@ struct CopyStateStoreConformanceTests {
         }
     }
 
-    @Test("every decision shape round-trips through the store exactly", arguments: StoreKind.allCases)
+    @Test("every decision shape round-trips through the store exactly", arguments: StoreKind.tested)
     func decisionShapes(kind: StoreKind) async throws {
         // Every skip rule and failure name is covered.
         let skipRules = Set(
@@ -628,7 +651,9 @@ struct CopyStateStoreConformanceTests {
 
 // MARK: - SQLite only
 
-@Suite("SQLiteStore as CopyStateStore: durability, migrations, several connections, reads for the CLI")
+@Suite(
+    "SQLiteStore as CopyStateStore: durability, migrations, several connections; reads for the CLI (SQLite and PostgreSQL)"
+)
 struct SQLiteCopyStateTests {
     @Test("everything survives closing and reopening the file")
     func reopen() async throws {
@@ -764,10 +789,16 @@ struct SQLiteCopyStateTests {
         }
     }
 
-    @Test("decisions in recording order with paging, counts by outcome, intents by status, accounts")
-    func readsForTheCLI() async throws {
-        let directory = TemporaryDirectory()
-        let store = try SQLiteStore(path: directory.database)
+    @Test(
+        "decisions in recording order with paging, counts by outcome, intents by status, accounts",
+        arguments: StoreKind.sql)
+    func readsForTheCLI(kind: StoreKind) async throws {
+        try await withSQLStore(kind) { (store: any CopyBotStore) async throws in
+            try await Self.readsForTheCLI(store)
+        }
+    }
+
+    static func readsForTheCLI(_ store: any CopyBotStore) async throws {
         // Recorded in an order unrelated to the keys.
         let order: [UInt64] = [5, 1, 9, 3, 7]
         var expected: [DecisionRecord] = []

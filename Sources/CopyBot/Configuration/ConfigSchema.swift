@@ -66,7 +66,8 @@ public enum ConfigSchema {
             "contracts.abi_dir", .scalar, "abi", "directory of the ABI JSON files the contracts file names"),
         .init(
             "store.url", .scalar, "sqlite:data/copybot.sqlite",
-            "`sqlite:<path>` or `postgres://host/db` (PostgreSQL: later)"),
+            "`sqlite:<path>` or `postgres://user@host:5432/db` (also `postgresql://`; password only via COPYBOT_STORE_URL)"
+        ),
         .init(
             "follow.wallets", .wallets, "[]",
             "wallets to copy: entries with address, optional name and sizing"),

@@ -1,6 +1,7 @@
 import EVM
 import Foundation
 import Polymarket
+import Store
 
 extension CopyBotConfiguration {
     /// Every problem with these values, errors and warnings, all at once (not just the first).
@@ -249,9 +250,16 @@ private struct Validator {
                     "store.url", "a PostgreSQL URL needs a host (\(Redaction.store(url)))",
                     fix: "write postgres://user@host:5432/copybot")
             } else {
-                error(
-                    "store.url", "PostgreSQL is not available in this build yet",
-                    fix: "use sqlite:data/copybot.sqlite")
+                do {
+                    _ = try PostgresStoreConfiguration(url: url)
+                } catch {
+                    // The parser's messages never show the password.
+                    self.error(
+                        "store.url", "\(error)",
+                        fix:
+                            "write postgres://user@host:5432/copybot (the password in COPYBOT_STORE_URL, never in the file)"
+                    )
+                }
             }
         }
     }

@@ -92,7 +92,8 @@ public struct CopyBotConfiguration: Sendable, CustomStringConvertible {
 
     /// `store.*`.
     public struct Store: Hashable, Sendable {
-        /// `store.url`: `sqlite:<path>` (the default) or `postgres://host[:port]/database`.
+        /// `store.url`: `sqlite:<path>` (the default) or `postgres://user@host[:port]/database`
+        /// (`postgresql://` too; the password only from the environment or a libpq password file).
         public var url = "sqlite:data/copybot.sqlite"
 
         /// The defaults.
@@ -511,7 +512,7 @@ enum Redaction {
     static func store(_ url: String) -> String {
         guard url.hasPrefix("postgres") else { return url }
         guard var components = URLComponents(string: url) else { return "<unparsable URL>" }
-        if components.password != nil { components.password = "<redacted>" }
+        if components.password != nil { components.percentEncodedPassword = "***" }
         components.query = nil
         return components.string ?? "<unparsable URL>"
     }
