@@ -386,8 +386,12 @@ public final class ClobStandIn: Sendable {
 
     /// The credentials an API key belongs to, and their account (nil: any).
     func credentials(forKey key: String?) -> (credentials: ApiCredentials, account: Address?)? {
-        if key == configuration.credentials.apiKey { return (configuration.credentials, configuration.account) }
-        return configuration.otherAccounts.first { $0.credentials.apiKey == key }.map { ($0.credentials, $0.account) }
+        if key == configuration.credentials.apiKey {
+            return (configuration.credentials, configuration.account)
+        }
+        return configuration.otherAccounts.first { $0.credentials.apiKey == key }.map {
+            ($0.credentials, $0.account)
+        }
     }
 
     /// L2: API key, passphrase and the HMAC over `timestamp + method + path + body` must match.

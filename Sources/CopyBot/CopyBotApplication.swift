@@ -226,7 +226,8 @@ public final class CopyBotApplication: Sendable {
                                 engine: cluster != nil
                                     ? nil
                                     : try await self.makeEngine(
-                                        account.configuration, account: account.name, registry: current.registry,
+                                        account.configuration, account: account.name,
+                                        registry: current.registry,
                                         store: store, http: clobHTTP, breaker: breaker),
                                 wallets: Set(followed.map(\.address)),
                                 names: Dictionary(
@@ -347,7 +348,8 @@ public final class CopyBotApplication: Sendable {
                                     contractsFile: self.configuration.contracts.file,
                                     abiDirectory: self.configuration.contracts.abiDirectory)
                                 return try await self.makeEngine(
-                                    account.configuration, account: account.name, registry: registry, store: store,
+                                    account.configuration, account: account.name, registry: registry,
+                                    store: store,
                                     http: clobHTTP, breaker: breaker)
                             }
                             self.executor.withLock { $0 = executor }
@@ -464,7 +466,9 @@ public final class CopyBotApplication: Sendable {
                             handle: { event -> [CopyDecision]? in
                                 guard !Task.isCancelled else { return nil }
                                 let wallet = event.trade.wallet
-                                let targets = engines.filter { $0.wallets.contains(wallet) && $0.engine != nil }
+                                let targets = engines.filter {
+                                    $0.wallets.contains(wallet) && $0.engine != nil
+                                }
                                 self.report(
                                     event, name: targets.lazy.compactMap { $0.names[wallet] }.first ?? "")
                                 // Not cancelled with the service: a started trade is finished.
@@ -523,7 +527,9 @@ public final class CopyBotApplication: Sendable {
 
     /// Waits until this process is the elected listener (polling every fifth of
     /// `cluster.failover_after`); nil when a graceful shutdown came first.
-    private func awaitLeadership(_ election: any LeaderElection, member: String) async throws -> (any Leadership)? {
+    private func awaitLeadership(
+        _ election: any LeaderElection, member: String
+    ) async throws -> (any Leadership)? {
         do {
             return try await cancelWhenGracefulShutdown {
                 var waiting = false
@@ -576,7 +582,8 @@ public final class CopyBotApplication: Sendable {
                             let targets = accounts.filter { $0.wallets.contains(wallet) }
                             self.report(event, name: targets.lazy.compactMap { $0.names[wallet] }.first ?? "")
                             let blockTime = await blocks.time(
-                                of: event.trade.blockNumber, head: source.status.head, now: SystemWallClock().now())
+                                of: event.trade.blockNumber, head: source.status.head,
+                                now: SystemWallClock().now())
                             let trade = Self.copyTrade(event, blockTime: blockTime)
                             try await queue.enqueue(
                                 targets.map { CopyWorkItem(account: $0.account, trade: trade) },

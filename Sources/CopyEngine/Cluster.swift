@@ -119,7 +119,9 @@ public protocol ClusterCoordinator: Sendable {
     /// Renews the leases `owner` holds among `accounts`, then takes free or expired ones (skipping
     /// those another executor is taking at the same moment) until it holds `share`; returns what
     /// it holds. Never takes an account whose lease is held and unexpired.
-    func claimAccounts(_ accounts: [AccountID], owner: String, share: Int, lease: Duration, now: UnixTime)
+    func claimAccounts(
+        _ accounts: [AccountID], owner: String, share: Int, lease: Duration, now: UnixTime
+    )
         async throws -> [AccountID]
     /// Frees `accounts` held by `owner` (it stopped working them).
     func releaseAccounts(_ accounts: [AccountID], owner: String) async throws

@@ -51,7 +51,9 @@ struct RunCommand: AsyncParsableCommand {
             configuration.cluster.role = role
             if role != .all, case .sqlite? = configuration.store.location {
                 FileHandle.standardError.write(
-                    Data("--role \(role.rawValue) needs a PostgreSQL store (store.url: postgres://…); SQLite serves one process: use --role all\n".utf8))
+                    Data(
+                        "--role \(role.rawValue) needs a PostgreSQL store (store.url: postgres://…); SQLite serves one process: use --role all\n"
+                            .utf8))
                 throw ExitCode(1)
             }
         }

@@ -11,26 +11,6 @@ import Testing
 
 @testable import Store
 
-/// The test PostgreSQL server (`COPYBOT_TEST_POSTGRES_URL`; see StoreTests' `PostgresTestServer`
-/// and `scripts/postgres-test-server.sh`). Without it the suite is skipped, or fails when
-/// `COPYBOT_REQUIRE_POSTGRES=1`.
-private enum TestPostgres {
-    static let environment = ProcessInfo.processInfo.environment
-
-    static var url: String? {
-        guard let url = environment["COPYBOT_TEST_POSTGRES_URL"], !url.isEmpty else { return nil }
-        return url
-    }
-
-    static var enabled: Bool { url != nil || environment["COPYBOT_REQUIRE_POSTGRES"] == "1" }
-
-    static let logger: Logger = {
-        var logger = Logger(label: "copybot.test.postgres")
-        logger.logLevel = .warning
-        return logger
-    }()
-}
-
 /// `copybot run` as a process against the devnet with its store in PostgreSQL, killed with
 /// SIGKILL and restarted as in ``RunCrashRecoveryTests``; then `copybot status` and `copybot
 /// trades` read the same database. Shows the composition root and the CLI open the PostgreSQL

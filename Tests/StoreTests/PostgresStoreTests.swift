@@ -196,7 +196,7 @@ struct PostgresStoreTests {
                 .map { try $0("identifier", as: String.self) }
             }
             #expect(applied == PostgresStore.migrations.map(\.identifier))
-            #expect(applied == ["v1-chain", "v2-copy"], "in step with SQLite's migrator")
+            #expect(applied == ["v1-chain", "v2-copy", "v3-cluster"], "in step with SQLite's migrator")
             _ = try await stores[3].recordDecision(record(key(1), .failed(.unfilled)))
             #expect(try await stores[0].decision(for: key(1))?.decision == .failed(.unfilled))
             for store in stores { await store.shutdown() }

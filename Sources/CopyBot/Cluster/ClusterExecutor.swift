@@ -75,7 +75,8 @@ final class ClusterExecutor: Sendable {
                             else { return nil }
                             // Not cancelled with the service: a started trade is finished.
                             return await Task {
-                                await CopyBotApplication.decide(work.item.trade, engine: engine, logger: self.logger)
+                                await CopyBotApplication.decide(
+                                    work.item.trade, engine: engine, logger: self.logger)
                             }.value
                         },
                         completed: { work, decision in await self.completed(work, decision) })

@@ -149,7 +149,8 @@ public enum ConfigSchema {
             "owner-only (chmod 600) file holding the CLOB API credentials"),
         .init(
             "cluster.role", .scalar, "all",
-            "all | listener | executor: what this process does (listener and executor need a PostgreSQL store)"),
+            "all | listener | executor: what this process does (listener and executor need a PostgreSQL store)"
+        ),
         .init(
             "cluster.name", .scalar, "",
             "this process's name in the cluster (status, leases); empty: host:pid"),
@@ -158,7 +159,8 @@ public enum ConfigSchema {
             "seconds within which a standby listener takes over from a dead active one"),
         .init(
             "cluster.lease_seconds", .scalar, "10",
-            "an executor's hold on an account lasts this long unless renewed (a dead executor's accounts move after it)"),
+            "an executor's hold on an account lasts this long unless renewed (a dead executor's accounts move after it)"
+        ),
         .init("http.listen", .scalar, "127.0.0.1:9464", "host:port of /health, /ready, /metrics; empty: off"),
         .init("log.level", .scalar, "info", "trace | debug | info | notice | warning | error | critical"),
         .init("log.format", .scalar, "auto", "auto (text on a terminal, else JSON) | text | json"),

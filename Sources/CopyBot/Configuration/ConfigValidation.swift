@@ -271,7 +271,8 @@ private struct Validator {
         seconds("cluster.lease_seconds", c.cluster.lease, 2...600)
         if c.cluster.role != .all, case .sqlite? = c.store.location {
             error(
-                "cluster.role", "`\(c.cluster.role.rawValue)` needs a PostgreSQL store: an SQLite file serves one process",
+                "cluster.role",
+                "`\(c.cluster.role.rawValue)` needs a PostgreSQL store: an SQLite file serves one process",
                 fix: "use cluster.role: all with SQLite, or set store.url to postgres://…")
         }
         if let name = c.cluster.name, name.count > 100 || name.contains(where: \.isNewline) {

@@ -62,7 +62,9 @@ public final class ServiceState: Sendable {
     /// Like ``refresh(source:feed:engine:breaker:now:)`` for a cluster executor, which runs no
     /// listener: its readiness is the breaker's.
     @discardableResult
-    public func refreshExecutor(engine: EngineStatistics, breaker: CircuitBreaker.Snapshot?) -> ServiceSnapshot {
+    public func refreshExecutor(
+        engine: EngineStatistics, breaker: CircuitBreaker.Snapshot?
+    ) -> ServiceSnapshot {
         update { snapshot in
             snapshot.listens = false
             snapshot.engine = engine

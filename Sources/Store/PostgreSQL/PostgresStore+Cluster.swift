@@ -100,7 +100,8 @@ extension PostgresStore: CopyWorkQueue {
     public func finish(_ sequences: [Int64]) async throws {
         guard !sequences.isEmpty else { return }
         try await read { c in
-            try await c.run("DELETE FROM copy_work WHERE sequence = ANY(\(sequences)::bigint[])", logger: logger)
+            try await c.run(
+                "DELETE FROM copy_work WHERE sequence = ANY(\(sequences)::bigint[])", logger: logger)
         }
     }
 
@@ -113,7 +114,8 @@ extension PostgresStore: CopyWorkQueue {
                 """, logger: logger
             ).map { row in
                 QueueDepth(
-                    account: AccountID(try row("account", as: String.self)), count: Int(try row("n", as: Int64.self)),
+                    account: AccountID(try row("account", as: String.self)),
+                    count: Int(try row("n", as: Int64.self)),
                     oldestQueuedAt: (try row("oldest", as: Int64?.self)).map(UnixTime.init(milliseconds:)))
             }
         }
@@ -166,7 +168,8 @@ extension PostgresStore: ClusterCoordinator {
     private static func member(_ row: PGRow) throws -> ClusterMember {
         ClusterMember(
             role: try row("role"), name: try row("name"), activeListener: try row("active_listener"),
-            seenAt: UnixTime(milliseconds: try row("seen_at")), startedAt: UnixTime(milliseconds: try row("started_at")))
+            seenAt: UnixTime(milliseconds: try row("seen_at")),
+            startedAt: UnixTime(milliseconds: try row("started_at")))
     }
 
     /// One transaction: the accounts' rows are created if missing; `owner`'s leases are renewed;
@@ -176,7 +179,8 @@ extension PostgresStore: ClusterCoordinator {
         _ accounts: [AccountID], owner: String, share: Int, lease: Duration, now: UnixTime
     ) async throws -> [AccountID] {
         let names = accounts.map(\.name)
-        let leaseMilliseconds = lease.components.seconds * 1_000 + lease.components.attoseconds / 1_000_000_000_000_000
+        let leaseMilliseconds =
+            lease.components.seconds * 1_000 + lease.components.attoseconds / 1_000_000_000_000_000
         return try await transaction { c in
             try await c.run(
                 """

@@ -1,0 +1,277 @@
+import Chain
+import ClobStandIn
+import CopyEngine
+import DevNode
+import EVM
+import Foundation
+import Polymarket
+import Testing
+
+@testable import Store
+
+/// copybot as a cluster on PostgreSQL: two listener processes (one active, one standing by) and
+/// three executor processes copy into ten accounts, in live mode against the devnet and the CLOB
+/// stand-in. The active listener and one executor are killed with SIGKILL mid-run: the standby
+/// takes over within `cluster.failover_after`, the other executors take over the dead one's
+/// accounts, and every (account, trade) pair ends with exactly one decision and at most one order.
+@Suite(
+    "cluster: listener failover and executor take-over on PostgreSQL", .serialized, .timeLimit(.minutes(10)),
+    .enabled(if: TestPostgres.enabled, "COPYBOT_TEST_POSTGRES_URL is not set"))
+struct ClusterTests {
+    static let wallets: [Address] = (1...5).map {
+        Address(hi: 0xC1A5_0000_0000_0000 | UInt64($0), mid: 9, lo: UInt32($0))
+    }
+
+    /// Account i follows wallet i mod 5, and the first five also wallet i+1 mod 5.
+    static func followed(by account: Int) -> [Address] {
+        account < 5 ? [wallets[account % 5], wallets[(account + 1) % 5]] : [wallets[account % 5]]
+    }
+
+    static let accountCount = 10
+    static let failoverAfter = 5
+
+    struct Account {
+        var name: AccountID
+        var keyHex: String
+        var key: PrivateKey
+        var credentials: ApiCredentials
+        var wallets: [Address]
+    }
+
+    @Test(
+        "2 listeners, 3 executors, 10 accounts, 2,000+ trades; SIGKILL the active listener and an executor: one decision per (account, trade), at most one order, failover in time"
+    )
+    func failover() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: ServiceTestSupport.executable.path))
+        let (store, storeURL, schema) = try await TestPostgres.freshSchema(prefix: "t_cluster_")
+        do {
+            try await run(store: store, storeURL: storeURL)
+        } catch {
+            await TestPostgres.cleanUp(store, schema: schema)
+            throw error
+        }
+        await TestPostgres.cleanUp(store, schema: schema)
+    }
+
+    func run(store: PostgresStore, storeURL: String) async throws {
+        let registry = try ServiceTestSupport.registry()
+        var configuration = Devnet.Configuration()
+        configuration.webSocketPort = 0
+        configuration.httpPort = 0
+        configuration.blockInterval = .milliseconds(20)
+        configuration.maximumBlocks = 640
+        configuration.chain.seed = 2_026
+        configuration.chain.markets = 40
+        configuration.chain.followedWallets = Self.wallets
+        configuration.chain.followedProbability = 0.5
+        configuration.chain.genesisTimestamp = UInt64(Date().timeIntervalSince1970)
+        let devnet = try Devnet(registry: registry, configuration: configuration)
+        try await devnet.start()
+        let startBlock = devnet.chain.blockNumber
+
+        // Ten accounts, each with a key and API credentials of its own (made here).
+        var accounts: [Account] = []
+        var generator = SystemRandomNumberGenerator()
+        for i in 0..<Self.accountCount {
+            var bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            bytes[0] = 0x01
+            let hex = Hex.encode(bytes)
+            accounts.append(
+                Account(
+                    name: AccountID("a\(i)"), keyHex: hex, key: try PrivateKey(hex: hex),
+                    credentials: ServiceTestSupport.randomCredentials(), wallets: Self.followed(by: i)))
+        }
+        // The stand-in knows every account's key and matches FAK orders against deep books.
+        func level(_ cents: Int) -> BookLevel {
+            BookLevel(
+                price: ExactDecimal("0.\(String(format: "%02d", cents))")!, size: ExactDecimal(1_000_000))
+        }
+        let markets = devnet.chain.tradedTokens.map { token in
+            ClobStandIn.Market(
+                tokenID: token.tokenId, bids: (1...99).map(level), asks: (1...99).reversed().map(level),
+                tickSize: token.tickMicros == 1_000 ? .thousandth : .hundredth, negRisk: token.negRisk)
+        }
+        var standInConfiguration = ClobStandIn.Configuration(
+            credentials: accounts[0].credentials, account: accounts[0].key.address,
+            contracts: try ExchangeContracts(
+                registry: registry, exchange: "CTFExchangeV2", negRiskExchange: "NegRiskCTFExchangeV2",
+                domainVersion: "2"),
+            markets: markets)
+        standInConfiguration.matchesTakerOrders = true
+        standInConfiguration.otherAccounts = accounts.dropFirst().map { ($0.credentials, $0.key.address) }
+        let standIn = ClobStandIn(configuration: standInConfiguration)
+        try await standIn.start()
+
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "copybot-cluster-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let config = directory.appendingPathComponent("copybot.yaml")
+        var yaml = """
+            contracts:
+              file: \(ServiceTestSupport.root.appendingPathComponent("Config/contracts.polygon.yaml").path)
+              abi_dir: \(ServiceTestSupport.root.appendingPathComponent("abi").path)
+            copy:
+              mode: live
+              starting_usdc: 1000000
+              order_lease_seconds: 2
+              risk:
+                max_total_exposure_usdc: 1000000
+                max_position_usdc_per_market: 100000
+                max_position_usdc_per_token: 50000
+                daily_loss_limit_usdc: 1000000
+                max_trade_age_seconds: 86400
+                kill_switch_file: \(directory.appendingPathComponent("KILL").path)
+            accounts:
+
+            """
+        for account in accounts {
+            yaml += """
+                  - name: \(account.name.name)
+                    wallets: [\(account.wallets.map { "\"\($0.checksummed)\"" }.joined(separator: ", "))]
+
+                """
+        }
+        try Data(yaml.utf8).write(to: config)
+        var environment = [
+            "COPYBOT_CHAIN_WS_URLS": devnet.webSocketURL, "COPYBOT_CHAIN_HTTP_URLS": devnet.httpURL,
+            "COPYBOT_STORE_URL": storeURL, "COPYBOT_CHAIN_START_BLOCK": "\(startBlock)",
+            "COPYBOT_CHAIN_STALE_AFTER": "1", "COPYBOT_HTTP_LISTEN": "", "COPYBOT_LOG_LEVEL": "notice",
+            "COPYBOT_CLOB_URL": standIn.baseURL, "COPYBOT_CLOB_REQUESTS_PER_SECOND": "1000",
+            "COPYBOT_CLUSTER_LEASE_SECONDS": "3", "COPYBOT_CLUSTER_FAILOVER_AFTER": "\(Self.failoverAfter)",
+        ]
+        for account in accounts {
+            let prefix = "COPYBOT_ACCOUNT_\(account.name.name.uppercased())_"
+            environment[prefix + "PRIVATE_KEY"] = account.keyHex
+            environment[prefix + "CLOB_API_KEY"] = account.credentials.apiKey
+            environment[prefix + "CLOB_API_SECRET"] = account.credentials.secret
+            environment[prefix + "CLOB_API_PASSPHRASE"] = account.credentials.passphrase
+        }
+        let log = directory.appendingPathComponent("copybot.log")
+        func start(_ name: String, _ role: String) throws -> Process {
+            var env = environment
+            env["COPYBOT_CLUSTER_NAME"] = name
+            return try ServiceTestSupport.startCopybot(
+                env, log: log, config: config.path, arguments: ["--role", role])
+        }
+        func members() async throws -> [ClusterMember] { try await store.allMembers() }
+
+        // The first listener becomes the active one; then the standby and the executors.
+        let listener1 = try start("L1", "listener")
+        let clock = ContinuousClock()
+        var deadline = clock.now + .seconds(30)
+        while clock.now < deadline,
+            try await !members().contains(where: { $0.name == "L1" && $0.activeListener })
+        {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(
+            try await members().contains { $0.name == "L1" && $0.activeListener }, "L1 is the active listener"
+        )
+        let listener2 = try start("L2", "listener")
+        let executors = try ["E1", "E2", "E3"].map { try start($0, "executor") }
+        let producer = Task { try await devnet.run() }
+
+        // Mid-run: kill the active listener and one executor.
+        func decidedCount() async throws -> Int {
+            var total = 0
+            for account in accounts { total += try await store.decisionCounts(account: account.name).total }
+            return total
+        }
+        deadline = clock.now + .seconds(120)
+        while clock.now < deadline, try await decidedCount() < 1_500 {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let decidedAtKill = try await decidedCount()
+        kill(listener1.processIdentifier, SIGKILL)
+        kill(executors[0].processIdentifier, SIGKILL)
+        let killedAt = clock.now
+        var failover: Duration? = nil
+        while clock.now - killedAt < .seconds(30) {
+            if try await members().contains(where: { $0.name == "L2" && $0.activeListener }) {
+                failover = clock.now - killedAt
+                break
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        listener1.waitUntilExit()
+        executors[0].waitUntilExit()
+
+        try await producer.value
+        let head = try #require(devnet.chain.block(tag: .latest))
+        var expected: [AccountID: Set<LogIdentity>] = [:]
+        for account in accounts {
+            expected[account.name] = try ServiceTestSupport.canonicalFills(
+                devnet, registry: registry, wallets: account.wallets, from: startBlock, to: head.number)
+        }
+        var decided: [AccountID: Set<LogIdentity>] = [:]
+        var unresolved = 0
+        deadline = clock.now + .seconds(240)
+        while clock.now < deadline {
+            unresolved = 0
+            var missing = 0
+            for account in accounts {
+                let entries = try await store.decisionEntries(
+                    account: account.name, limit: nil, afterRowID: nil)
+                decided[account.name] = Set(entries.map { LogIdentity(hash: $0.record.key.identity.bytes) })
+                missing += expected[account.name]!.subtracting(decided[account.name]!).count
+                unresolved += try await store.intents(account: account.name, statuses: [.created, .posting])
+                    .count
+            }
+            if missing == 0, unresolved == 0 { break }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        let leases = try await store.leases()
+        for process in [listener2] + executors.dropFirst() {
+            kill(process.processIdentifier, SIGTERM)
+            process.waitUntilExit()
+            #expect(
+                process.terminationReason == .exit && process.terminationStatus == 0, "SIGTERM: clean exit")
+        }
+        await devnet.shutdown()
+        await standIn.stop()
+
+        // Failover within the configured bound.
+        let seconds = failover.map {
+            Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18
+        }
+        #expect(failover != nil, "L2 took over")
+        #expect(
+            failover.map { $0 <= .seconds(Self.failoverAfter) } == true,
+            "failover took \(seconds.map { String(format: "%.2f", $0) } ?? "-") s (bound \(Self.failoverAfter) s)"
+        )
+        #expect(
+            decidedAtKill >= 1_500 && decidedAtKill < expected.values.map(\.count).reduce(0, +),
+            "killed mid-run")
+        // The dead executor's accounts went to the living ones.
+        #expect(!leases.contains { $0.owner == "E1" }, "E1's accounts were taken over: \(leases)")
+
+        // Every (account, trade) pair decided exactly once.
+        let trades = Set(expected.values.flatMap { $0 })
+        #expect(trades.count >= 2_000, "enough target trades (\(trades.count))")
+        #expect(unresolved == 0, "\(unresolved) orders left unresolved")
+        let accepted = standIn.acceptedOrders
+        for account in accounts {
+            let want = expected[account.name]!
+            let entries = try await store.decisionEntries(account: account.name, limit: nil, afterRowID: nil)
+            let keys = Set(entries.map { LogIdentity(hash: $0.record.key.identity.bytes) })
+            #expect(entries.count == keys.count, "\(account.name): one decision per trade")
+            #expect(
+                keys == want,
+                "\(account.name): missing \(want.subtracting(keys).count), extra \(keys.subtracting(want).count) of \(want.count)"
+            )
+            // At most one order per (account, trade), and every copy is exactly its order.
+            let orders = accepted.filter { $0.owner == account.credentials.apiKey }
+            #expect(
+                Set(orders.map(\.order.salt)).count == orders.count, "\(account.name): a trade ordered twice")
+            let copied = entries.compactMap { entry -> String? in
+                if case .copied(let order) = entry.record.decision { return order.orderHash?.hex }
+                return nil
+            }
+            #expect(Set(copied) == Set(orders.map(\.orderHash)), "\(account.name): copies and orders differ")
+            #expect(
+                orders.allSatisfy { $0.order.maker == account.key.address }, "\(account.name): its own key")
+            #expect(!copied.isEmpty, "\(account.name) copied something")
+        }
+    }
+}
