@@ -11,6 +11,7 @@ let package = Package(
         .package(name: "copybot", path: ".."),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         .executableTarget(
@@ -68,6 +69,21 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Benchmarks/LoopbackLatency"
+        ),
+        // Not a package-benchmark suite: decisions per second with 1, 2 and 4 executor processes
+        // on one PostgreSQL. swift run -c release --scratch-path .build-bench cluster-throughput
+        .executableTarget(
+            name: "cluster-throughput",
+            dependencies: [
+                .product(name: "ClobStandIn", package: "copybot"),
+                .product(name: "CopyEngine", package: "copybot"),
+                .product(name: "Store", package: "copybot"),
+                .product(name: "EVM", package: "copybot"),
+                .product(name: "Polymarket", package: "copybot"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            path: "Benchmarks/ClusterThroughput"
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -18,7 +18,8 @@ public struct StateReports: Sendable {
     }
 
     let store: any CopyBotStore
-    let account: AccountID
+    /// The account reported on.
+    public let account: AccountID
     let startingCash: Fixed6
 
     /// Creates reports over `store` for `account`, whose ledger starts from `startingCash`: the
@@ -117,17 +118,28 @@ public struct StateReports: Sendable {
     /// What `copybot status` shows: stored state, and the running service's live state when its
     /// `/ready` endpoint answers (`live` is that endpoint's JSON, or nil).
     public func status(mode: String, live: String?) async throws -> String {
+        (try await overview(live: live) + accountStatus(mode: mode)).joined(separator: "\n")
+    }
+
+    /// What every account shares: the chain checkpoint and the running service's state.
+    public func overview(live: String?) async throws -> [String] {
+        let chain = try await store.loadState(stream: "polygon")
+        return [
+            "chain: checkpoint \(chain.map { "#\($0.cursor.number) \($0.cursor.hash.hex.prefix(10))…" } ?? "none yet")",
+            "service: \(live ?? "not reachable (not running, or http.listen is off)")",
+        ]
+    }
+
+    /// This account's lines: mode, decisions, unresolved orders, cash, exposure, PnL, last failures.
+    public func accountStatus(mode: String) async throws -> [String] {
         let counts = try await store.decisionCounts(account: account)
         let ledger = try await self.ledger()
-        let chain = try await store.loadState(stream: "polygon")
         let unresolved = try await store.intents(account: account, statuses: [.created, .posting, .open])
         let failures = try await store.latestDecisionEntries(account: account, limit: 5, kind: "failed")
             .map(\.record)
         let today = ledger.dailyPnL
         var lines = [
             "mode: \(mode)",
-            "chain: checkpoint \(chain.map { "#\($0.cursor.number) \($0.cursor.hash.hex.prefix(10))…" } ?? "none yet")",
-            "service: \(live ?? "not reachable (not running, or http.listen is off)")",
             "decisions: \(counts.total) — \(counts.copied) copied, \(counts.skipped) skipped, \(counts.failed) failed"
                 + (counts.retractedAfterCopy > 0
                     ? "; \(counts.retractedAfterCopy) copies whose trade a reorg removed (not unwound)" : ""),
@@ -141,7 +153,54 @@ public struct StateReports: Sendable {
                 lines.append("  \(Self.timestamp(record.decidedAt)) \(record.decision.explanation)")
             }
         }
-        return lines.joined(separator: "\n")
+        return lines
+    }
+
+    /// The cluster (PostgreSQL): members with their role and last report, the active listener,
+    /// the account leases, and each account's queue depth and the age of its oldest trade. Nil
+    /// for an SQLite store.
+    public static func clusterStatus(
+        _ opened: OpenedStore, lease: Duration, now: UnixTime = SystemWallClock().now()
+    )
+        async throws -> [String]?
+    {
+        guard let cluster = opened.cluster else { return nil }
+        let members = try await cluster.coordinator.members(seenSince: UnixTime(milliseconds: 0))
+        let leases = try await cluster.coordinator.leases()
+        let depths = try await cluster.queue.depths()
+        let alive = UnixTime(milliseconds: now.milliseconds - 2 * lease.components.seconds * 1_000)
+        var lines = ["cluster:"]
+        let active = members.first { $0.activeListener && $0.seenAt >= alive }
+        lines.append("  active listener: \(active?.name ?? "none (no listener has reported lately)")")
+        if members.isEmpty { lines.append("  members: none yet") }
+        for member in members {
+            let age = max(0, now.milliseconds - member.seenAt.milliseconds)
+            let state = member.seenAt >= alive ? "up" : "gone"
+            let held = leases.filter { $0.owner == member.name && $0.expiresAt >= now }.map(\.account.name)
+            lines.append(
+                "  \(member.name): \(member.role), \(state), seen \(Self.age(age)) ago"
+                    + (member.activeListener && member.seenAt >= alive ? ", active listener" : "")
+                    + (held.isEmpty ? "" : ", accounts \(held.joined(separator: ","))"))
+        }
+        for lease in leases where lease.owner == nil || lease.expiresAt < now {
+            lines.append("  account \(lease.account.name): not held by any executor")
+        }
+        if depths.isEmpty {
+            lines.append("  queue: empty")
+        } else {
+            for depth in depths {
+                let lag =
+                    depth.oldestQueuedAt.map { Self.age(max(0, now.milliseconds - $0.milliseconds)) } ?? "-"
+                lines.append("  queue \(depth.account.name): \(depth.count) trades waiting, oldest \(lag)")
+            }
+        }
+        return lines
+    }
+
+    /// `1.2 s`, `3 min`.
+    static func age(_ milliseconds: Int64) -> String {
+        milliseconds < 60_000
+            ? String(format: "%.1f s", Double(milliseconds) / 1000) : "\(milliseconds / 60_000) min"
     }
 
     /// `2026-11-30T08:49:01.123Z`.

@@ -13,15 +13,26 @@ struct StateOptions: ParsableArguments {
     @Option(name: .long, help: "The configuration file.")
     var config: String = CopyBotConfiguration.defaultPath
 
-    /// The configuration and the reports over its store; `body` runs with them, and the store is
-    /// closed after it.
-    func withReports(_ body: (CopyBotConfiguration, StateReports) async throws -> Void) async throws {
+    @Option(name: .long, help: "Only this account (a name under `accounts:`); all accounts when omitted.")
+    var account: String?
+
+    /// The configuration, the reports of the chosen accounts over its store, and the store; `body`
+    /// runs with them, and the store is closed after it.
+    func withReports(
+        _ body: (CopyBotConfiguration, [StateReports], OpenedStore) async throws -> Void
+    ) async throws {
         let configuration: CopyBotConfiguration
         do {
             configuration = try CopyBotConfiguration.load(
                 path: config, environment: ProcessInfo.processInfo.environment)
         } catch {
             throw ValidationError("\(error)\nrun `copybot config check` for every issue and its fix")
+        }
+        let accounts = configuration.effectiveAccounts.filter { account == nil || $0.name.name == account }
+        if accounts.isEmpty {
+            throw ValidationError(
+                "no account named \(account ?? "") in \(config); the accounts are: \(configuration.effectiveAccounts.map(\.name.name).joined(separator: ", "))"
+            )
         }
         var logger = Logger(label: "copybot")
         logger.logLevel = .warning
@@ -35,7 +46,11 @@ struct StateOptions: ParsableArguments {
         }
         do {
             try await body(
-                configuration, StateReports(store: opened.store, startingCash: configuration.startingCash))
+                configuration,
+                accounts.map {
+                    StateReports(
+                        store: opened.store, account: $0.name, startingCash: $0.configuration.startingCash)
+                }, opened)
         } catch {
             await opened.close()
             throw error
@@ -56,12 +71,14 @@ struct StatusCommand: AsyncParsableCommand {
     @OptionGroup var options: StateOptions
 
     func run() async throws {
-        try await options.withReports { configuration, reports in
-            try await Self.status(configuration: configuration, reports: reports)
+        try await options.withReports { configuration, reports, opened in
+            try await Self.status(configuration: configuration, reports: reports, opened: opened)
         }
     }
 
-    static func status(configuration: CopyBotConfiguration, reports: StateReports) async throws {
+    static func status(
+        configuration: CopyBotConfiguration, reports: [StateReports], opened: OpenedStore
+    ) async throws {
         var live: String?
         if let listen = configuration.http.listen {
             let http = HTTPClient(eventLoopGroupProvider: .singleton)
@@ -76,7 +93,23 @@ struct StatusCommand: AsyncParsableCommand {
             }
             try await http.shutdown()
         }
-        print(try await reports.status(mode: configuration.copy.mode.rawValue, live: live))
+        let modes = Dictionary(
+            configuration.effectiveAccounts.map { ($0.name, $0.configuration.copy.mode.rawValue) },
+            uniquingKeysWith: { a, _ in a })
+        if reports.count == 1, configuration.accounts.isEmpty {
+            print(try await reports[0].status(mode: modes[reports[0].account] ?? "", live: live))
+        } else {
+            print(try await reports[0].overview(live: live).joined(separator: "\n"))
+            for report in reports {
+                print("account \(report.account.name):")
+                for line in try await report.accountStatus(mode: modes[report.account] ?? "") {
+                    print("  " + line)
+                }
+            }
+        }
+        if let cluster = try await StateReports.clusterStatus(opened, lease: configuration.cluster.lease) {
+            print(cluster.joined(separator: "\n"))
+        }
     }
 }
 
@@ -100,8 +133,10 @@ struct TradesCommand: AsyncParsableCommand {
     var limit: Int?
 
     func run() async throws {
-        try await options.withReports { _, reports in
-            for line in try await reports.trades(format: format, limit: limit) { print(line) }
+        try await options.withReports { _, reports, _ in
+            for report in reports {
+                for line in try await report.trades(format: format, limit: limit) { print(line) }
+            }
         }
     }
 }
@@ -121,8 +156,13 @@ struct PositionsCommand: AsyncParsableCommand {
     var format: StateReports.Format = .text
 
     func run() async throws {
-        try await options.withReports { _, reports in
-            for line in try await reports.positions(format: format) { print(line) }
+        try await options.withReports { configuration, reports, _ in
+            for report in reports {
+                if format == .text, !configuration.accounts.isEmpty {
+                    print("account \(report.account.name):")
+                }
+                for line in try await report.positions(format: format) { print(line) }
+            }
         }
     }
 }

@@ -198,6 +198,7 @@ struct ClusterTests {
         executors[0].waitUntilExit()
 
         try await producer.value
+        let producerDoneAt = clock.now
         let head = try #require(devnet.chain.block(tag: .latest))
         var expected: [AccountID: Set<LogIdentity>] = [:]
         for account in accounts {
@@ -221,7 +222,14 @@ struct ClusterTests {
             if missing == 0, unresolved == 0 { break }
             try await Task.sleep(for: .milliseconds(250))
         }
+        let allDecidedAt = clock.now
         let leases = try await store.leases()
+        // `copybot status` shows the cluster: the active listener, the executors and their
+        // accounts, the queues; and each account.
+        let status = try ServiceTestSupport.runCopybot(
+            ["status"], environment: environment, config: config.path)
+        let trades = try ServiceTestSupport.runCopybot(
+            ["trades", "--account", "a3", "--format", "jsonl"], environment: environment, config: config.path)
         for process in [listener2] + executors.dropFirst() {
             kill(process.processIdentifier, SIGTERM)
             process.waitUntilExit()
@@ -231,10 +239,14 @@ struct ClusterTests {
         await devnet.shutdown()
         await standIn.stop()
 
-        // Failover within the configured bound.
+        let pairs = expected.values.map(\.count).reduce(0, +)
         let seconds = failover.map {
             Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18
         }
+        print(
+            "cluster: \(pairs) (account, trade) pairs, killed at \(decidedAtKill) decided, failover \(seconds.map { String(format: "%.2f", $0) } ?? "-") s, all decided \((allDecidedAt - killedAt).components.seconds) s after the kill, \((allDecidedAt - producerDoneAt).components.seconds) s after the last block"
+        )
+        // Failover within the configured bound.
         #expect(failover != nil, "L2 took over")
         #expect(
             failover.map { $0 <= .seconds(Self.failoverAfter) } == true,
@@ -246,9 +258,20 @@ struct ClusterTests {
         // The dead executor's accounts went to the living ones.
         #expect(!leases.contains { $0.owner == "E1" }, "E1's accounts were taken over: \(leases)")
 
+        #expect(status.status == 0, "\(status.output)")
+        #expect(status.output.contains("active listener: L2"), "\(status.output)")
+        #expect(status.output.contains("L1: listener, gone"), "\(status.output)")
+        #expect(status.output.contains("E2: executor, up"), "\(status.output)")
+        #expect(status.output.contains("queue: empty"), "\(status.output)")
+        for account in accounts { #expect(status.output.contains("account \(account.name.name):")) }
+        #expect(trades.status == 0)
+        let lines = trades.output.split(separator: "\n")
+        #expect(lines.count == expected[AccountID("a3")]!.count, "trades --account a3 lists a3's decisions")
+        #expect(lines.allSatisfy { $0.contains("\"account\":\"a3\"") })
+
         // Every (account, trade) pair decided exactly once.
-        let trades = Set(expected.values.flatMap { $0 })
-        #expect(trades.count >= 2_000, "enough target trades (\(trades.count))")
+        let targetTrades = Set(expected.values.flatMap { $0 })
+        #expect(targetTrades.count >= 2_000, "enough target trades (\(targetTrades.count))")
         #expect(unresolved == 0, "\(unresolved) orders left unresolved")
         let accepted = standIn.acceptedOrders
         for account in accounts {

@@ -131,16 +131,18 @@ struct PostgresRunTests {
         #expect(expected.subtracting(decided).isEmpty, "canonical fills without a decision")
 
         // The CLI reads the same database.
-        let status = try Self.copybot(["status"], environment: environment)
+        let status = try ServiceTestSupport.runCopybot(["status"], environment: environment)
         #expect(status.status == 0, "\(status.output)")
         #expect(status.output.contains("chain: checkpoint #\(head.number)"), "\(status.output)")
         #expect(status.output.contains("decisions: \(decisions.count) —"), "\(status.output)")
-        let trades = try Self.copybot(["trades", "--format", "jsonl"], environment: environment)
+        let trades = try ServiceTestSupport.runCopybot(
+            ["trades", "--format", "jsonl"], environment: environment)
         #expect(trades.status == 0, "\(trades.output)")
         let lines = trades.output.split(separator: "\n")
         #expect(lines.count == decisions.count)
         #expect(lines.allSatisfy { $0.hasPrefix("{\"decided_at\":") })
-        let positions = try Self.copybot(["positions", "--format", "jsonl"], environment: environment)
+        let positions = try ServiceTestSupport.runCopybot(
+            ["positions", "--format", "jsonl"], environment: environment)
         #expect(positions.status == 0, "\(positions.output)")
     }
 
@@ -200,24 +202,4 @@ struct PostgresRunTests {
 
     /// Runs `copybot <arguments> --config Config/copybot.yaml` to its end; its exit status and
     /// output (stdout and stderr).
-    static func copybot(
-        _ arguments: [String], environment: [String: String]
-    ) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = ServiceTestSupport.executable
-        process.arguments =
-            arguments + [
-                "--config", ServiceTestSupport.root.appendingPathComponent("Config/copybot.yaml").path,
-            ]
-        process.currentDirectoryURL = ServiceTestSupport.root
-        process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("COPYBOT_") }
-            .merging(environment) { $1 }
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
-    }
 }

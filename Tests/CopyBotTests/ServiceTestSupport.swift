@@ -55,6 +55,27 @@ enum ServiceTestSupport {
         return process
     }
 
+    /// Runs a `copybot` command (`arguments`, then `--config`) to its end; its exit status and
+    /// output (standard output and error together).
+    static func runCopybot(
+        _ arguments: [String], environment: [String: String], config: String? = nil
+    ) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments =
+            arguments + ["--config", config ?? root.appendingPathComponent("Config/copybot.yaml").path]
+        process.currentDirectoryURL = root
+        process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("COPYBOT_") }
+            .merging(environment) { $1 }
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+    }
+
     /// The canonical fills of `wallets` in `from...to`, as the listener identifies them.
     static func canonicalFills(
         _ devnet: Devnet, registry: ExchangeRegistry, wallets: [Address], from: UInt64, to: UInt64
