@@ -29,6 +29,7 @@ public final class LoopbackWebSocketServer: Sendable {
     private let maxMessageBytes: Int
     private let tls: LoopbackTLSFiles?
     private let capturedHeaders: [String]
+    private let threadName: String
 
     private struct Lifecycle {
         var port: Int
@@ -39,12 +40,14 @@ public final class LoopbackWebSocketServer: Sendable {
     /// A server for `host:port`; port 0 picks a free port at the first ``start()`` and keeps it for
     /// later restarts. Messages from clients above `maxMessageBytes` drop that client. With `tls`
     /// it speaks `wss://` only. `capturedHeaders` names non-standard request headers (e.g.
-    /// `x-api-key`) to record in each client's ``handshake(of:)``.
+    /// `x-api-key`) to record in each client's ``handshake(of:)``. `threadName` names the service
+    /// thread (at most 15 characters are kept).
     public init(
         host: String = "127.0.0.1", port: Int = 0, maxMessageBytes: Int = 16 * 1024 * 1024,
-        tls: LoopbackTLSFiles? = nil, capturedHeaders: [String] = []
+        tls: LoopbackTLSFiles? = nil, capturedHeaders: [String] = [], threadName: String = "lws-devnode"
     ) {
         self.host = host
+        self.threadName = threadName
         self.capturedHeaders = capturedHeaders.map { $0.lowercased() }
         self.maxMessageBytes = maxMessageBytes
         self.tls = tls
@@ -82,7 +85,7 @@ public final class LoopbackWebSocketServer: Sendable {
             events: eventsContinuation, ready: ready)
         let thread: ServiceThread
         do {
-            thread = try ServiceThread.start(name: "lws-devnode", body: { loop.run() })
+            thread = try ServiceThread.start(name: threadName, body: { loop.run() })
         } catch {
             lifecycle.withLock { $0.starting = false }
             throw .threadStartFailed(code: error.code)

@@ -219,7 +219,10 @@ extension LibWebSocketsTests {
                     #expect(
                         deliveredKeys.intersection(orphaned).isSubset(of: Set(seen.retracted.map(Self.key))))
                 }
-                #expect(status.reorgs > 0 && status.rangeSplits > 0)
+                // The chain reorganised (whether the listener met a reorg above its checkpoint or
+                // read past it in a resync depends on timing; either way the set above is exact).
+                #expect(!orphaned.isEmpty, "the devnet reorganised")
+                #expect(status.rangeSplits > 0)
                 #expect(status.reconnects + status.staleResubscribes > 0)
                 #expect(statistics.malformedFrames + statistics.unknownSubscriptions > 0)
             }

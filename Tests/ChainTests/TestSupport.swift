@@ -53,8 +53,11 @@ final class ServerHarness: Sendable {
     private let recorded = EventLog()
     private let consumer = Mutex<Task<Void, Never>?>(nil)
 
+    /// The server thread's name, unique in the process (other suites run devnets at the same time).
+    let threadName = "lws-h\(UInt32.random(in: 0...UInt32.max))"
+
     init(echo: Bool = false) async throws {
-        server = LoopbackWebSocketServer()
+        server = LoopbackWebSocketServer(threadName: threadName)
         try await server.start()
         let server = self.server
         let recorded = self.recorded

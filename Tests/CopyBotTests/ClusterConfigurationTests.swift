@@ -53,7 +53,8 @@ struct ClusterConfigurationTests {
         let result = try ServiceTestSupport.runCopybot(
             ["run", "--role", "executor"],
             environment: [
-                "COPYBOT_STORE_URL": "sqlite:\(FileManager.default.temporaryDirectory.path)/copybot-role-\(UUID()).sqlite"
+                "COPYBOT_STORE_URL":
+                    "sqlite:\(FileManager.default.temporaryDirectory.path)/copybot-role-\(UUID()).sqlite"
             ])
         #expect(result.status == 1)
         #expect(result.output.contains("needs a PostgreSQL store"), "\(result.output)")
