@@ -130,9 +130,9 @@ final class ClusterExecutor: Sendable {
             try Task.checkCancellation()
             do {
                 try await balance(names)
-            } catch is CancellationError {
-                throw CancellationError()
             } catch {
+                // A shutdown cancels the query in flight (the store reports it as its own error).
+                if Task.isCancelled { throw CancellationError() }
                 logger.error("could not renew the account leases: \(error)")
             }
             try await Task.sleep(for: lease / 3)
