@@ -328,6 +328,7 @@ public final class CopyBotApplication: Sendable {
                                             activeListener: self.activeListener.withLock { $0 },
                                             seenAt: SystemWallClock().now(), startedAt: started))
                                 } catch {
+                                    if Task.isCancelled { throw CancellationError() }
                                     self.logger.error("cluster heartbeat failed: \(error)")
                                 }
                                 try await Task.sleep(for: self.configuration.cluster.lease / 3)
