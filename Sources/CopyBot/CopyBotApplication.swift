@@ -195,7 +195,12 @@ public final class CopyBotApplication: Sendable {
                 // In a cluster, a pass starts once this process is the elected listener, and
                 // queues each trade for the executors instead of deciding it.
                 var leadership: (any Leadership)? = nil
-                defer { if let leadership { Task { await leadership.resign() } } }
+                defer {
+                    if let leadership {
+                        self.activeListener.withLock { $0 = false }
+                        Task { await leadership.resign() }
+                    }
+                }
                 while true {
                     if let cluster, leadership == nil {
                         guard let elected = try await self.awaitLeadership(cluster.election, member: member)

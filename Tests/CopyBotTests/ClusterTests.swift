@@ -45,7 +45,8 @@ struct ClusterTests {
         try #require(FileManager.default.isExecutableFile(atPath: ServiceTestSupport.executable.path))
         let (store, storeURL, schema) = try await TestPostgres.freshSchema(prefix: "t_cluster_")
         do {
-            try await run(store: store, storeURL: storeURL)
+            // Seven processes: not alongside the listener's all-faults run (see ExclusiveRun).
+            try await ExclusiveRun.run("heavy-tests") { try await run(store: store, storeURL: storeURL) }
         } catch {
             await TestPostgres.cleanUp(store, schema: schema)
             throw error

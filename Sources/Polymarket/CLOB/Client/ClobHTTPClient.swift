@@ -93,18 +93,7 @@ public struct ClobHTTPClient: ClobAPI, MarketParametersSource {
     public func book(tokenID: UInt256) async throws(ClobError) -> OrderBook {
         let answer = try await perform(
             .GET, path: "/book", query: "token_id=\(tokenID.decimalString)", idempotent: true)
-        let object = try Self.object(answer)
-        guard let tick = Self.text(object["tick_size"]).flatMap({ TickSize(text: $0) }) else {
-            throw ClobError(
-                kind: .invalidResponse, status: answer.status, message: "book has no valid tick_size")
-        }
-        let minimum = Self.text(object["min_order_size"]).flatMap { ExactDecimal($0) } ?? ExactDecimal(0)
-        let negRisk = (object["neg_risk"] as? Bool) ?? false
-        return OrderBook(
-            market: Self.text(object["market"]) ?? "", tokenID: tokenID,
-            bids: try Self.levels(object["bids"]), asks: try Self.levels(object["asks"]),
-            parameters: MarketParameters(tickSize: tick, minOrderSize: minimum, negRisk: negRisk),
-            hash: Self.text(object["hash"]), timestamp: Self.text(object["timestamp"]))
+        return try OrderBookParser.parse(answer.body, tokenID: tokenID, status: answer.status)
     }
 
     public func tickSize(tokenID: UInt256) async throws(ClobError) -> TickSize {
@@ -521,24 +510,6 @@ public struct ClobHTTPClient: ClobAPI, MarketParametersSource {
         case let n as NSNumber: n.stringValue
         default: nil
         }
-    }
-
-    static func levels(_ value: Any?) throws(ClobError) -> [BookLevel] {
-        guard let value else { return [] }
-        guard let items = value as? [[String: Any]] else {
-            throw ClobError(kind: .invalidResponse, message: "book levels are not a list of objects")
-        }
-        var levels: [BookLevel] = []
-        levels.reserveCapacity(items.count)
-        for item in items {
-            guard let price = text(item["price"]).flatMap({ ExactDecimal($0) }),
-                let size = text(item["size"]).flatMap({ ExactDecimal($0) })
-            else {
-                throw ClobError(kind: .invalidResponse, message: "a book level has no valid price or size")
-            }
-            levels.append(BookLevel(price: price, size: size))
-        }
-        return levels
     }
 
     static func credentials(_ answer: Answer) throws(ClobError) -> ApiCredentials {
