@@ -460,74 +460,83 @@ public final class CopyBotApplication: Sendable {
     ) async throws -> Bool {
         let pipeline = CopyPipeline(maxConcurrency: configuration.copy.executors)
         let logger = self.logger
+        // At a graceful shutdown the trades in flight are finished and acknowledged.
+        return try await pass(source: source, generation: generation) {
+            try await pipeline.run(
+                TradeFeedSequence(feed: feed),
+                lane: { $0.trade.tokenId },
+                handle: { event -> [CopyDecision]? in
+                    guard !Task.isCancelled else { return nil }
+                    let wallet = event.trade.wallet
+                    let targets = engines.filter {
+                        $0.wallets.contains(wallet) && $0.engine != nil
+                    }
+                    self.report(
+                        event, name: targets.lazy.compactMap { $0.names[wallet] }.first ?? "")
+                    // Not cancelled with the service: a started trade is finished.
+                    return await Task {
+                        let started = ContinuousClock.now
+                        defer { metrics.recordDecisionLatency(ContinuousClock.now - started) }
+                        let blockTime = await blocks.time(
+                            of: event.trade.blockNumber, head: source.status.head,
+                            now: SystemWallClock().now())
+                        if targets.count == 1 {
+                            return [
+                                await Self.decide(
+                                    event, engine: targets[0].engine!, blockTime: blockTime,
+                                    logger: logger)
+                            ]
+                        }
+                        return await withTaskGroup(of: CopyDecision.self) { group in
+                            for target in targets {
+                                group.addTask {
+                                    await Self.decide(
+                                        event, engine: target.engine!, blockTime: blockTime,
+                                        logger: logger)
+                                }
+                            }
+                            return await group.reduce(into: []) { $0.append($1) }
+                        }
+                    }.value
+                },
+                completed: { event, decisions in
+                    // A store failure is not a decision: leave the trade unacknowledged
+                    // so it is delivered again (after a restart at the latest).
+                    guard let decisions else { return }
+                    if decisions.contains(where: {
+                        if case .failed(.store) = $0 { true } else { false }
+                    }) {
+                        return
+                    }
+                    do {
+                        try await Task { try await feed.acknowledge(event) }.value
+                    } catch {
+                        logger.error(
+                            "could not acknowledge trade \(event.identity.hash.hex): \(error)")
+                    }
+                })
+        }
+    }
+
+    /// One listener pass: the source, a watch for a reload after `generation`, and `work` (the
+    /// consumers) together, until a graceful shutdown, that reload, or a failure (thrown); returns
+    /// whether it ended for a reload. The source ends only when cancelled.
+    private func pass(
+        source: EventSource, generation: Int, alongside others: [@Sendable () async throws -> Void] = [],
+        _ work: @escaping @Sendable () async throws -> Void
+    ) async throws -> Bool {
         do {
             try await cancelWhenGracefulShutdown {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask { try await source.run() }
                     group.addTask { try await self.waitForReload(after: generation) }
-                    group.addTask {
-                        try await pipeline.run(
-                            TradeFeedSequence(feed: feed),
-                            lane: { $0.trade.tokenId },
-                            handle: { event -> [CopyDecision]? in
-                                guard !Task.isCancelled else { return nil }
-                                let wallet = event.trade.wallet
-                                let targets = engines.filter {
-                                    $0.wallets.contains(wallet) && $0.engine != nil
-                                }
-                                self.report(
-                                    event, name: targets.lazy.compactMap { $0.names[wallet] }.first ?? "")
-                                // Not cancelled with the service: a started trade is finished.
-                                return await Task {
-                                    let started = ContinuousClock.now
-                                    defer { metrics.recordDecisionLatency(ContinuousClock.now - started) }
-                                    let blockTime = await blocks.time(
-                                        of: event.trade.blockNumber, head: source.status.head,
-                                        now: SystemWallClock().now())
-                                    if targets.count == 1 {
-                                        return [
-                                            await Self.decide(
-                                                event, engine: targets[0].engine!, blockTime: blockTime,
-                                                logger: logger)
-                                        ]
-                                    }
-                                    return await withTaskGroup(of: CopyDecision.self) { group in
-                                        for target in targets {
-                                            group.addTask {
-                                                await Self.decide(
-                                                    event, engine: target.engine!, blockTime: blockTime,
-                                                    logger: logger)
-                                            }
-                                        }
-                                        return await group.reduce(into: []) { $0.append($1) }
-                                    }
-                                }.value
-                            },
-                            completed: { event, decisions in
-                                // A store failure is not a decision: leave the trade unacknowledged
-                                // so it is delivered again (after a restart at the latest).
-                                guard let decisions else { return }
-                                if decisions.contains(where: {
-                                    if case .failed(.store) = $0 { true } else { false }
-                                }) {
-                                    return
-                                }
-                                do {
-                                    try await Task { try await feed.acknowledge(event) }.value
-                                } catch {
-                                    logger.error(
-                                        "could not acknowledge trade \(event.identity.hash.hex): \(error)")
-                                }
-                            })
-                    }
-                    // The pipeline ends when the source does; the source ends only when cancelled.
+                    group.addTask { try await work() }
+                    for other in others { group.addTask { try await other() } }
                     try await group.next()
                     group.cancelAll()
                 }
             }
-        } catch is CancellationError {
-            // Graceful shutdown: in-flight trades are finished and acknowledged.
-        }
+        } catch is CancellationError {}
         return reloads.withLock { $0 } != generation
     }
 
@@ -568,41 +577,30 @@ public final class CopyBotApplication: Sendable {
         source: EventSource, feed: TradeFeed, queueingFor accounts: [AccountEngine], queue: any CopyWorkQueue,
         leadership: any Leadership, blocks: BlockClock, generation: Int
     ) async throws -> Bool {
-        do {
-            try await cancelWhenGracefulShutdown {
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask { try await source.run() }
-                    group.addTask { try await self.waitForReload(after: generation) }
-                    group.addTask {
-                        while true {
-                            try await Task.sleep(for: .seconds(1))
-                            do { try await leadership.confirm() } catch {
-                                self.activeListener.withLock { $0 = false }
-                                throw ApplicationError("lost the listener leadership: \(error)")
-                            }
-                        }
-                    }
-                    group.addTask {
-                        while let event = try await feed.next() {
-                            let wallet = event.trade.wallet
-                            let targets = accounts.filter { $0.wallets.contains(wallet) }
-                            self.report(event, name: targets.lazy.compactMap { $0.names[wallet] }.first ?? "")
-                            let blockTime = await blocks.time(
-                                of: event.trade.blockNumber, head: source.status.head,
-                                now: SystemWallClock().now())
-                            let trade = Self.copyTrade(event, blockTime: blockTime)
-                            try await queue.enqueue(
-                                targets.map { CopyWorkItem(account: $0.account, trade: trade) },
-                                at: SystemWallClock().now())
-                            try await feed.acknowledge(event)
-                        }
-                    }
-                    try await group.next()
-                    group.cancelAll()
+        let confirm: @Sendable () async throws -> Void = {
+            while true {
+                try await Task.sleep(for: .seconds(1))
+                do { try await leadership.confirm() } catch {
+                    self.activeListener.withLock { $0 = false }
+                    throw ApplicationError("lost the listener leadership: \(error)")
                 }
             }
-        } catch is CancellationError {}
-        return reloads.withLock { $0 } != generation
+        }
+        return try await pass(source: source, generation: generation, alongside: [confirm]) {
+            while let event = try await feed.next() {
+                let wallet = event.trade.wallet
+                let targets = accounts.filter { $0.wallets.contains(wallet) }
+                self.report(event, name: targets.lazy.compactMap { $0.names[wallet] }.first ?? "")
+                let blockTime = await blocks.time(
+                    of: event.trade.blockNumber, head: source.status.head,
+                    now: SystemWallClock().now())
+                let trade = Self.copyTrade(event, blockTime: blockTime)
+                try await queue.enqueue(
+                    targets.map { CopyWorkItem(account: $0.account, trade: trade) },
+                    at: SystemWallClock().now())
+                try await feed.acknowledge(event)
+            }
+        }
     }
 
     /// The decision for `event`, retrying while the store fails (a full disk, a locked file):

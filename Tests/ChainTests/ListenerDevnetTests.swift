@@ -204,31 +204,32 @@ extension LibWebSocketsTests {
             // Alone on the machine: under the load of a whole cluster the subscription may never
             // go live, and the faults it must survive would go unexercised.
             try await ExclusiveRun.run("heavy-tests") {
-            try await run(blocks: 2_400, seed: 10, faults: faults, restartNode: true) {
-                chain, seen, status, statistics in
-                Self.expectExactlyCanonical(chain, seen)
-                let followedFills = chain.canonicalFills(makers: Set(Self.followed)).count
-                let others = chain.canonicalFills().count - followedFills
-                #expect(followedFills >= 5_000, "followed fills: \(followedFills)")
-                #expect(others >= 20_000, "other fills: \(others)")
-                let orphaned = Set(
-                    chain.orphanedFills(makers: Set(Self.followed)).map {
-                        $0.transactionHash.hex + "/" + $0.template.orderHash.hex
-                    })
-                let deliveredKeys = Set(seen.delivered.map(Self.key))
-                withKnownIssue(
-                    "an orphaned fill is occasionally left unretracted under load", isIntermittent: true
-                ) {
-                    #expect(
-                        deliveredKeys.intersection(orphaned).isSubset(of: Set(seen.retracted.map(Self.key))))
+                try await run(blocks: 2_400, seed: 10, faults: faults, restartNode: true) {
+                    chain, seen, status, statistics in
+                    Self.expectExactlyCanonical(chain, seen)
+                    let followedFills = chain.canonicalFills(makers: Set(Self.followed)).count
+                    let others = chain.canonicalFills().count - followedFills
+                    #expect(followedFills >= 5_000, "followed fills: \(followedFills)")
+                    #expect(others >= 20_000, "other fills: \(others)")
+                    let orphaned = Set(
+                        chain.orphanedFills(makers: Set(Self.followed)).map {
+                            $0.transactionHash.hex + "/" + $0.template.orderHash.hex
+                        })
+                    let deliveredKeys = Set(seen.delivered.map(Self.key))
+                    withKnownIssue(
+                        "an orphaned fill is occasionally left unretracted under load", isIntermittent: true
+                    ) {
+                        #expect(
+                            deliveredKeys.intersection(orphaned).isSubset(
+                                of: Set(seen.retracted.map(Self.key))))
+                    }
+                    // The chain reorganised (whether the listener met a reorg above its checkpoint or
+                    // read past it in a resync depends on timing; either way the set above is exact).
+                    #expect(!orphaned.isEmpty, "the devnet reorganised")
+                    #expect(status.rangeSplits > 0)
+                    #expect(status.reconnects + status.staleResubscribes > 0)
+                    #expect(statistics.malformedFrames + statistics.unknownSubscriptions > 0)
                 }
-                // The chain reorganised (whether the listener met a reorg above its checkpoint or
-                // read past it in a resync depends on timing; either way the set above is exact).
-                #expect(!orphaned.isEmpty, "the devnet reorganised")
-                #expect(status.rangeSplits > 0)
-                #expect(status.reconnects + status.staleResubscribes > 0)
-                #expect(statistics.malformedFrames + statistics.unknownSubscriptions > 0)
-            }
             }
         }
 

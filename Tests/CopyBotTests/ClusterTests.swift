@@ -56,15 +56,9 @@ struct ClusterTests {
 
     func run(store: PostgresStore, storeURL: String) async throws {
         let registry = try ServiceTestSupport.registry()
-        var configuration = Devnet.Configuration()
-        configuration.webSocketPort = 0
-        configuration.httpPort = 0
-        configuration.blockInterval = .milliseconds(20)
-        configuration.maximumBlocks = 640
-        configuration.chain.seed = 2_026
+        var configuration = ServiceTestSupport.devnet(
+            blocks: 640, every: .milliseconds(20), seed: 2_026, following: Self.wallets, share: 0.5)
         configuration.chain.markets = 40
-        configuration.chain.followedWallets = Self.wallets
-        configuration.chain.followedProbability = 0.5
         configuration.chain.genesisTimestamp = UInt64(Date().timeIntervalSince1970)
         let devnet = try Devnet(registry: registry, configuration: configuration)
         try await devnet.start()
@@ -83,15 +77,7 @@ struct ClusterTests {
                     credentials: ServiceTestSupport.randomCredentials(), wallets: Self.followed(by: i)))
         }
         // The stand-in knows every account's key and matches FAK orders against deep books.
-        func level(_ cents: Int) -> BookLevel {
-            BookLevel(
-                price: ExactDecimal("0.\(String(format: "%02d", cents))")!, size: ExactDecimal(1_000_000))
-        }
-        let markets = devnet.chain.tradedTokens.map { token in
-            ClobStandIn.Market(
-                tokenID: token.tokenId, bids: (1...99).map(level), asks: (1...99).reversed().map(level),
-                tickSize: token.tickMicros == 1_000 ? .thousandth : .hundredth, negRisk: token.negRisk)
-        }
+        let markets = ServiceTestSupport.deepBooks(devnet)
         var standInConfiguration = ClobStandIn.Configuration(
             credentials: accounts[0].credentials, account: accounts[0].key.address,
             contracts: try ExchangeContracts(
@@ -232,10 +218,7 @@ struct ClusterTests {
         let trades = try ServiceTestSupport.runCopybot(
             ["trades", "--account", "a3", "--format", "jsonl"], environment: environment, config: config.path)
         for process in [listener2] + executors.dropFirst() {
-            kill(process.processIdentifier, SIGTERM)
-            process.waitUntilExit()
-            #expect(
-                process.terminationReason == .exit && process.terminationStatus == 0, "SIGTERM: clean exit")
+            #expect(ServiceTestSupport.terminate(process), "SIGTERM: clean exit")
         }
         await devnet.shutdown()
         await standIn.stop()

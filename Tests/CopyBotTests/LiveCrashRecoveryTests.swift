@@ -22,15 +22,9 @@ struct LiveCrashRecoveryTests {
     func killNineLive() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: ServiceTestSupport.executable.path))
         let registry = try ServiceTestSupport.registry()
-        var configuration = Devnet.Configuration()
-        configuration.webSocketPort = 0
-        configuration.httpPort = 0
-        configuration.blockInterval = .milliseconds(30)
-        configuration.maximumBlocks = 1_000
-        configuration.chain.seed = 4_242
+        var configuration = ServiceTestSupport.devnet(
+            blocks: 1_000, every: .milliseconds(30), seed: 4_242, following: Self.followed, share: 0.2)
         configuration.chain.markets = 40
-        configuration.chain.followedWallets = Self.followed
-        configuration.chain.followedProbability = 0.2
         configuration.chain.genesisTimestamp = UInt64(Date().timeIntervalSince1970)
         let devnet = try Devnet(registry: registry, configuration: configuration)
         try await devnet.start()
@@ -44,16 +38,7 @@ struct LiveCrashRecoveryTests {
         let keyHex = Hex.encode(keyBytes)
         let key = try PrivateKey(hex: keyHex)
         let credentials = ServiceTestSupport.randomCredentials()
-        func level(_ cents: Int) -> BookLevel {
-            BookLevel(
-                price: ExactDecimal("0.\(String(format: "%02d", cents))")!, size: ExactDecimal(1_000_000))
-        }
-        let markets = devnet.chain.tradedTokens.map { token in
-            ClobStandIn.Market(
-                tokenID: token.tokenId,
-                bids: (1...99).map(level), asks: (1...99).reversed().map(level),
-                tickSize: token.tickMicros == 1_000 ? .thousandth : .hundredth, negRisk: token.negRisk)
-        }
+        let markets = ServiceTestSupport.deepBooks(devnet)
         var standInConfiguration = ClobStandIn.Configuration(
             credentials: credentials, account: key.address,
             contracts: try ExchangeContracts(
@@ -113,10 +98,7 @@ struct LiveCrashRecoveryTests {
             if expected.isSubset(of: decided), unresolved.isEmpty { break }
             try await Task.sleep(for: .milliseconds(250))
         }
-        kill(last.processIdentifier, SIGTERM)
-        last.waitUntilExit()
-        #expect(
-            last.terminationReason == .exit && last.terminationStatus == 0, "SIGTERM stops copybot cleanly")
+        #expect(ServiceTestSupport.terminate(last), "SIGTERM stops copybot cleanly")
         await devnet.shutdown()
         await standIn.stop()
 

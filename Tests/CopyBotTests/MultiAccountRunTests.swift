@@ -53,14 +53,8 @@ struct MultiAccountRunTests {
     func accountsSurviveKillNine() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: ServiceTestSupport.executable.path))
         let registry = try ServiceTestSupport.registry()
-        var configuration = Devnet.Configuration()
-        configuration.webSocketPort = 0
-        configuration.httpPort = 0
-        configuration.blockInterval = .milliseconds(30)
-        configuration.maximumBlocks = 240
-        configuration.chain.seed = 91
-        configuration.chain.followedWallets = Self.wallets
-        configuration.chain.followedProbability = 0.3
+        let configuration = ServiceTestSupport.devnet(
+            blocks: 240, every: .milliseconds(30), seed: 91, following: Self.wallets, share: 0.3)
         let devnet = try Devnet(registry: registry, configuration: configuration)
         try await devnet.start()
         let startBlock = devnet.chain.blockNumber
@@ -71,15 +65,8 @@ struct MultiAccountRunTests {
         let config = directory.appendingPathComponent("copybot.yaml")
         try Data(Self.yaml(root: ServiceTestSupport.root).utf8).write(to: config)
         let database = directory.appendingPathComponent("copybot.sqlite").path
-        let environment = [
-            "COPYBOT_CHAIN_WS_URLS": devnet.webSocketURL, "COPYBOT_CHAIN_HTTP_URLS": devnet.httpURL,
-            "COPYBOT_STORE_URL": "sqlite:\(database)",
-            "COPYBOT_CHAIN_START_BLOCK": "\(startBlock)", "COPYBOT_CHAIN_STALE_AFTER": "1",
-            "COPYBOT_HTTP_LISTEN": "", "COPYBOT_LOG_LEVEL": "notice",
-            // No CLOB: paper fills at the target's price.
-            "COPYBOT_CLOB_URL": "http://127.0.0.1:9",
-            "COPYBOT_CHAIN_REORG_WINDOW": "10000",
-        ]
+        let environment = ServiceTestSupport.paperEnvironment(
+            devnet: devnet, store: "sqlite:\(database)", startBlock: startBlock)
         let log = directory.appendingPathComponent("copybot.log")
         let producer = Task { try await devnet.run() }
         for _ in 0..<3 {
@@ -109,9 +96,7 @@ struct MultiAccountRunTests {
             if undecided == 0 { break }
             try await Task.sleep(for: .milliseconds(200))
         }
-        kill(last.processIdentifier, SIGTERM)
-        last.waitUntilExit()
-        #expect(last.terminationReason == .exit && last.terminationStatus == 0)
+        #expect(ServiceTestSupport.terminate(last))
         await devnet.shutdown()
         #expect(undecided == 0, "trades left without a decision")
 

@@ -53,14 +53,8 @@ struct PostgresRunTests {
 
     func run(storeURL: String, store: PostgresStore) async throws {
         let registry = try ServiceTestSupport.registry()
-        var configuration = Devnet.Configuration()
-        configuration.webSocketPort = 0
-        configuration.httpPort = 0
-        configuration.blockInterval = .milliseconds(25)
-        configuration.maximumBlocks = 250
-        configuration.chain.seed = 91
-        configuration.chain.followedWallets = Self.followed
-        configuration.chain.followedProbability = 0.25
+        var configuration = ServiceTestSupport.devnet(
+            blocks: 250, every: .milliseconds(25), seed: 91, following: Self.followed, share: 0.25)
         configuration.faults.reorgEvery = 60
         configuration.faults.reorgDepth = 1...8
         let devnet = try Devnet(registry: registry, configuration: configuration)
@@ -70,17 +64,9 @@ struct PostgresRunTests {
             "copybot-pg-run-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let environment = [
-            "COPYBOT_CHAIN_WS_URLS": devnet.webSocketURL, "COPYBOT_CHAIN_HTTP_URLS": devnet.httpURL,
-            "COPYBOT_STORE_URL": storeURL,
-            "COPYBOT_FOLLOW_WALLETS": Self.followed.map(\.checksummed).joined(separator: ","),
-            "COPYBOT_CHAIN_START_BLOCK": "\(startBlock)", "COPYBOT_CHAIN_STALE_AFTER": "1",
-            "COPYBOT_HTTP_LISTEN": "", "COPYBOT_LOG_LEVEL": "notice",
-            // No CLOB (a closed port): paper fills are priced from the target's trades.
-            "COPYBOT_CLOB_URL": "http://127.0.0.1:9",
-            // Keep every delivered identity, so the test can count them.
-            "COPYBOT_CHAIN_REORG_WINDOW": "10000",
-        ]
+        var environment = ServiceTestSupport.paperEnvironment(
+            devnet: devnet, store: storeURL, startBlock: startBlock)
+        environment["COPYBOT_FOLLOW_WALLETS"] = Self.followed.map(\.checksummed).joined(separator: ",")
         let log = directory.appendingPathComponent("copybot.log")
         let producer = Task { try await devnet.run() }
         for _ in 0..<3 {
@@ -102,18 +88,9 @@ struct PostgresRunTests {
             try await Task.sleep(for: .milliseconds(200))
         }
         #expect(checkpoint?.number == head.number, "the service caught up with the head")
-        var undecided = Set<LogIdentity>()
-        while clock.now < deadline {
-            let delivered = try await store.liveIdentities(stream: "polygon", aboveBlock: 0)
-            undecided = Set(delivered.keys).subtracting(try await Self.decided(store))
-            if undecided.isEmpty { break }
-            try await Task.sleep(for: .milliseconds(200))
-        }
+        let undecided = try await ServiceTestSupport.undecided({ store }, until: deadline)
         #expect(undecided.isEmpty, "\(undecided.count) delivered trades without a decision")
-        kill(last.processIdentifier, SIGTERM)
-        last.waitUntilExit()
-        #expect(
-            last.terminationReason == .exit && last.terminationStatus == 0, "SIGTERM stops copybot cleanly")
+        #expect(ServiceTestSupport.terminate(last), "SIGTERM stops copybot cleanly")
         await devnet.shutdown()
 
         let expected = try ServiceTestSupport.canonicalFills(
@@ -126,7 +103,7 @@ struct PostgresRunTests {
             #expect(Set(stored.keys).subtracting(expected).isEmpty)
         }
         let decisions = try await store.decisionEntries(account: .default, limit: nil, afterRowID: nil)
-        let decided = try await Self.decided(store)
+        let decided = try await ServiceTestSupport.decided(store)
         #expect(decisions.count == decided.count, "one decision per trade")
         #expect(expected.subtracting(decided).isEmpty, "canonical fills without a decision")
 
@@ -193,13 +170,5 @@ struct PostgresRunTests {
     }
 
     /// The trades the store has a decision for.
-    static func decided(_ store: PostgresStore) async throws -> Set<LogIdentity> {
-        Set(
-            try await store.decisionEntries(account: .default, limit: nil, afterRowID: nil).map {
-                LogIdentity(hash: $0.record.key.identity.bytes)
-            })
-    }
 
-    /// Runs `copybot <arguments> --config Config/copybot.yaml` to its end; its exit status and
-    /// output (stdout and stderr).
 }

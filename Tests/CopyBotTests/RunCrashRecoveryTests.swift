@@ -21,14 +21,8 @@ struct RunCrashRecoveryTests {
     func killNine() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: ServiceTestSupport.executable.path))
         let registry = try ServiceTestSupport.registry()
-        var configuration = Devnet.Configuration()
-        configuration.webSocketPort = 0
-        configuration.httpPort = 0
-        configuration.blockInterval = .milliseconds(25)
-        configuration.maximumBlocks = 500
-        configuration.chain.seed = 77
-        configuration.chain.followedWallets = Self.followed
-        configuration.chain.followedProbability = 0.25
+        var configuration = ServiceTestSupport.devnet(
+            blocks: 500, every: .milliseconds(25), seed: 77, following: Self.followed, share: 0.25)
         configuration.faults.reorgEvery = 70
         configuration.faults.reorgDepth = 1...12
         let devnet = try Devnet(registry: registry, configuration: configuration)
@@ -39,18 +33,9 @@ struct RunCrashRecoveryTests {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let database = directory.appendingPathComponent("copybot.sqlite").path
-        let environment = [
-            "COPYBOT_CHAIN_WS_URLS": devnet.webSocketURL, "COPYBOT_CHAIN_HTTP_URLS": devnet.httpURL,
-            "COPYBOT_STORE_URL": "sqlite:\(database)",
-            "COPYBOT_FOLLOW_WALLETS": Self.followed.map(\.checksummed).joined(separator: ","),
-            "COPYBOT_CHAIN_START_BLOCK": "\(startBlock)", "COPYBOT_CHAIN_STALE_AFTER": "1",
-            "COPYBOT_HTTP_LISTEN": "", "COPYBOT_LOG_LEVEL": "notice",
-            // No CLOB (a closed port): paper fills are priced from the target's trades.
-            "COPYBOT_CLOB_URL": "http://127.0.0.1:9",
-            // A window wider than the run, so the store keeps every identity it ever delivered
-            // (normally they are pruned below the window) and the test can count them.
-            "COPYBOT_CHAIN_REORG_WINDOW": "10000",
-        ]
+        var environment = ServiceTestSupport.paperEnvironment(
+            devnet: devnet, store: "sqlite:\(database)", startBlock: startBlock)
+        environment["COPYBOT_FOLLOW_WALLETS"] = Self.followed.map(\.checksummed).joined(separator: ",")
         let log = directory.appendingPathComponent("copybot.log")
         let producer = Task { try await devnet.run() }
         var rng = SystemRandomNumberGenerator()
@@ -59,9 +44,7 @@ struct RunCrashRecoveryTests {
             try await Task.sleep(for: .milliseconds(Int.random(in: 300...1_200, using: &rng)))
             if round == 4 {
                 // One graceful stop mid-stream: it finishes the trades in hand and exits 0.
-                kill(process.processIdentifier, SIGTERM)
-                process.waitUntilExit()
-                #expect(process.terminationReason == .exit && process.terminationStatus == 0)
+                #expect(ServiceTestSupport.terminate(process))
                 continue
             }
             kill(process.processIdentifier, SIGKILL)
@@ -82,19 +65,10 @@ struct RunCrashRecoveryTests {
         }
         #expect(checkpoint?.number == head.number, "the service caught up with the head")
         // …and decided every trade it delivered.
-        var undecided = Set<LogIdentity>()
-        while clock.now < deadline {
-            let store = try SQLiteStore(path: database)
-            let delivered = try await store.liveIdentities(stream: "polygon", aboveBlock: 0)
-            undecided = Set(delivered.keys).subtracting(try await ServiceTestSupport.decided(store))
-            if undecided.isEmpty { break }
-            try await Task.sleep(for: .milliseconds(200))
-        }
+        let undecided = try await ServiceTestSupport.undecided(
+            { try SQLiteStore(path: database) }, until: deadline)
         #expect(undecided.isEmpty, "\(undecided.count) delivered trades without a decision")
-        kill(last.processIdentifier, SIGTERM)
-        last.waitUntilExit()
-        #expect(
-            last.terminationReason == .exit && last.terminationStatus == 0, "SIGTERM stops copybot cleanly")
+        #expect(ServiceTestSupport.terminate(last), "SIGTERM stops copybot cleanly")
         await devnet.shutdown()
 
         // The canonical fills of the followed wallets, as the listener identifies them.

@@ -1,4 +1,5 @@
 import Chain
+import ClobStandIn
 import CopyEngine
 import DevNode
 import EVM
@@ -55,6 +56,73 @@ enum ServiceTestSupport {
         return process
     }
 
+    /// A devnet on free ports that mines `blocks` blocks `every` apart from `seed`, `share` of its
+    /// fills by the `following` wallets.
+    static func devnet(
+        blocks: Int, every interval: Duration, seed: UInt64, following wallets: [Address], share: Double
+    ) -> Devnet.Configuration {
+        var configuration = Devnet.Configuration()
+        configuration.webSocketPort = 0
+        configuration.httpPort = 0
+        configuration.blockInterval = interval
+        configuration.maximumBlocks = blocks
+        configuration.chain.seed = seed
+        configuration.chain.followedWallets = wallets
+        configuration.chain.followedProbability = share
+        return configuration
+    }
+
+    /// A deep book at every cent (a million shares a level, both sides) for every token the
+    /// devnet trades, for a stand-in that matches copies in full.
+    static func deepBooks(_ devnet: Devnet) -> [ClobStandIn.Market] {
+        func level(_ cents: Int) -> BookLevel {
+            BookLevel(
+                price: ExactDecimal("0.\(String(format: "%02d", cents))")!, size: ExactDecimal(1_000_000))
+        }
+        return devnet.chain.tradedTokens.map { token in
+            ClobStandIn.Market(
+                tokenID: token.tokenId, bids: (1...99).map(level), asks: (1...99).reversed().map(level),
+                tickSize: token.tickMicros == 1_000 ? .thousandth : .hundredth, negRisk: token.negRisk)
+        }
+    }
+
+    /// Waits (until `deadline`) for every trade the store has delivered to have a decision; returns
+    /// those still without one.
+    static func undecided(
+        _ store: @Sendable () throws -> any ChainStateStore & CopyStateReader,
+        until deadline: ContinuousClock.Instant
+    ) async throws -> Set<LogIdentity> {
+        var undecided = Set<LogIdentity>()
+        while ContinuousClock.now < deadline {
+            let store = try store()
+            let delivered = try await store.liveIdentities(stream: "polygon", aboveBlock: 0)
+            undecided = Set(delivered.keys).subtracting(try await decided(store))
+            if undecided.isEmpty { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        return undecided
+    }
+
+    /// Sends SIGTERM and waits: whether `copybot` stopped cleanly (exit 0).
+    static func terminate(_ process: Process) -> Bool {
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        return process.terminationReason == .exit && process.terminationStatus == 0
+    }
+
+    /// The environment of a paper `copybot run` against `devnet` from `startBlock` with its state
+    /// in `store` (a `store.url`), and no CLOB (a closed port: paper fills are priced from the
+    /// target's trades); the reorg window wider than any run, so the store keeps every identity it
+    /// delivered and a test can count them.
+    static func paperEnvironment(devnet: Devnet, store: String, startBlock: UInt64) -> [String: String] {
+        [
+            "COPYBOT_CHAIN_WS_URLS": devnet.webSocketURL, "COPYBOT_CHAIN_HTTP_URLS": devnet.httpURL,
+            "COPYBOT_STORE_URL": store, "COPYBOT_CHAIN_START_BLOCK": "\(startBlock)",
+            "COPYBOT_CHAIN_STALE_AFTER": "1", "COPYBOT_HTTP_LISTEN": "", "COPYBOT_LOG_LEVEL": "notice",
+            "COPYBOT_CLOB_URL": "http://127.0.0.1:9", "COPYBOT_CHAIN_REORG_WINDOW": "10000",
+        ]
+    }
+
     /// Runs a `copybot` command (`arguments`, then `--config`) to its end; its exit status and
     /// output (standard output and error together).
     static func runCopybot(
@@ -92,8 +160,9 @@ enum ServiceTestSupport {
     }
 
     /// The trades the store has a decision for, of `account`.
-    static func decided(_ store: SQLiteStore, account: AccountID = .default) async throws -> Set<LogIdentity>
-    {
+    static func decided(
+        _ store: any CopyStateReader, account: AccountID = .default
+    ) async throws -> Set<LogIdentity> {
         Set(
             try await store.decisionEntries(account: account, limit: nil, afterRowID: nil).map {
                 LogIdentity(hash: $0.record.key.identity.bytes)

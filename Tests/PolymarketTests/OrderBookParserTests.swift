@@ -9,15 +9,14 @@ import Testing
 /// anywhere; and broken answers refused with `invalidResponse`, never a crash.
 @Suite("OrderBookParser")
 struct OrderBookParserTests {
-    /// A small deterministic generator (SplitMix64).
+    /// A small deterministic generator (xorshift64*).
     struct Generator: RandomNumberGenerator {
         var state: UInt64
         mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
+            state ^= state >> 12
+            state ^= state << 25
+            state ^= state >> 27
+            return state &* 0x2545_F491_4F6C_DD1D
         }
     }
 
@@ -31,7 +30,8 @@ struct OrderBookParserTests {
     }
 
     static func object(_ members: [(String, String)], _ g: inout Generator) -> String {
-        "{" + members.shuffled(using: &g).map { "\(space(&g))\"\($0.0)\"\(space(&g)):\(space(&g))\($0.1)" }
+        "{"
+            + members.shuffled(using: &g).map { "\(space(&g))\"\($0.0)\"\(space(&g)):\(space(&g))\($0.1)" }
             .joined(separator: ",") + space(&g) + "}"
     }
 
@@ -45,10 +45,13 @@ struct OrderBookParserTests {
                 var items: [String] = []
                 for _ in 0..<count {
                     let price = "0.\(String(format: "%02d", Int.random(in: 1...99, using: &g)))"
-                    let size = "\(Int.random(in: 1...100_000, using: &g)).\(Int.random(in: 0...99, using: &g))"
+                    let size =
+                        "\(Int.random(in: 1...100_000, using: &g)).\(Int.random(in: 0...99, using: &g))"
                     levels.append(BookLevel(price: ExactDecimal(price)!, size: ExactDecimal(size)!))
                     var members = [("price", Self.value(price, &g)), ("size", Self.value(size, &g))]
-                    if Bool.random(using: &g) { members.append(("extra", "[1, {\"a\": [null, true]}, \"x\\\"y\"]")) }
+                    if Bool.random(using: &g) {
+                        members.append(("extra", "[1, {\"a\": [null, true]}, \"x\\\"y\"]"))
+                    }
                     items.append(Self.object(members, &g))
                 }
                 return (levels, "[" + items.joined(separator: "," + Self.space(&g)) + "]")
@@ -62,9 +65,12 @@ struct OrderBookParserTests {
             var members = [
                 ("market", "\"\(market)\""), ("asset_id", "\"123\""), ("bids", bidsJSON), ("asks", asksJSON),
                 ("tick_size", Self.value(tick, &g)), ("min_order_size", Self.value(minimum, &g)),
-                ("neg_risk", negRisk ? "true" : "false"), ("hash", "\"h\\u0041sh\""), ("timestamp", "\"1764\""),
+                ("neg_risk", negRisk ? "true" : "false"), ("hash", "\"h\\u0041sh\""),
+                ("timestamp", "\"1764\""),
             ]
-            if Bool.random(using: &g) { members.append(("last_trade_price", "{\"x\": [1, 2, {\"y\": null}]}")) }
+            if Bool.random(using: &g) {
+                members.append(("last_trade_price", "{\"x\": [1, 2, {\"y\": null}]}"))
+            }
             let body = Array(Self.object(members, &g).utf8)
             let book = try OrderBookParser.parse(body, tokenID: UInt256(7), status: 200)
             #expect(book.bids == bids)
@@ -103,7 +109,8 @@ struct OrderBookParserTests {
     @Test("null levels are an empty side")
     func nullLevels() throws {
         let book = try OrderBookParser.parse(
-            Array("{\"tick_size\":\"0.01\",\"bids\":null,\"asks\":[]}".utf8), tokenID: UInt256(1), status: 200)
+            Array("{\"tick_size\":\"0.01\",\"bids\":null,\"asks\":[]}".utf8), tokenID: UInt256(1), status: 200
+        )
         #expect(book.bids.isEmpty && book.asks.isEmpty)
         #expect(book.parameters.minOrderSize == ExactDecimal(0))
     }

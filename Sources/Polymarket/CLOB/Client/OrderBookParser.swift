@@ -19,7 +19,8 @@ enum OrderBookParser {
             } catch {
                 return .failure(
                     ClobError(
-                        kind: .invalidResponse, status: status, message: "the book is not valid JSON: \(error)"))
+                        kind: .invalidResponse, status: status,
+                        message: "the book is not valid JSON: \(error)"))
             }
         }
         return try result.get()
@@ -27,7 +28,8 @@ enum OrderBookParser {
 
     private static func parse(_ s: inout JSONScanner, tokenID: UInt256, status: Int) throws -> OrderBook {
         guard try s.peekKind() == .object else {
-            throw ClobError(kind: .invalidResponse, status: status, message: "the answer is not a JSON object")
+            throw ClobError(
+                kind: .invalidResponse, status: status, message: "the answer is not a JSON object")
         }
         try s.beginObject()
         var market = ""
@@ -50,7 +52,12 @@ enum OrderBookParser {
             } else if s.equals(key, "min_order_size") {
                 minimum = try text(&s).flatMap { ExactDecimal($0) } ?? ExactDecimal(0)
             } else if s.equals(key, "neg_risk") {
-                negRisk = try s.peekKind() == .bool ? s.readBool() : { try s.skipValue(); return false }()
+                negRisk =
+                    try s.peekKind() == .bool
+                    ? s.readBool()
+                    : {
+                        try s.skipValue(); return false
+                    }()
             } else if s.equals(key, "hash") {
                 hash = try text(&s)
             } else if s.equals(key, "timestamp") {
