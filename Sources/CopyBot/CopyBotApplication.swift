@@ -346,7 +346,14 @@ public final class CopyBotApplication: Sendable {
                     Self.component(
                         SupervisedService("executor", logger: logger) {
                             let executor = ClusterExecutor(
-                                name: member, accounts: accounts, queue: cluster.queue,
+                                name: member,
+                                configured: {
+                                    (
+                                        self.followed.withLock { $0?.configuration.effectiveAccounts }
+                                            ?? accounts,
+                                        self.reloads.withLock { $0 }
+                                    )
+                                }, queue: cluster.queue,
                                 coordinator: cluster.coordinator, lease: self.configuration.cluster.lease,
                                 concurrency: self.configuration.copy.executors, logger: self.logger
                             ) { account in

@@ -12,6 +12,10 @@ import Synchronization
 /// are finished (so two executors never work one account's queue at once), and an account whose
 /// lease could not be renewed is no longer dispatched. A new holder starts with the ledger and
 /// intents the store holds, and resolves the unknown-outcome orders of the account by look-up.
+///
+/// A reload (the configuration's generation changes) applies to the accounts held: each is paused,
+/// its trades in hand finished, and its engine made again from the new settings, keeping its
+/// lease; accounts added are taken like any other, accounts removed are released.
 final class ClusterExecutor: Sendable {
     /// Makes the engine of an account (its ledger restored from the store).
     typealias EngineFactory = @Sendable (CopyBotConfiguration.Account) async throws -> CopyEngine
@@ -21,13 +25,19 @@ final class ClusterExecutor: Sendable {
         var held: [AccountID: CopyEngine] = [:]
         /// Accounts being given up: not dispatched; released once nothing of theirs is in hand.
         var draining: Set<AccountID> = []
+        /// Accounts held and paused by a reload: not dispatched; their engines are made again once
+        /// nothing of theirs is in hand.
+        var refreshing: Set<AccountID> = []
+        /// The configuration generation the engines were made from.
+        var generation = 0
         /// Queue sequences read and not finished, per account.
         var inHand: [AccountID: Set<Int64>] = [:]
         var decided = 0
     }
 
     private let name: String
-    private let accounts: [AccountID: CopyBotConfiguration.Account]
+    /// The accounts now, and the configuration's generation (a reload increments it).
+    private let configured: @Sendable () -> (accounts: [CopyBotConfiguration.Account], generation: Int)
     private let queue: any CopyWorkQueue
     private let coordinator: any ClusterCoordinator
     private let makeEngine: EngineFactory
@@ -36,14 +46,17 @@ final class ClusterExecutor: Sendable {
     private let logger: Logger
     private let state = Mutex(State())
 
-    /// Creates the executor `name` over `accounts`.
+    /// Creates the executor `name` over the accounts `configured` returns (read at every lease
+    /// round, with the configuration's generation).
     init(
-        name: String, accounts: [CopyBotConfiguration.Account], queue: any CopyWorkQueue,
-        coordinator: any ClusterCoordinator, lease: Duration, concurrency: Int, logger: Logger,
-        makeEngine: @escaping EngineFactory
+        name: String,
+        configured: @escaping @Sendable () -> (accounts: [CopyBotConfiguration.Account], generation: Int),
+        queue: any CopyWorkQueue, coordinator: any ClusterCoordinator, lease: Duration, concurrency: Int,
+        logger: Logger, makeEngine: @escaping EngineFactory
     ) {
         self.name = name
-        self.accounts = Dictionary(accounts.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        self.configured = configured
+        state.withLock { $0.generation = configured().generation }
         self.queue = queue
         self.coordinator = coordinator
         self.makeEngine = makeEngine
@@ -87,7 +100,7 @@ final class ClusterExecutor: Sendable {
         } catch is CancellationError {}
         let held = state.withLock { state in
             defer { state.held = [:] }
-            return Array(state.held.keys) + Array(state.draining)
+            return Array(state.held.keys) + Array(state.draining) + Array(state.refreshing)
         }
         try? await coordinator.releaseAccounts(held, owner: name)
     }
@@ -125,11 +138,10 @@ final class ClusterExecutor: Sendable {
 
     /// Renews and balances the account leases every third of a lease, until cancelled.
     private func holdAccounts() async throws {
-        let names = accounts.keys.sorted()
         while true {
             try Task.checkCancellation()
             do {
-                try await balance(names)
+                try await balance()
             } catch {
                 // A shutdown cancels the query in flight (the store reports it as its own error).
                 if Task.isCancelled { throw CancellationError() }
@@ -139,7 +151,27 @@ final class ClusterExecutor: Sendable {
         }
     }
 
-    private func balance(_ names: [AccountID]) async throws {
+    private func balance() async throws {
+        let (configuredAccounts, generation) = configured()
+        let accounts = Dictionary(configuredAccounts.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let names = accounts.keys.sorted()
+        // A reload: pause every account held (its engine is made again below, once drained);
+        // accounts no longer configured are given up.
+        state.withLock { state in
+            if state.generation != generation {
+                state.generation = generation
+                state.refreshing.formUnion(state.held.keys)
+                state.held = [:]
+            }
+            for account in state.held.keys where accounts[account] == nil {
+                state.held[account] = nil
+                state.draining.insert(account)
+            }
+            for account in state.refreshing where accounts[account] == nil {
+                state.refreshing.remove(account)
+                state.draining.insert(account)
+            }
+        }
         let now = SystemWallClock().now()
         let seenSince = UnixTime(milliseconds: now.milliseconds - Int64(lease.components.seconds * 1_000))
         let executors = try await coordinator.members(seenSince: seenSince).filter {
@@ -162,9 +194,17 @@ final class ClusterExecutor: Sendable {
             names, owner: name, share: share + draining.count, lease: lease, now: now)
         let current = Set(holding).subtracting(draining)
         let (lost, new) = state.withLock { state -> ([AccountID], [AccountID]) in
-            let lost = state.held.keys.filter { !current.contains($0) }
-            for account in lost { state.held[account] = nil }
-            return (lost, current.filter { state.held[$0] == nil }.sorted())
+            let lost =
+                state.held.keys.filter { !current.contains($0) }
+                + state.refreshing.filter { !current.contains($0) }
+            for account in lost {
+                state.held[account] = nil
+                state.refreshing.remove(account)
+            }
+            // Paused accounts come back once drained, with engines made from the new settings.
+            let refreshed = state.refreshing.filter { state.inHand[$0] == nil }
+            state.refreshing.subtract(refreshed)
+            return (lost, current.filter { state.held[$0] == nil && !state.refreshing.contains($0) }.sorted())
         }
         if !lost.isEmpty {
             logger.warning(
@@ -175,7 +215,15 @@ final class ClusterExecutor: Sendable {
             guard let configuration = accounts[account] else { continue }
             let engine = try await makeEngine(configuration)
             let resolved = await engine.resolveUnresolvedIntents()
-            state.withLock { $0.held[account] = engine }
+            // Still ours, and not paused by a reload in the meantime?
+            let taken = state.withLock { state -> Bool in
+                guard !state.refreshing.contains(account), !state.draining.contains(account) else {
+                    return false
+                }
+                state.held[account] = engine
+                return true
+            }
+            guard taken else { continue }
             logger.notice(
                 "account taken", metadata: ["account": "\(account)", "resolved_orders": "\(resolved.count)"])
         }
