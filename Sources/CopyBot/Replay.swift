@@ -135,7 +135,7 @@ public struct Replay: Sendable {
         guard options.fromBlock <= to else {
             throw ReplayError("--from-block \(options.fromBlock) is after --to-block/head \(to)")
         }
-        let store = try SQLiteStore()
+        let store = InMemoryChainStateStore()
         var configuration = EventSourceConfiguration(
             stream: "replay",
             filter: registry.fillFilter(wallets: options.wallets, blocks: options.fromBlock...to))

@@ -70,7 +70,7 @@ struct ReplayCommand: AsyncParsableCommand {
             } catch {
                 throw ValidationError("--config \(config): \(error)")
             }
-            if addresses.isEmpty { addresses = settings.follow.wallets.map(\.address) }
+            if addresses.isEmpty { addresses = settings.allFollowedWallets }
         }
         let registry = try contracts.loadRegistry()
         var logger = Logger(label: "copybot.replay")

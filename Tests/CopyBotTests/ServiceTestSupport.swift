@@ -123,11 +123,11 @@ enum ServiceTestSupport {
         ]
     }
 
-    /// Runs a `copybot` command (`arguments`, then `--config`) to its end; its exit status and
-    /// output (standard output and error together).
+    /// Runs a `copybot` command (`arguments`, then `--config`) to its end; its exit status, its
+    /// output (standard output, then standard error) and its standard output alone.
     static func runCopybot(
         _ arguments: [String], environment: [String: String], config: String? = nil
-    ) throws -> (status: Int32, output: String) {
+    ) throws -> (status: Int32, output: String, standardOutput: String) {
         let process = Process()
         process.executableURL = executable
         process.arguments =
@@ -136,12 +136,17 @@ enum ServiceTestSupport {
         process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("COPYBOT_") }
             .merging(environment) { $1 }
         let pipe = Pipe()
+        // Standard error to a file: two pipes read one after the other could fill up and stall.
+        let errors = FileManager.default.temporaryDirectory.appendingPathComponent("copybot-err-\(UUID())")
+        _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: errors) }
         process.standardOutput = pipe
-        process.standardError = pipe
+        process.standardError = try FileHandle(forWritingTo: errors)
         try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+        let standardError = (try? String(contentsOf: errors, encoding: .utf8)) ?? ""
+        return (process.terminationStatus, output + standardError, output)
     }
 
     /// The canonical fills of `wallets` in `from...to`, as the listener identifies them.

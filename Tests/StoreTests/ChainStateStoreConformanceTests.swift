@@ -41,6 +41,7 @@ final class ChainStoreOpener {
     let directory = TemporaryDirectory()
     var configuration: PostgresStoreConfiguration?
     var opened: [PostgresStore] = []
+    var memory: InMemoryChainStateStore?
 
     init(kind: StoreKind) { self.kind = kind }
 
@@ -48,7 +49,9 @@ final class ChainStoreOpener {
     func open() async throws -> any ChainStateStore {
         switch kind {
         case .memory:
-            throw StoreError.corrupt("no in-memory ChainStateStore")
+            // One store for the whole test: reopening it is finding it as it was.
+            if memory == nil { memory = InMemoryChainStateStore() }
+            return memory!
         case .sqlite:
             return try SQLiteStore(path: directory.database)
         case .postgres:
@@ -83,11 +86,11 @@ private func withChainStore(
 
 // MARK: - The contract
 
-@Suite("ChainStateStore conformance: SQLite and PostgreSQL behave the same")
+@Suite("ChainStateStore conformance: in memory, SQLite and PostgreSQL behave the same")
 struct ChainStateStoreConformanceTests {
     @Test(
         "apply stores new logs as pending in order; acknowledged events are no longer pending",
-        arguments: StoreKind.sql)
+        arguments: StoreKind.tested)
     func newLogsPendingAcknowledge(kind: StoreKind) async throws {
         try await withChainStore(kind) { store, _ in
             #expect(try await store.loadState(stream: "s") == nil)
@@ -118,7 +121,8 @@ struct ChainStateStoreConformanceTests {
     }
 
     @Test(
-        "a log already stored is not delivered again; a re-included one only moves", arguments: StoreKind.sql)
+        "a log already stored is not delivered again; a re-included one only moves",
+        arguments: StoreKind.tested)
     func duplicatesAndReinclusion(kind: StoreKind) async throws {
         try await withChainStore(kind) { store, _ in
             let original = chainLog(tx: 1, block: 10)
@@ -140,7 +144,7 @@ struct ChainStateStoreConformanceTests {
 
     @Test(
         "retractions: only of delivered, unretracted logs; a retracted log canonical again is delivered anew",
-        arguments: StoreKind.sql)
+        arguments: StoreKind.tested)
     func retractions(kind: StoreKind) async throws {
         try await withChainStore(kind) { store, _ in
             let a = chainLog(tx: 1, block: 10)
@@ -183,7 +187,7 @@ struct ChainStateStoreConformanceTests {
 
     @Test(
         "cursor and blocks: replaced per number, forgetAbove first, pruneBelow drops what is acknowledged",
-        arguments: StoreKind.sql)
+        arguments: StoreKind.tested)
     func cursorBlocksAndPruning(kind: StoreKind) async throws {
         try await withChainStore(kind) { store, _ in
             _ = try await store.apply(
@@ -232,7 +236,7 @@ struct ChainStateStoreConformanceTests {
         }
     }
 
-    @Test("a retracted log is pruned only once its retraction is acknowledged", arguments: StoreKind.sql)
+    @Test("a retracted log is pruned only once its retraction is acknowledged", arguments: StoreKind.tested)
     func pruneRetracted(kind: StoreKind) async throws {
         try await withChainStore(kind) { store, _ in
             let a = chainLog(tx: 1, block: 5)
@@ -253,7 +257,7 @@ struct ChainStateStoreConformanceTests {
 
     @Test(
         "reopening keeps the cursor, the blocks, the pending events and the dedupe set",
-        arguments: StoreKind.sql)
+        arguments: StoreKind.tested)
     func reopen(kind: StoreKind) async throws {
         try await withChainStore(kind) { store, opener in
             let a = chainLog(tx: 1, block: 10)
