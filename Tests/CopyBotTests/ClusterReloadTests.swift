@@ -16,7 +16,7 @@ import Testing
 /// restart — the new account's wallet is picked up, the changed account copies with its new
 /// sizing, and nothing of it is lost at the seam.
 @Suite(
-    "cluster: a reload reaches the executor", .serialized, .timeLimit(.minutes(3)),
+    "cluster: a reload reaches the executor", .serialized, .timeLimit(.minutes(5)),
     .enabled(if: TestPostgres.enabled, "COPYBOT_TEST_POSTGRES_URL is not set"))
 struct ClusterReloadTests {
     static let first = Address(hi: 0xF1F1_0000_0000_0000, mid: 11, lo: 1)
@@ -38,7 +38,7 @@ struct ClusterReloadTests {
     func run(store: PostgresStore, storeURL: String) async throws {
         let registry = try ServiceTestSupport.registry()
         var devnetConfiguration = ServiceTestSupport.devnet(
-            blocks: 200, every: .milliseconds(40), seed: 93, following: [Self.first, Self.second], share: 0.4)
+            blocks: 500, every: .milliseconds(40), seed: 93, following: [Self.first, Self.second], share: 0.4)
         devnetConfiguration.chain.genesisTimestamp = UInt64(Date().timeIntervalSince1970)
         let devnet = try Devnet(registry: registry, configuration: devnetConfiguration)
         try await devnet.start()
@@ -86,7 +86,20 @@ struct ClusterReloadTests {
         let app = Task { try await application.run() }
         let producer = Task { try await devnet.run() }
 
-        while devnet.chain.blockNumber < startBlock + 70 { try await Task.sleep(for: .milliseconds(20)) }
+        // Reload once a0 has bought with its first sizing (however slowly the machine runs).
+        func boughtYet() async throws -> Bool {
+            try await store.decisionEntries(account: "a0", limit: nil, afterRowID: nil).contains { entry in
+                if case .copied(let order) = entry.record.decision {
+                    order.intent.side == .buy
+                } else {
+                    false
+                }
+            }
+        }
+        while true {
+            if devnet.chain.blockNumber >= startBlock + 70, try await boughtYet() { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
         next.withLock { configuration in
             configuration.accounts = [
                 account("a0", Self.first, usdc: 9), account("a1", Self.second, usdc: 4),
@@ -107,7 +120,7 @@ struct ClusterReloadTests {
         #expect(expectedFirst.count > 10 && expectedSecond.count > 5, "enough fills to mean something")
         var first = Set<LogIdentity>()
         var second = Set<LogIdentity>()
-        let deadline = ContinuousClock.now + .seconds(60)
+        let deadline = ContinuousClock.now + .seconds(120)
         while ContinuousClock.now < deadline {
             first = try await ServiceTestSupport.decided(store, account: "a0")
             second = try await ServiceTestSupport.decided(store, account: "a1")
