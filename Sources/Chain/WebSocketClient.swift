@@ -67,7 +67,7 @@ public final class WebSocketClient: WebSocketTransport {
             let loop = ClientServiceLoop(
                 configuration: configuration, url: url, logger: logger, mailbox: mailbox, buffer: buffer)
             do throws(ServiceThread.StartError) {
-                let thread = try ServiceThread.start(name: "lws-client") { loop.run() }
+                let thread = try ServiceThread.start(name: configuration.threadName) { loop.run() }
                 state = .running(thread)
             } catch {
                 logger.error("cannot start the WebSocket service thread: \(error)")

@@ -76,6 +76,9 @@ public struct WebSocketConfiguration: Sendable {
     public var tlsCAFile: String?
     /// Extra HTTP headers for the upgrade request, e.g. `("Authorization", "Bearer …")`.
     public var headers: [(name: String, value: String)]
+    /// The name of the client's service thread (at most 15 characters are kept), as `ps` and
+    /// `/proc` show it. Default `lws-client`.
+    public var threadName = "lws-client"
 
     /// A configuration with production defaults for everything but the URL.
     public init(

@@ -116,8 +116,13 @@ final class EventLog: Sendable {
 }
 
 /// Fast settings for tests: short backoff, and whatever else the test overrides.
+/// The service thread name of the clients ``testConfiguration(_:)`` makes: the thread checks
+/// count these, not the clients other suites run in the same process at the same time.
+let testClientThreadName = "lws-test-client"
+
 func testConfiguration(_ url: String) -> WebSocketConfiguration {
     var configuration = WebSocketConfiguration(url: url)
+    configuration.threadName = testClientThreadName
     configuration.backoff = Backoff(
         initial: .milliseconds(50), maximum: .milliseconds(400), multiplier: 2, jitter: 0.2)
     configuration.connectTimeout = .seconds(3)

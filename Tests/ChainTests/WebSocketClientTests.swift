@@ -259,7 +259,7 @@ extension LibWebSocketsTests {
 
         @Test func shutdownEndsTheServiceThreadEveryTime() async throws {
             let harness = try await ServerHarness()
-            #expect(threadCount(named: "lws-client") == 0)
+            #expect(threadCount(named: testClientThreadName) == 0)
 
             for round in 0..<50 {
                 let client = try makeClient(testConfiguration(harness.url))
@@ -268,7 +268,7 @@ extension LibWebSocketsTests {
                     try await nextEvent(client, "connected", where: \.isConnected)
                 }
                 await client.shutdown()
-                #expect(threadCount(named: "lws-client") == 0, "round \(round)")
+                #expect(threadCount(named: testClientThreadName) == 0, "round \(round)")
             }
             // The events end after shutdown.
             let client = try makeClient(testConfiguration(harness.url))
@@ -293,10 +293,12 @@ extension LibWebSocketsTests {
                 let client = try makeClient(testConfiguration(harness.url))
                 client.start()
                 try await nextEvent(client, "connected", where: \.isConnected)
-                #expect(threadCount(named: "lws-client") == 1)
+                #expect(threadCount(named: testClientThreadName) == 1)
             }
             try await withTimeout(.seconds(5), "the detached service thread to exit") {
-                while threadCount(named: "lws-client") > 0 { try await Task.sleep(for: .milliseconds(10)) }
+                while threadCount(named: testClientThreadName) > 0 {
+                    try await Task.sleep(for: .milliseconds(10))
+                }
             }
             await harness.shutdown()
         }
