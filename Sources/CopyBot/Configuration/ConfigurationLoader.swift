@@ -485,7 +485,8 @@ struct ConfigurationLoader {
     /// Issues of the entry's own keys are reported under `accounts[i]`.
     private mutating func readAccounts() -> [CopyBotConfiguration.Account] {
         var accounts: [CopyBotConfiguration.Account] = []
-        for draft in accountDrafts {
+        for index in accountDrafts.indices {
+            let draft = accountDrafts[index]
             var entry = draft.loader
             let own = Set(
                 entry.yamlValues.keys.map { $0.components.joined(separator: ".") })
@@ -522,10 +523,11 @@ struct ConfigurationLoader {
                     i < parsed || own.contains(base) || base.hasPrefix("follow.wallets")
                         || issue.keyPath.hasPrefix("COPYBOT_") || base.hasPrefix("secrets.")
                 else { continue }
-                issues.append(Self.inAccount(issue, draft.path, entry: entry))
-                failedKeys.insert(Self.basePath(Self.inAccount(issue, draft.path, entry: entry).keyPath))
+                let moved = Self.inAccount(issue, draft.path, entry: entry)
+                issues.append(moved)
+                failedKeys.insert(Self.basePath(moved.keyPath))
             }
-            accountDrafts[accountDrafts.firstIndex(where: { $0.path == draft.path })!].loader = entry
+            accountDrafts[index].loader = entry
             accounts.append(
                 CopyBotConfiguration.Account(name: AccountID(draft.name ?? ""), configuration: configuration))
         }
