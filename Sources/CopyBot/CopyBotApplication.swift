@@ -245,8 +245,17 @@ public final class CopyBotApplication: Sendable {
                         defer { rewind = nil }
                         return rewind.map { $0 == 0 ? 0 : $0 - 1 }
                     }
+                    let registry = current.registry
+                    let anticipating = engines
                     let source = EventSource(
-                        rpc: node, store: store, configuration: sourceConfiguration, logger: self.logger)
+                        rpc: node, store: store, configuration: sourceConfiguration, logger: self.logger,
+                        announce: { log in
+                            // Each following account's engine starts reading the book now.
+                            guard let trade = try? registry.trade(log) else { return }
+                            for account in anticipating where account.wallets.contains(trade.wallet) {
+                                account.engine?.anticipate(trade)
+                            }
+                        })
                     let feed = TradeFeed(source: source, registry: current.registry, logger: self.logger)
                     let running = Running(source: source, feed: feed, engines: engines)
                     self.running.withLock { $0 = running }

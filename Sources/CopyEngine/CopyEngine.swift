@@ -123,6 +123,13 @@ public final class CopyEngine: Sendable {
     /// The counters so far.
     public var statistics: EngineStatistics { statisticsBox.withLock { $0 } }
 
+    /// Told of a trade the node has just announced, before it is confirmed and handed to
+    /// ``handle(_:)``: starts reading what the decision will need (the token's book), so the
+    /// decision does not wait for it. The trade may yet be orphaned; nothing is decided here.
+    public func anticipate(_ trade: TradeEvent) {
+        gateway.prefetchBook(tokenID: trade.tokenId)
+    }
+
     /// Decides `event` once: returns the recorded decision (the existing one if the trade was
     /// decided before, by this or another executor).
     public func handle(_ event: CopyTrade) async -> CopyDecision {
@@ -388,18 +395,35 @@ public final class CopyEngine: Sendable {
             portfolio.release(reservation)
             return try await record(key, summary, .failed(.invalidOrder(error.description)))
         }
-        let fresh = StoredIntent(
+        guard let permit = breaker.acquire() else {
+            portfolio.release(reservation)
+            return try await record(
+                key, summary,
+                .skipped(.breakerOpen(consecutiveFailures: breaker.snapshot.consecutiveFailures)))
+        }
+        // Stored already claimed (`posting`): the one write before the post is both the intent and
+        // its claim. Whoever inserts it alone may post it; anyone else finds it and resumes it.
+        var fresh = StoredIntent(
             key: key, trade: summary, mode: .live, intent: intent, signedOrder: signed, salt: salt,
             createdAt: clock.now())
-        let stored = try await store.storeIntent(fresh)
+        fresh.status = .posting
+        let stored: StoredIntent
+        do {
+            stored = try await store.storeIntent(fresh)
+        } catch {
+            breaker.release(permit)
+            throw error
+        }
         guard stored == fresh else {
+            breaker.release(permit)
             portfolio.release(reservation)
             return try await resume(stored)
         }
-        return try await post(stored, reservation: reservation)
+        return try await post(stored, signed, permit: permit, reservation: reservation)
     }
 
-    /// Claims a `created` intent and posts its signed order, once.
+    /// Claims a `created` intent (one stored before intents were stored claimed) and posts its
+    /// signed order, once.
     private func post(_ stored: StoredIntent, reservation: Reservation?) async throws -> CopyDecision {
         guard let signed = stored.signedOrder else {
             if let reservation { portfolio.release(reservation) }
@@ -425,32 +449,40 @@ public final class CopyEngine: Sendable {
             if let reservation { portfolio.release(reservation) }
             return try await resumeCurrent(stored.key)
         }
+        return try await post(claimed.intent, signed, permit: permit, reservation: reservation)
+    }
+
+    /// Posts the signed order of an intent this executor has claimed (`posting`), once.
+    private func post(
+        _ claimed: StoredIntent, _ signed: SignedOrder, permit: CircuitBreaker.Permit,
+        reservation: Reservation?
+    ) async throws -> CopyDecision {
         let outcome: Result<ExchangeOrder, GatewayError>
         do {
-            outcome = .success(try await gateway.post(signed, orderType: stored.intent.orderType))
+            outcome = .success(try await gateway.post(signed, orderType: claimed.intent.orderType))
         } catch {
             outcome = .failure(GatewayError(error))
         }
         switch outcome {
         case .success(let order):
             breaker.record(permit, success: true)
-            return try await conclude(claimed.intent, order, reservation: reservation)
+            return try await conclude(claimed, order, reservation: reservation)
         case .failure(let error):
             breaker.record(permit, success: !error.isFault)
             if case .rejected(let message) = error {
                 if let reservation { portfolio.release(reservation) }
                 guard
                     let update = try await store.updateIntent(
-                        stored.key, expecting: [.posting], to: .rejected, matched: nil, message: message,
+                        claimed.key, expecting: [.posting], to: .rejected, matched: nil, message: message,
                         at: clock.now())
-                else { return try await resumeCurrent(stored.key) }
-                return try await record(stored.key, stored.trade, decision(for: update.intent))
+                else { return try await resumeCurrent(claimed.key) }
+                return try await record(claimed.key, claimed.trade, decision(for: update.intent))
             }
             logger.warning("post of order \(signed.orderHash.hex) failed (\(error)); looking it up")
             if let found = try? await gateway.lookup(orderHash: signed.orderHash) {
-                return try await conclude(claimed.intent, found, reservation: reservation)
+                return try await conclude(claimed, found, reservation: reservation)
             }
-            if let reservation { reservations.withLock { $0[stored.key] = reservation } }
+            if let reservation { reservations.withLock { $0[claimed.key] = reservation } }
             statisticsBox.withLock { $0.unresolved += 1 }
             return .failed(
                 .outcomeUnknown(

@@ -56,6 +56,8 @@ public struct DecisionRecord: Hashable, Sendable {
 /// `created` → `posting` (claimed by one executor, which alone may post it) → `open` | `matched` |
 /// `unmatched` | `rejected` | `notFound`; `open` → `matched` | `cancelled`; `created` → `cancelled`
 /// (never posted). An intent in `posting` has an unknown outcome and is resolved by look-up only.
+/// The engine stores a live intent already in `posting` (its insert is the claim: one durable
+/// write before the post); `created` intents are those of paper mode and of earlier versions.
 public enum IntentStatus: String, Hashable, Sendable, CaseIterable, Codable {
     /// Stored, not posted.
     case created

@@ -101,6 +101,14 @@ public protocol ExchangeGateway: Sendable {
     func lookup(orderHash: Bytes32) async throws -> ExchangeOrder?
     /// Our available collateral.
     func balance() async throws -> Fixed6
+    /// Starts reading the token's book ahead of a decision that will ask for it (a hint: a
+    /// gateway may ignore it).
+    func prefetchBook(tokenID: UInt256)
+}
+
+extension ExchangeGateway {
+    /// Ignores the hint.
+    public func prefetchBook(tokenID: UInt256) {}
 }
 
 /// Signs orders for the engine: a limit order for `request` in `market`, with `salt`.

@@ -27,6 +27,8 @@ public final class InMemoryCopyStateStore: CopyStateStore {
         var applied: [TradeIdentity: AppliedTargetTrade] = [:]
         /// How many times `recordDecision` was called for a key that already had a decision.
         var duplicateDecisionAttempts = 0
+        /// How many times `updateIntent` changed an intent.
+        var intentUpdates = 0
     }
 
     private let state = Mutex(State())
@@ -46,6 +48,9 @@ public final class InMemoryCopyStateStore: CopyStateStore {
 
     /// All intents, by key order.
     public var allIntents: [StoredIntent] { state.withLock { $0.intents.values.sorted { $0.key < $1.key } } }
+
+    /// Calls of ``updateIntent(_:expecting:to:matched:message:at:)`` that changed an intent.
+    public var intentUpdates: Int { state.withLock { $0.intentUpdates } }
 
     /// Calls of ``recordDecision(_:)`` for keys that already had a decision.
     public var duplicateDecisionAttempts: Int { state.withLock { $0.duplicateDecisionAttempts } }
@@ -121,6 +126,7 @@ public final class InMemoryCopyStateStore: CopyStateStore {
                 booked = record
             }
             state.intents[key] = intent
+            state.intentUpdates += 1
             return IntentUpdate(intent: intent, fill: booked)
         }
     }

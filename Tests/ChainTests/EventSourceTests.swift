@@ -74,9 +74,10 @@ struct EventSourceTests {
     /// Runs `body` with a source running in the background.
     func withSource(
         _ chain: FakeChain, store: SQLiteStore, configuration: EventSourceConfiguration,
-        _ body: (EventSource) async throws -> Void
+        announce: (@Sendable (EthLog) -> Void)? = nil, _ body: (EventSource) async throws -> Void
     ) async throws {
-        let source = EventSource(rpc: chain, store: store, configuration: configuration, logger: Self.logger)
+        let source = EventSource(
+            rpc: chain, store: store, configuration: configuration, logger: Self.logger, announce: announce)
         let task = Task { try await source.run() }
         defer { task.cancel() }
         try await body(source)
@@ -98,6 +99,49 @@ struct EventSourceTests {
         let delivered = await collector.delivered
         #expect(delivered.map(\.transactionHash) == chain.canonicalLogs.map(\.transactionHash))
         #expect(try await temporary.store.deliveredCount(stream: "test") == delivered.count)
+    }
+
+    @Test("live logs are announced on arrival, and a due verification waits until the block's logs are in")
+    func announcedBeforeVerification() async throws {
+        let chain = FakeChain()
+        chain.headsFirst = true
+        for _ in 0..<5 { chain.mine(logs: 1) }
+        let temporary = try TemporaryStore()
+        let collector = Collector()
+        try await withSource(
+            chain, store: temporary.store, configuration: configuration(chain),
+            announce: { chain.note("announce \($0.blockNumber)") }
+        ) { source in
+            try await collector.consume(source) { await $0.delivered.count == 5 }
+            while !source.status.live { try await Task.sleep(for: .milliseconds(5)) }
+            chain.timeline = []
+            for n in 1...8 {
+                chain.mine(logs: 1)
+                try await collector.consume(source) { await $0.delivered.count == 5 + n }
+            }
+            // The last verification runs once the subscription is quiet.
+            while !chain.timeline.contains(where: { $0.hasPrefix("getLogs") }) {
+                try await Task.sleep(for: .milliseconds(5))
+            }
+        }
+        let timeline = chain.timeline
+        let announced = timeline.compactMap { $0.hasPrefix("announce ") ? UInt64($0.dropFirst(9)) : nil }
+        #expect(announced == Array(6...13), "each live log announced once, in order")
+        // With `verifyEvery` 2, heads make verifications due; the header of block N is followed by
+        // N's log, which must not wait behind the verification up to N - 1 that header made due.
+        let verifications = timeline.enumerated().compactMap { index, entry -> (Int, UInt64)? in
+            guard entry.hasPrefix("getLogs "),
+                let to = entry.split(separator: ".").last.flatMap({ UInt64($0) })
+            else { return nil }
+            return (index, to)
+        }
+        #expect(!verifications.isEmpty)
+        for (index, to) in verifications where to < 13 {
+            let next = timeline.firstIndex(of: "announce \(to + 1)")
+            #expect(
+                next.map { $0 < index } == true, "block \(to + 1)'s log before the verification up to \(to)")
+        }
+        #expect(await collector.deliveredTransactions == chain.canonicalLogs.map(\.transactionHash))
     }
 
     @Test("a restart resumes from the checkpoint and delivers nothing twice")

@@ -18,7 +18,10 @@ final class FakeChain: ChainRPC {
         var salt: UInt64 = 0
         var silent = false
         var duplicate = false
+        var headsFirst = false
         var getLogsCalls = 0
+        /// What happened, in order: `getLogs from...to` and the test's own notes.
+        var timeline: [String] = []
     }
 
     static let contract = Address(hi: 0xC0FFEE, mid: 0, lo: 1)
@@ -53,6 +56,21 @@ final class FakeChain: ChainRPC {
         set { state.withLock { $0.duplicate = newValue } }
     }
 
+    /// Notify a block's header before its logs (as geth usually does) instead of after.
+    var headsFirst: Bool {
+        get { state.withLock { $0.headsFirst } }
+        set { state.withLock { $0.headsFirst = newValue } }
+    }
+
+    /// The calls and notes so far, in order.
+    var timeline: [String] {
+        get { state.withLock { $0.timeline } }
+        set { state.withLock { $0.timeline = newValue } }
+    }
+
+    /// Adds a note to the timeline.
+    func note(_ text: String) { state.withLock { $0.timeline.append(text) } }
+
     var head: UInt64 { state.withLock { UInt64($0.blocks.count - 1) } }
 
     /// The canonical logs (what a correct listener delivers).
@@ -84,7 +102,7 @@ final class FakeChain: ChainRPC {
             s.blocks.append(Block(header: header, logs: logs))
             var notes = logs.map(ChainNotification.log)
             if s.duplicate { notes = logs.flatMap { [ChainNotification.log($0), .log($0)] } }
-            notes.append(.head(header))
+            if s.headsFirst { notes.insert(.head(header), at: 0) } else { notes.append(.head(header)) }
             return (header, notes, s.silent ? [] : s.subscriptions)
         }
         for subscription in subscribers { subscription.push(notifications) }
@@ -160,6 +178,7 @@ final class FakeChain: ChainRPC {
     func logs(_ filter: LogFilter, from: UInt64, to: UInt64) async throws -> [EthLog] {
         try state.withLock { s in
             s.getLogsCalls += 1
+            s.timeline.append("getLogs \(from)...\(to)")
             guard to >= from, to - from + 1 <= s.maxRange else {
                 throw ChainRPCError.rangeTooLarge("block range is too large")
             }

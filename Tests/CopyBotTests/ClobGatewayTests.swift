@@ -106,6 +106,47 @@ struct ClobGatewayTests {
         await h.shutdown()
     }
 
+    @Test(
+        "a prefetched book stands for the engine's next request of the token, once, unless we ordered since")
+    func prefetchedBook() async throws {
+        let h = try await Self.harness()
+        func market(ask: String) -> ClobStandIn.Market {
+            ClobStandIn.Market(
+                tokenID: Self.tokenA, conditionID: Self.condition,
+                bids: [BookLevel(price: ExactDecimal("0.49")!, size: ExactDecimal(500))],
+                asks: [BookLevel(price: ExactDecimal(ask)!, size: ExactDecimal(500))])
+        }
+        func arrived(_ count: Int) async throws {
+            while h.standIn.requestCount(.book) < count { try await Task.sleep(for: .milliseconds(5)) }
+        }
+        // Announced: the request goes out at once; the book changes before the engine asks.
+        h.gateway.prefetchBook(tokenID: Self.tokenA)
+        h.gateway.prefetchBook(tokenID: Self.tokenA)  // a duplicate announcement asks nothing more
+        try await arrived(1)
+        h.standIn.setMarket(market(ask: "0.6"))
+        #expect(try await h.gateway.book(tokenID: Self.tokenA).bestPrice(taking: .buy) == Fixed6("0.5"))
+        #expect(h.standIn.requestCount(.book) == 1, "the prefetched request served the engine")
+        // Used once: the next request is fresh.
+        #expect(try await h.gateway.book(tokenID: Self.tokenA).bestPrice(taking: .buy) == Fixed6("0.6"))
+        #expect(h.standIn.requestCount(.book) == 2)
+        // A book asked for before our own order of the token would not show it: not used.
+        let contracts = try ExchangeContracts(
+            registry: try ServiceTestSupport.registry(), exchange: "CTFExchangeV2",
+            negRiskExchange: "NegRiskCTFExchangeV2", domainVersion: "2")
+        let signed = try BuilderOrderSigner(builder: OrderBuilder(signer: h.key), contracts: contracts).sign(
+            LimitOrderRequest(
+                tokenId: Self.tokenA, side: .buy, price: ExactDecimal("0.6")!, size: ExactDecimal(10)),
+            market: try await h.gateway.marketParameters(tokenID: Self.tokenA), salt: UInt256(1))
+        let before = h.standIn.requestCount(.book)
+        h.gateway.prefetchBook(tokenID: Self.tokenA)
+        try await arrived(before + 1)
+        _ = try await h.gateway.post(signed, orderType: .gtc)
+        h.standIn.setMarket(market(ask: "0.7"))
+        #expect(try await h.gateway.book(tokenID: Self.tokenA).bestPrice(taking: .buy) == Fixed6("0.7"))
+        #expect(h.standIn.requestCount(.book) == before + 2)
+        await h.shutdown()
+    }
+
     @Test("each trade is one signed order at the stand-in, sized by the rules")
     func liveCopies() async throws {
         let h = try await Self.harness()

@@ -117,6 +117,54 @@ struct LiveEngineTests {
         #expect(h.engine.portfolio.ledger.shares(1) == d("18.51"))
     }
 
+    @Test("the intent is stored already claimed: one write, and no other change to it, before the post")
+    func intentStoredClaimed() async {
+        let h = Harness(mode: .live)
+        h.gateway.setBook(book(1, asks: [("0.5", "1000")]))
+        let store = h.store
+        let atPost = Mutex<(statuses: [IntentStatus], updates: Int)?>(nil)
+        h.gateway.state.withLock {
+            $0.onPost = { atPost.withLock { $0 = (store.allIntents.map(\.status), store.intentUpdates) } }
+        }
+        let decision = await h.engine.handle(copyTrade(1, .buy, token: 1, shares: "100", price: "0.5"))
+        #expect(decision.copiedOrder != nil)
+        let seen = atPost.withLock { $0 }
+        #expect(seen?.statuses == [.posting], "stored claimed, before the post")
+        #expect(seen?.updates == 0, "no claim write of its own")
+        // After the post, the exchange's answer moves it on.
+        #expect(h.store.allIntents.map(\.status) == [.matched])
+        #expect(h.store.intentUpdates == 1)
+    }
+
+    @Test("half-open with the probe in flight: the next copy is skipped and stores no intent")
+    func probeInFlight() async {
+        let h = Harness(
+            mode: .live, breaker: .init(consecutiveFailures: 1, failureRatePercent: nil, cooldownSeconds: 30))
+        for token: UInt64 in 1...3 { h.gateway.setBook(book(token, asks: [("0.5", "1000")])) }
+        h.gateway.state.withLock { $0.postScript = [.failure(.server(status: 500, message: "down"))] }
+        _ = await h.engine.handle(copyTrade(1, .buy, token: 1, shares: "100", price: "0.5"))
+        h.clock.advance(seconds: 31)  // half-open: the next post is the probe
+        let (probing, probingStarted) = AsyncStream.makeStream(of: Void.self)
+        let (release, released) = AsyncStream.makeStream(of: Void.self)
+        h.gateway.state.withLock {
+            $0.holdPost = {
+                probingStarted.yield()
+                for await _ in release { break }
+            }
+        }
+        async let probe = h.engine.handle(copyTrade(2, .buy, token: 2, shares: "100", price: "0.5"))
+        for await _ in probing { break }
+        let skipped = await h.engine.handle(copyTrade(3, .buy, token: 3, shares: "100", price: "0.5"))
+        released.yield()
+        #expect(skipped.skipReason?.rule == .breakerOpen)
+        #expect(await probe.copiedOrder != nil, "the probe copies")
+        #expect(
+            h.store.allIntents.map(\.key.identity) == [identity(1), identity(2)], "no intent for the skip")
+        #expect(h.gateway.posts.count == 2)
+        #expect(
+            h.engine.portfolio.reservations.count == 1, "only the unknown first post keeps its reservation")
+    }
+
     @Test("a lost response after acceptance: looked up, never posted again")
     func lostResponse() async {
         let h = Harness(mode: .live)

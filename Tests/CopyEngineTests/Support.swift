@@ -84,6 +84,10 @@ final class FakeGateway: ExchangeGateway {
         var bookDelayMilliseconds: Int = 0
         var activeBooks = 0
         var maxActiveBooks = 0
+        /// Called at the start of each post (to look at the store at that moment).
+        var onPost: (@Sendable () -> Void)?
+        /// Awaited at the start of each post (to hold a post in flight).
+        var holdPost: (@Sendable () async -> Void)?
     }
 
     let state = Mutex(State())
@@ -119,7 +123,9 @@ final class FakeGateway: ExchangeGateway {
     }
 
     func post(_ order: SignedOrder, orderType: OrderType) async throws -> ExchangeOrder {
-        try state.withLock { (s: inout State) throws(GatewayError) -> ExchangeOrder in
+        state.withLock { $0.onPost }?()
+        await state.withLock { $0.holdPost }?()
+        return try state.withLock { (s: inout State) throws(GatewayError) -> ExchangeOrder in
             s.posts.append(order)
             let outcome = s.postScript.isEmpty ? .success(.matched) : s.postScript.removeFirst()
             guard case .v2(let o) = order.payload else { throw .rejected("v1") }

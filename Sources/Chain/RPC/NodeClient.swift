@@ -175,12 +175,16 @@ final class WebSocketSubscription: ChainSubscription {
                     }
                     connectedOnce = true
                     do {
+                        // `newHeads` first: a node that notifies its subscriptions in the order
+                        // they were made (as geth's filter system usually does for one block) then
+                        // sends a block's header before its logs, and the listener takes the logs
+                        // of a block whose header it has without asking the node for it again.
+                        try socket.send(
+                            JSONRPCCodec.request(id: 2, method: "eth_subscribe", params: "[\"newHeads\"]"))
                         try socket.send(
                             JSONRPCCodec.request(
                                 id: 1, method: "eth_subscribe",
                                 params: "[\"logs\"," + JSONRPCCodec.filterJSON(filter) + "]"))
-                        try socket.send(
-                            JSONRPCCodec.request(id: 2, method: "eth_subscribe", params: "[\"newHeads\"]"))
                     } catch {
                         handshake.finish(throwing: ChainRPCError.unavailable("\(error)"))
                     }

@@ -99,19 +99,27 @@ public final class EventSource: Sendable {
     private let store: any ChainStateStore
     private let configuration: EventSourceConfiguration
     private let logger: Logger
+    private let announce: (@Sendable (EthLog) -> Void)?
     private let statusBox = Mutex(EventSourceStatus())
 
     /// The events, in chain order. Acknowledge each with ``acknowledge(_:)`` once handled.
     public let events: BoundedQueue<ChainEvent>
 
     /// Creates a source; nothing happens until ``run()``.
+    ///
+    /// `announce` is called with each log a live notification brings, as soon as it arrives and
+    /// before it is checked against the node and stored: for speculative work only (warming what
+    /// the log's consumer will need), since the log may still turn out orphaned or a duplicate.
     public init(
-        rpc: any ChainRPC, store: any ChainStateStore, configuration: EventSourceConfiguration, logger: Logger
+        rpc: any ChainRPC, store: any ChainStateStore, configuration: EventSourceConfiguration,
+        logger: Logger,
+        announce: (@Sendable (EthLog) -> Void)? = nil
     ) {
         self.rpc = rpc
         self.store = store
         self.configuration = configuration
         self.logger = logger
+        self.announce = announce
         self.events = BoundedQueue(capacity: configuration.bufferCapacity)
     }
 
@@ -246,13 +254,25 @@ public final class EventSource: Sendable {
 
     // MARK: - Live
 
+    /// How long the subscription must be silent before a due verification runs.
+    static let verificationQuietPeriod = Duration.milliseconds(20)
+
     private func live(_ state: inout SyncState, _ subscription: any ChainSubscription) async throws {
         let clock = ContinuousClock()
         var lastHead = clock.now
         let poll = min(configuration.staleAfter, .seconds(1))
+        // The block up to which a verification is due. A head that makes one due is followed at
+        // once by its block's logs, so the `eth_getLogs` round trip waits until the subscription
+        // is quiet (or the next head makes another due) instead of holding those logs up.
+        var verification: UInt64? = nil
         while true {
             try Task.checkCancellation()
-            guard let notification = try await subscription.next(timeout: poll) else {
+            let wait = verification == nil ? poll : Self.verificationQuietPeriod
+            guard let notification = try await subscription.next(timeout: wait) else {
+                if let target = verification {
+                    verification = nil
+                    try await sync(&state, to: target)
+                }
                 if clock.now - lastHead > configuration.staleAfter {
                     throw EventSourceError.staleSubscription
                 }
@@ -269,6 +289,7 @@ public final class EventSource: Sendable {
                     continue
                 }
                 if log.blockNumber <= state.cursor.number { continue }  // confirmed already
+                announce?(log)
                 if let known = state.known[log.blockNumber] {
                     if known != log.blockHash {
                         state.needsResync = true
@@ -306,6 +327,7 @@ public final class EventSource: Sendable {
                     // a transaction re-included further up the branch is then seen, not retracted.
                     try await sync(&state, to: max(head.number, try await rpc.headNumber()))
                     state.needsResync = false
+                    verification = nil
                     continue
                 }
                 state.known[head.number] = head.hash
@@ -313,7 +335,9 @@ public final class EventSource: Sendable {
                     state.known[head.number - 1] = head.parentHash
                 }
                 if head.number >= state.cursor.number + 1 + configuration.verifyEvery {
-                    try await sync(&state, to: head.number - 1)
+                    // One verification waits at most until the next head.
+                    if let due = verification { try await sync(&state, to: due) }
+                    verification = head.number - 1
                 }
             }
         }

@@ -13,24 +13,75 @@ import Synchronization
 /// prices fills from the target's trade (flagged), and a slow or offline CLOB does not hold up
 /// every trade. When the CLOB cannot be reached at all (refused, unanswered), market data is not
 /// asked for ``unreachableFor`` for any token.
+///
+/// A book can be asked for ahead of the engine (``prefetchBook(tokenID:)``, as soon as the node
+/// announces a trade, while the listener still checks and stores it): the engine's next
+/// ``book(tokenID:)`` of that token then awaits that request instead of making its own, provided
+/// it was made less than ``prefetchLifetime`` ago and after this gateway's last order of the token
+/// (a book requested before our own order would not show it). Each prefetched book is used once.
 public final class ClobGateway: ExchangeGateway {
+    private struct Prefetch {
+        var requestedAt: ContinuousClock.Instant
+        var request: Task<OrderBook, any Error>
+    }
+
     private let client: any ClobAPI
     private let metadata: MarketMetadataCache
     private let unavailableFor: Duration
     private let unreachableFor: Duration
+    /// How long a prefetched book may wait for the engine.
+    public let prefetchLifetime: Duration
     private let unavailable = Mutex<[UInt256: ContinuousClock.Instant]>([:])
     private let unreachableUntil = Mutex<ContinuousClock.Instant?>(nil)
     private let markets = Mutex<[UInt256: MarketID]>([:])
+    private let prefetched = Mutex<[UInt256: Prefetch]>([:])
+    private let lastOrder = Mutex<[UInt256: ContinuousClock.Instant]>([:])
 
     /// Creates a gateway over `client`, with market rules cached by `metadata`.
     public init(
         client: any ClobAPI, metadata: MarketMetadataCache, unavailableFor: Duration = .seconds(60),
-        unreachableFor: Duration = .seconds(10)
+        unreachableFor: Duration = .seconds(10), prefetchLifetime: Duration = .seconds(1)
     ) {
         self.client = client
         self.metadata = metadata
         self.unavailableFor = unavailableFor
         self.unreachableFor = unreachableFor
+        self.prefetchLifetime = prefetchLifetime
+    }
+
+    deinit {
+        for prefetch in prefetched.withLock({ $0.values }) { prefetch.request.cancel() }
+    }
+
+    /// Starts `GET /book` for a trade the engine is about to decide, unless one for the token is
+    /// already waiting (a duplicate announcement) or the CLOB was just found unreachable.
+    public func prefetchBook(tokenID: UInt256) {
+        let now = ContinuousClock.now
+        guard (try? checkReachable(tokenID, now: now)) != nil else { return }
+        let client = self.client
+        let expired = prefetched.withLock { prefetched -> [Prefetch] in
+            let expired = prefetched.values.filter { now - $0.requestedAt > prefetchLifetime }
+            prefetched = prefetched.filter { now - $0.value.requestedAt <= prefetchLifetime }
+            guard prefetched[tokenID] == nil else { return expired }
+            prefetched[tokenID] = Prefetch(
+                requestedAt: now, request: Task { try await client.book(tokenID: tokenID) })
+            return expired
+        }
+        for prefetch in expired { prefetch.request.cancel() }
+    }
+
+    /// The prefetched request for `tokenID` if it may stand for a fresh one (removed either way).
+    private func takePrefetch(_ tokenID: UInt256, now: ContinuousClock.Instant) -> Task<OrderBook, any Error>?
+    {
+        guard let prefetch = prefetched.withLock({ $0.removeValue(forKey: tokenID) }) else { return nil }
+        let ordered = lastOrder.withLock { $0[tokenID] }
+        guard now - prefetch.requestedAt <= prefetchLifetime,
+            ordered.map({ prefetch.requestedAt > $0 }) ?? true
+        else {
+            prefetch.request.cancel()
+            return nil
+        }
+        return prefetch.request
     }
 
     /// Fails at once while the CLOB was just found unreachable, or the token's book unavailable.
@@ -58,7 +109,11 @@ public final class ClobGateway: ExchangeGateway {
         try checkReachable(tokenID, now: now)
         let book: OrderBook
         do {
-            book = try await client.book(tokenID: tokenID)
+            if let request = takePrefetch(tokenID, now: now) {
+                book = try await request.value
+            } else {
+                book = try await client.book(tokenID: tokenID)
+            }
         } catch {
             failed(tokenID, error, now: now)
             throw Self.gatewayError(error)
@@ -94,6 +149,8 @@ public final class ClobGateway: ExchangeGateway {
     /// `POST /order`. A lost answer the client could not resolve by look-up is a fault (the engine
     /// looks the order up again later); a definitive refusal is ``GatewayError/rejected(_:)``.
     public func post(_ order: SignedOrder, orderType: OrderType) async throws -> ExchangeOrder {
+        let now = ContinuousClock.now
+        lastOrder.withLock { $0[order.tokenId] = now }
         let outcome = await client.postOrder(order, type: orderType)
         switch outcome {
         case .accepted(let acceptance):
