@@ -19,6 +19,7 @@ final class FakeChain: ChainRPC {
         var silent = false
         var duplicate = false
         var getLogsCalls = 0
+        var failLogsFrom: UInt64? = nil
     }
 
     static let contract = Address(hi: 0xC0FFEE, mid: 0, lo: 1)
@@ -53,7 +54,17 @@ final class FakeChain: ChainRPC {
         set { state.withLock { $0.duplicate = newValue } }
     }
 
+    /// Once: the next `eth_getLogs` whose range starts at or above this block (and is within
+    /// `maxRange`) fails as a dropped connection would, after earlier ranges were answered.
+    var failLogsFrom: UInt64? {
+        get { state.withLock { $0.failLogsFrom } }
+        set { state.withLock { $0.failLogsFrom = newValue } }
+    }
+
     var head: UInt64 { state.withLock { UInt64($0.blocks.count - 1) } }
+
+    /// The head block, by number and hash.
+    var headRef: BlockRef { state.withLock { $0.blocks.last!.header.ref } }
 
     /// The canonical logs (what a correct listener delivers).
     var canonicalLogs: [EthLog] { state.withLock { $0.blocks.flatMap(\.logs) } }
@@ -162,6 +173,10 @@ final class FakeChain: ChainRPC {
             s.getLogsCalls += 1
             guard to >= from, to - from + 1 <= s.maxRange else {
                 throw ChainRPCError.rangeTooLarge("block range is too large")
+            }
+            if let fail = s.failLogsFrom, from >= fail {
+                s.failLogsFrom = nil
+                throw ChainRPCError.unavailable("connection dropped during eth_getLogs")
             }
             return s.blocks.filter { $0.header.number >= from && $0.header.number <= to }.flatMap(\.logs)
                 .filter(filter.matches)
