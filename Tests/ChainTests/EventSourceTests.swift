@@ -212,6 +212,74 @@ struct EventSourceTests {
         #expect(retracted.isDisjoint(with: canonical))
     }
 
+    @Test(
+        "a reorg below the checkpoint whose resync is cut off after its first range (a drop, or kill -9 and a restart): every orphan is still retracted",
+        arguments: [false, true])
+    func interruptedResyncRetractsOrphans(restart: Bool) async throws {
+        let chain = FakeChain()
+        for _ in 0..<20 { chain.mine(logs: 2) }
+        let temporary = try TemporaryStore()
+        let collector = Collector()
+        let configuration = configuration(chain)
+        var orphaned: [EthLog] = []
+        /// Replaces blocks 11...20, all at or below the checkpoint (20), with a branch of 11 blocks
+        /// that re-includes none of the 20 orphaned logs. The resync reads the branch 4 blocks at a
+        /// time; its second read fails, after the first range (11...14) was stored.
+        func reorgBelowCheckpoint() {
+            chain.maxRange = 4
+            chain.failLogsFrom = 15
+            orphaned = chain.reorg(depth: 10, reincluded: 0, extra: 1).orphaned
+        }
+        /// Waits until the source is at the head with everything canonical delivered and every
+        /// orphan retracted, or a few seconds have passed (then the expectations below tell).
+        func settle(_ source: EventSource) async throws {
+            let canonical = Set(chain.canonicalLogs.map(\.transactionHash))
+            let orphans = orphaned.count
+            do {
+                try await collector.consume(
+                    source,
+                    until: { c in
+                        let delivered = Set(await c.deliveredTransactions)
+                        let retracted = await c.retracted.count
+                        return source.status.checkpoint == chain.headRef
+                            && delivered.isSuperset(of: canonical)
+                            && retracted >= orphans
+                    }, timeout: .seconds(5))
+            } catch is TestTimeout {}
+        }
+        try await withSource(chain, store: temporary.store, configuration: configuration) { source in
+            try await collector.consume(source) { c in
+                let delivered = await c.delivered.count
+                return delivered == 40 && source.status.checkpoint == chain.headRef
+            }
+            guard !restart else { return }
+            reorgBelowCheckpoint()
+            try await settle(source)
+            #expect(source.status.reconnects >= 1, "the resync was cut off")
+        }
+        if restart {
+            // The process was killed at the checkpoint; the chain reorganised while it was down.
+            reorgBelowCheckpoint()
+            try await withSource(chain, store: try temporary.reopen(), configuration: configuration) {
+                source in
+                try await settle(source)
+                #expect(source.status.reconnects >= 1, "the resync was cut off")
+            }
+        }
+        #expect(orphaned.count == 20)
+        let delivered = await collector.deliveredTransactions
+        let retracted = await collector.retracted.map(\.transactionHash)
+        let canonical = Set(chain.canonicalLogs.map(\.transactionHash))
+        #expect(Set(delivered).count == delivered.count, "no log delivered twice")
+        #expect(Set(retracted).count == retracted.count, "no log retracted twice")
+        let unretracted = Set(orphaned.map(\.transactionHash)).subtracting(retracted)
+        #expect(unretracted.isEmpty, "\(unretracted.count) of \(orphaned.count) orphaned logs not retracted")
+        #expect(Set(retracted).isSubset(of: orphaned.map(\.transactionHash)), "only orphans retracted")
+        let live = Set(delivered).subtracting(retracted)
+        #expect(live.subtracting(canonical).isEmpty, "delivered, not canonical, not retracted")
+        #expect(canonical.subtracting(live).isEmpty, "canonical but not delivered")
+    }
+
     @Test("a silent subscription on an open socket is detected and replaced; duplicates are ignored")
     func staleAndDuplicates() async throws {
         let chain = FakeChain()

@@ -22,6 +22,7 @@ final class FakeChain: ChainRPC {
         var getLogsCalls = 0
         /// What happened, in order: `getLogs from...to` and the test's own notes.
         var timeline: [String] = []
+        var failLogsFrom: UInt64? = nil
     }
 
     static let contract = Address(hi: 0xC0FFEE, mid: 0, lo: 1)
@@ -71,7 +72,17 @@ final class FakeChain: ChainRPC {
     /// Adds a note to the timeline.
     func note(_ text: String) { state.withLock { $0.timeline.append(text) } }
 
+    /// Once: the next `eth_getLogs` whose range starts at or above this block (and is within
+    /// `maxRange`) fails as a dropped connection would, after earlier ranges were answered.
+    var failLogsFrom: UInt64? {
+        get { state.withLock { $0.failLogsFrom } }
+        set { state.withLock { $0.failLogsFrom = newValue } }
+    }
+
     var head: UInt64 { state.withLock { UInt64($0.blocks.count - 1) } }
+
+    /// The head block, by number and hash.
+    var headRef: BlockRef { state.withLock { $0.blocks.last!.header.ref } }
 
     /// The canonical logs (what a correct listener delivers).
     var canonicalLogs: [EthLog] { state.withLock { $0.blocks.flatMap(\.logs) } }
@@ -181,6 +192,10 @@ final class FakeChain: ChainRPC {
             s.timeline.append("getLogs \(from)...\(to)")
             guard to >= from, to - from + 1 <= s.maxRange else {
                 throw ChainRPCError.rangeTooLarge("block range is too large")
+            }
+            if let fail = s.failLogsFrom, from >= fail {
+                s.failLogsFrom = nil
+                throw ChainRPCError.unavailable("connection dropped during eth_getLogs")
             }
             return s.blocks.filter { $0.header.number >= from && $0.header.number <= to }.flatMap(\.logs)
                 .filter(filter.matches)

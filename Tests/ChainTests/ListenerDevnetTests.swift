@@ -178,13 +178,7 @@ extension LibWebSocketsTests {
             }
             let extra = final.subtracting(canonicalKeys)
             #expect(missing.isEmpty, "missing \(missing.count) (\(missing.prefix(3)))")
-            // Known intermittent bug (issue 3, open): under heavy load an orphaned fill that was
-            // delivered is now and then not retracted; the fills that are canonical are all there.
-            withKnownIssue(
-                "an orphaned fill is occasionally left unretracted under load", isIntermittent: true
-            ) {
-                #expect(extra.isEmpty, "delivered but not canonical: \(extra.count) (\(extra.prefix(3)))")
-            }
+            #expect(extra.isEmpty, "delivered but not canonical: \(extra.count) (\(extra.prefix(3)))")
             #expect(canonical.count > 100, "the run produced enough followed fills (\(canonical.count))")
             _ = events
         }
@@ -216,13 +210,9 @@ extension LibWebSocketsTests {
                             $0.transactionHash.hex + "/" + $0.template.orderHash.hex
                         })
                     let deliveredKeys = Set(seen.delivered.map(Self.key))
-                    withKnownIssue(
-                        "an orphaned fill is occasionally left unretracted under load", isIntermittent: true
-                    ) {
-                        #expect(
-                            deliveredKeys.intersection(orphaned).isSubset(
-                                of: Set(seen.retracted.map(Self.key))))
-                    }
+                    #expect(
+                        deliveredKeys.intersection(orphaned).isSubset(of: Set(seen.retracted.map(Self.key))),
+                        "every delivered orphan retracted")
                     // The chain reorganised (whether the listener met a reorg above its checkpoint or
                     // read past it in a resync depends on timing; either way the set above is exact).
                     #expect(!orphaned.isEmpty, "the devnet reorganised")
@@ -276,13 +266,9 @@ extension LibWebSocketsTests {
                     })
                 let deliveredKeys = Set(seen.delivered.map(Self.key))
                 let retractedKeys = Set(seen.retracted.map(Self.key))
-                withKnownIssue(
-                    "an orphaned fill is occasionally left unretracted under load", isIntermittent: true
-                ) {
-                    #expect(
-                        deliveredKeys.intersection(orphaned).isSubset(of: retractedKeys),
-                        "every delivered orphan retracted")
-                }
+                #expect(
+                    deliveredKeys.intersection(orphaned).isSubset(of: retractedKeys),
+                    "every delivered orphan retracted")
                 #expect(status.reorgs > 0)
             }
         }

@@ -98,10 +98,7 @@ struct PostgresRunTests {
         let stored = try await store.liveIdentities(stream: "polygon", aboveBlock: 0)
         #expect(expected.count > 20, "enough fills to mean something (\(expected.count))")
         #expect(expected.subtracting(stored.keys).isEmpty, "canonical fills missing")
-        // Known intermittent bug (issue 3, open), as in RunCrashRecoveryTests.
-        withKnownIssue("an orphaned fill is occasionally left unretracted under load", isIntermittent: true) {
-            #expect(Set(stored.keys).subtracting(expected).isEmpty)
-        }
+        #expect(Set(stored.keys).subtracting(expected).isEmpty, "delivered fills not canonical nor retracted")
         let decisions = try await store.decisionEntries(account: .default, limit: nil, afterRowID: nil)
         let decided = try await ServiceTestSupport.decided(store)
         #expect(decisions.count == decided.count, "one decision per trade")

@@ -80,11 +80,7 @@ struct RunCrashRecoveryTests {
         let missing = expected.subtracting(stored.keys)
         let extra = Set(stored.keys).subtracting(expected)
         #expect(missing.isEmpty, "of \(expected.count): missing \(missing.count)")
-        // Known intermittent bug (issue 3, open): under heavy load an orphaned fill that was
-        // delivered is now and then not retracted.
-        withKnownIssue("an orphaned fill is occasionally left unretracted under load", isIntermittent: true) {
-            #expect(extra.isEmpty, "of \(expected.count): extra \(extra.count)")
-        }
+        #expect(extra.isEmpty, "of \(expected.count): extra \(extra.count)")
         // Exactly one decision per trade, and every canonical fill decided.
         let decisions = try await store.decisionEntries(account: .default, limit: nil, afterRowID: nil)
         let decided = try await ServiceTestSupport.decided(store)

@@ -256,6 +256,46 @@ struct ChainStateStoreConformanceTests {
     }
 
     @Test(
+        "the cursor goes back to a fork point; the logs delivered above it stay live until retracted, across a reopen",
+        arguments: StoreKind.tested)
+    func cursorBackToForkPoint(kind: StoreKind) async throws {
+        try await withChainStore(kind) { store, opener in
+            let logs = (11...20).map { chainLog(tx: $0, block: $0) }
+            let delivered = try await store.apply(
+                step(logs, cursor: block(20), blocks: (10...20).map { block($0) }), stream: "s")
+            try await store.acknowledge(delivered, stream: "s")
+
+            // The listener's first step of a resync after a reorg at 11: the checkpoint back to
+            // the fork point (10), the old branch's blocks forgotten, the new branch's first blocks
+            // stored, nothing retracted yet (the orphans are still to be looked for above).
+            var rewind = ChainStep()
+            rewind.forgetAbove = 10
+            rewind.cursor = block(10)
+            rewind.blocks = [block(11, fork: 1), block(14, fork: 1)]
+            #expect(try await store.apply(rewind, stream: "s").isEmpty)
+
+            let reopened = try await opener.open()
+            #expect(
+                try await reopened.loadState(stream: "s")
+                    == ChainState(
+                        cursor: block(10), recentBlocks: [block(10), block(11, fork: 1), block(14, fork: 1)]))
+            let live = try await reopened.liveIdentities(stream: "s", aboveBlock: 10)
+            #expect(
+                live
+                    == Dictionary(uniqueKeysWithValues: logs.map { (logIdentity($0), block($0.blockNumber)) })
+            )
+            #expect(try await reopened.pendingEvents(stream: "s").isEmpty)
+
+            var retract = ChainStep()
+            retract.retractions = logs.map(logIdentity)
+            retract.cursor = block(21, fork: 1)
+            let retracted = try await reopened.apply(retract, stream: "s")
+            #expect(retracted == logs.map { .retracted($0, logIdentity($0)) })
+            #expect(try await reopened.liveIdentities(stream: "s", aboveBlock: 0).isEmpty)
+        }
+    }
+
+    @Test(
         "reopening keeps the cursor, the blocks, the pending events and the dedupe set",
         arguments: StoreKind.tested)
     func reopen(kind: StoreKind) async throws {

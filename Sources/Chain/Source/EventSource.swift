@@ -394,6 +394,16 @@ public final class EventSource: Sendable {
     /// Brings the checkpoint to `target`: finds the highest remembered block the node still has,
     /// fetches the logs above it with `eth_getLogs`, delivers new ones, moves re-included ones,
     /// and retracts the ones that vanished.
+    ///
+    /// Which delivered logs are checked for retraction: the fork point is the highest remembered
+    /// block at or below the checkpoint that the node still has, and everything delivered at or
+    /// below it is taken as settled; only the identities stored above it are candidates. That is
+    /// sound only while every remembered hash at or below the checkpoint vouches for the blocks
+    /// below it: no hash of a new branch may sit at or below the checkpoint while logs of the
+    /// branch it replaced are still live there. A resync that rewinds therefore moves the
+    /// checkpoint down to the fork point in its first step (see below), so that a resync cut off
+    /// halfway (a dropped connection, a further reorg, `kill -9`) starts again from that fork point
+    /// and finds the same candidates.
     private func sync(_ state: inout SyncState, to target: UInt64) async throws {
         let fork = try await forkPoint(state)
         let stream = configuration.stream
@@ -401,6 +411,8 @@ public final class EventSource: Sendable {
         // must be seen again in this range, or they are retracted. Above the target, only logs in
         // blocks the node no longer has (a shorter new branch, or a late notification of an
         // orphaned log) are candidates; they are checked even when there is nothing to fetch.
+        // Identities survive re-inclusion (transaction hash and log content, not position): a
+        // candidate seen anywhere in the new branch is moved, not retracted, and not delivered again.
         let stored = try await store.liveIdentities(stream: stream, aboveBlock: fork.number)
         var candidates = Set(stored.filter { $0.value.number <= target }.keys)
         let aboveTarget = Dictionary(grouping: stored.filter { $0.value.number > target }, by: \.value)
@@ -463,6 +475,15 @@ public final class EventSource: Sendable {
                 first = false
                 state.known = state.known.filter { $0.key <= fork.number }
                 state.positions = [:]
+                // A reorg below the checkpoint: the checkpoint goes back to the fork point in the
+                // same step that forgets the old branch's hashes and stores the new branch's first
+                // ones. Until the candidates are all seen or retracted, the checkpoint cannot move
+                // up; if it stayed where it was (on the old branch), the new branch's hashes stored
+                // here would lie at or below it, and a resync that does not finish (a drop, a
+                // further reorg, kill -9 before the last step) would start again from one of them:
+                // every orphan below that block would then be out of the candidates for good,
+                // delivered and never retracted.
+                if fork.number < state.cursor.number { step.cursor = fork }
             }
             if candidates.isEmpty {
                 step.cursor = end.ref
@@ -471,9 +492,9 @@ public final class EventSource: Sendable {
             }
             try await deliver(try await store.apply(step, stream: stream))
             for (number, hash) in blocks { state.known[number] = hash }
-            if step.cursor != nil {
-                state.cursor = end.ref
-                update { $0.checkpoint = end.ref }
+            if let cursor = step.cursor {
+                state.cursor = cursor
+                update { $0.checkpoint = cursor }
             }
             lastEnd = end.ref
             update { $0.rangesFetched += 1 }
