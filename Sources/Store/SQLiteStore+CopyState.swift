@@ -263,7 +263,7 @@ extension SQLiteStore: CopyStateStore {
 
     public func saveLedger(account: AccountID, _ snapshot: LedgerSnapshot) async throws {
         let ledger = try Self.json(snapshot.ledger)
-        try await pool.write { db in
+        try await writeSyncedLater { db in
             // An equal `throughFill` replaces the stored snapshot (as in memory); only a newer one stays.
             try db.execute(
                 sql: """
@@ -306,7 +306,7 @@ extension SQLiteStore: CopyStateStore {
     }
 
     public func applyTargetTrade(_ trade: TargetTrade) async throws -> TargetHolding {
-        try await pool.write { db in
+        try await writeSyncedLater { db in
             let holding: StatementArguments = [Data(trade.wallet.bytes), trade.tokenId.decimalString]
             let before =
                 try String.fetchOne(

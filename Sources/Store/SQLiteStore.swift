@@ -15,15 +15,46 @@ public final class SQLiteStore: Sendable {
     public init(path: String) throws {
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
-        configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-        }
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         }
-        pool = try DatabasePool(path: path, configuration: configuration)
+        let pool = try DatabasePool(path: path, configuration: configuration)
+        // Every commit synced to disk (an order intent must be on disk before its order is posted).
+        // Set on the pool's one writer connection once it is open: GRDB's WAL set-up, which runs
+        // after `prepareDatabase`, sets NORMAL.
+        try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+        self.pool = pool
         try Self.migrator.migrate(pool)
+    }
+
+    /// A write that is atomic and survives a crash of the process, but whose sync to disk waits
+    /// for the next ordinary write (`synchronous = NORMAL` for this transaction; the connection is
+    /// `FULL` otherwise). In WAL mode the log is appended in commit order and every `FULL` commit
+    /// syncs all of it, so a power loss can only lose a suffix of the most recent transactions,
+    /// never one without those before it.
+    ///
+    /// Only for state that is rebuilt if that suffix is lost: the listener's checkpoint, pending
+    /// events and acknowledgements (read again from the chain), tracked target holdings (applied
+    /// again, once per identity), ledger snapshots (the fills are replayed over an older one).
+    /// Never for an order intent, which is synced before its order is posted, nor for decisions
+    /// and fills. This saves two disk syncs on the way from a trade to its order.
+    func writeSyncedLater<T: Sendable>(
+        _ updates: @escaping @Sendable (Database) throws -> T
+    ) async throws -> T {
+        try await pool.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            let result = Result { () throws -> T in
+                var value: T?
+                try db.inTransaction {
+                    value = try updates(db)
+                    return .commit
+                }
+                return value!
+            }
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            return try result.get()
+        }
     }
 
     /// A store in memory, gone with the process: for scratch work such as a replay's checkpoint.
@@ -128,7 +159,7 @@ extension SQLiteStore: ChainStateStore {
     }
 
     public func apply(_ step: ChainStep, stream: String) async throws -> [ChainEvent] {
-        try await pool.write { db in
+        try await writeSyncedLater { db in
             var events: [ChainEvent] = []
             var seq =
                 try Int64.fetchOne(
@@ -256,7 +287,7 @@ extension SQLiteStore: ChainStateStore {
     }
 
     public func acknowledge(_ events: [ChainEvent], stream: String) async throws {
-        try await pool.write { db in
+        try await writeSyncedLater { db in
             for event in events {
                 switch event {
                 case .log(_, let identity):

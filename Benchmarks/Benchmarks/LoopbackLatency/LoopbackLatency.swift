@@ -16,7 +16,7 @@ import Synchronization
 @main
 struct LoopbackLatency {
     static func main() async throws {
-        let blocks = CommandLine.arguments.dropFirst().first.flatMap { Int($0) } ?? 400
+        let blocks = CommandLine.arguments.dropFirst().first.flatMap { Int($0) } ?? 1_000
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().deletingLastPathComponent()
         let contracts = root.appendingPathComponent("Config/contracts.polygon.yaml").path
@@ -103,16 +103,18 @@ struct LoopbackLatency {
             }
         }
         let mined = minedAt.withLock { $0 }
-        var latencies: [Double] = []
         var toBook: [Double] = []
         let books = standIn.firstBookRequests
         var seenTokens = Set<UInt256>()
         func ms(_ d: Duration) -> Double {
             Double(d.components.seconds) * 1e3 + Double(d.components.attoseconds) / 1e15
         }
+        // Each copy: its latency and its block (a block with several copies makes the later ones
+        // wait for the earlier ones' writes and CPU).
+        var copies: [(latency: Double, block: UInt64)] = []
         for order in standIn.acceptedOrders {
             guard let block = blockOfOrder[order.orderHash], let at = mined[block] else { continue }
-            latencies.append(ms(order.receivedAt - at))
+            copies.append((ms(order.receivedAt - at), block))
             // The first copy of a token is the one whose book request this trade made.
             if seenTokens.insert(order.order.tokenId).inserted, let book = books[order.order.tokenId] {
                 toBook.append(ms(book - at))
@@ -126,16 +128,26 @@ struct LoopbackLatency {
         }
         await standIn.stop()
         await devnet.shutdown()
-        latencies.sort()
-        guard !latencies.isEmpty else {
+        guard !copies.isEmpty else {
             print("no copies measured")
             return
         }
-        func percentile(_ p: Double) -> Double {
-            latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))]
+        let copiesInBlock = Dictionary(grouping: copies, by: \.block).mapValues(\.count)
+        func summary(_ label: String, _ values: [Double]) {
+            let sorted = values.sorted()
+            guard !sorted.isEmpty else { return }
+            func percentile(_ p: Double) -> String {
+                String(format: "%.2f", sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))])
+            }
+            print(
+                "block mined → POST /order received, \(label) (\(sorted.count)): p50 \(percentile(0.5)) ms, p90 \(percentile(0.9)) ms, p99 \(percentile(0.99)) ms, max \(String(format: "%.2f", sorted.last!)) ms"
+            )
         }
-        print(
-            "block mined → POST /order received, \(latencies.count) copies: p50 \(String(format: "%.2f", percentile(0.5))) ms, p90 \(String(format: "%.2f", percentile(0.9))) ms, p99 \(String(format: "%.2f", percentile(0.99))) ms, max \(String(format: "%.2f", latencies.last!)) ms"
-        )
+        summary("all copies", copies.map(\.latency))
+        summary("copies alone in their block", copies.filter { copiesInBlock[$0.block] == 1 }.map(\.latency))
+        let slowest = copies.sorted { $0.latency > $1.latency }.prefix(5).map {
+            "\(String(format: "%.2f", $0.latency)) ms (\(copiesInBlock[$0.block] ?? 0) in its block)"
+        }
+        print("slowest: \(slowest.joined(separator: ", "))")
     }
 }

@@ -28,7 +28,7 @@ extension PostgresStore: ChainStateStore {
     /// listener per stream) are serialised by an advisory lock on the stream, so the event
     /// sequence numbers taken from the stored maximum stay unique.
     public func apply(_ step: ChainStep, stream: String) async throws -> [ChainEvent] {
-        try await transaction { c in
+        try await transaction(syncedLater: true) { c in
             try await c.run(
                 "SELECT pg_advisory_xact_lock(\(Self.chainLock), hashtext(\(stream)))", logger: logger)
             var events: [ChainEvent] = []
@@ -160,7 +160,7 @@ extension PostgresStore: ChainStateStore {
             if case .retracted(_, let identity) = event { return ByteBuffer(bytes: identity.hash.bytes) }
             return nil
         }
-        try await transaction { c in
+        try await transaction(syncedLater: true) { c in
             if !deliveries.isEmpty {
                 try await c.run(
                     """

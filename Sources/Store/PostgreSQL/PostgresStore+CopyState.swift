@@ -229,7 +229,7 @@ extension PostgresStore: CopyStateStore {
         let wallet = Data(trade.wallet.bytes)
         let token = trade.tokenId.decimalString
         let identity = StoreCoding.data(trade.identity.bytes)
-        return try await transaction { c in
+        return try await transaction(syncedLater: true) { c in
             let before = try await Self.lockTargetHolding(c, wallet: wallet, token: token, logger: logger)
             let after = trade.side == .buy ? before + trade.shares : (before - trade.shares).clampedAtZero
             let inserted = try await c.row(

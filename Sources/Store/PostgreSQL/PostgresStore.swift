@@ -291,8 +291,14 @@ public final class PostgresStore: Sendable {
     /// transaction (every statement sees the same snapshot, as an SQLite read does). A deadlock or
     /// serialization failure (SQLSTATE 40P01, 40001) rolls back and runs `body` again, a few times,
     /// so `body` must only touch the database.
+    ///
+    /// With `syncedLater` the commit does not wait for the server to flush it
+    /// (`synchronous_commit` off for this transaction); the next ordinary commit flushes the WAL
+    /// through it, so a server crash can only lose a suffix of the latest such commits. Only for
+    /// state that is rebuilt if lost: the listener's checkpoint, pending events and acknowledgements,
+    /// and tracked target holdings (as with ``SQLiteStore``'s `writeSyncedLater`).
     func transaction<T: Sendable>(
-        snapshot: Bool = false, _ body: (PostgresConnection) async throws -> T
+        snapshot: Bool = false, syncedLater: Bool = false, _ body: (PostgresConnection) async throws -> T
     ) async throws -> T {
         let begin: PostgresQuery = snapshot ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN"
         var attempt = 0
@@ -301,6 +307,9 @@ public final class PostgresStore: Sendable {
                 return try await client.withConnection { connection in
                     try await connection.query(begin, logger: logger)
                     do {
+                        if syncedLater {
+                            try await connection.query("SET LOCAL synchronous_commit TO OFF", logger: logger)
+                        }
                         let value = try await body(connection)
                         try await connection.query("COMMIT", logger: logger)
                         return value
