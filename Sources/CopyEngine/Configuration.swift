@@ -124,6 +124,9 @@ public struct EngineConfiguration: Hashable, Sendable {
     /// The age after which an unresolved order intent is resolved by the recovery pass (a lease:
     /// an executor that is still working on it finishes well within this).
     public var intentLeaseSeconds: Int64
+    /// A ledger snapshot is stored once this many fills were booked since the last one (a restart
+    /// restores the snapshot and replays the fills after it, so this only bounds that replay).
+    public var ledgerSnapshotEvery: Int64 = 16
 
     /// Creates a configuration.
     public init(

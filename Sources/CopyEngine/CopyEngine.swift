@@ -80,6 +80,8 @@ public final class CopyEngine: Sendable {
     private let clock: any WallClock
     private let logger: Logger
     private let reservations = Mutex<[DecisionKey: Reservation]>([:])
+    /// The last fill of the last ledger snapshot stored (or restored).
+    private let snapshotThrough: Mutex<Int64>
     private let statisticsBox = Mutex(EngineStatistics())
 
     /// Creates an engine. `signer` is required in live mode.
@@ -94,6 +96,7 @@ public final class CopyEngine: Sendable {
         self.gateway = gateway
         self.signer = signer
         self.portfolio = portfolio
+        self.snapshotThrough = Mutex(portfolio.snapshot?.throughFill ?? 0)
         self.breaker = breaker
         self.killSwitch = killSwitch
         self.clock = clock
@@ -168,15 +171,29 @@ public final class CopyEngine: Sendable {
     // MARK: Deciding
 
     private func decideOnce(_ key: DecisionKey, _ event: CopyTrade) async throws -> CopyDecision {
-        if let existing = try await store.decision(for: key) {
+        let trade = event.trade
+        let summary = TradeSummary(trade)
+        let shares = Fixed6(trade.shares)
+        let collateral = Fixed6(trade.collateral)
+        let price = Fixed6(trade.price)
+        let valid =
+            shares.map { $0.isPositive } == true && price.map { $0.isPositive && $0 < .one } == true
+            && collateral != nil
+        // The decision so far, the intent so far and the target's holding are independent of one
+        // another: read, read and written at once. (Applying a target trade is idempotent, so an
+        // already decided trade applying it again changes nothing.)
+        let store = self.store
+        let target = TargetTrade(
+            identity: event.identity, wallet: trade.wallet, tokenId: trade.tokenId, side: summary.side,
+            shares: shares ?? .zero)
+        async let existingDecision = store.decision(for: key)
+        async let existingIntent = store.intent(for: key)
+        async let appliedHolding = valid ? store.applyTargetTrade(target) : nil
+        if let existing = try await existingDecision {
             statisticsBox.withLock { $0.alreadyDecided += 1 }
             return existing.decision
         }
-        let trade = event.trade
-        let summary = TradeSummary(trade)
-        guard let shares = Fixed6(trade.shares), let collateral = Fixed6(trade.collateral),
-            let price = Fixed6(trade.price), shares.isPositive, price.isPositive, price < .one
-        else {
+        guard valid, let shares, let collateral, let price, let holding = try await appliedHolding else {
             return try await record(
                 key, summary,
                 .failed(
@@ -184,12 +201,8 @@ public final class CopyEngine: Sendable {
                         "shares \(trade.shares), collateral \(trade.collateral), price \(trade.price) are not a valid fill"
                     )))
         }
-        let holding = try await store.applyTargetTrade(
-            TargetTrade(
-                identity: event.identity, wallet: trade.wallet, tokenId: trade.tokenId, side: summary.side,
-                shares: shares))
         portfolio.mark(trade.tokenId, price: price)
-        if let intent = try await store.intent(for: key) { return try await resume(intent) }
+        if let intent = try await existingIntent { return try await resume(intent) }
         return try await decide(
             key, event, summary: summary, shares: shares, collateral: collateral, price: price,
             holding: holding)
@@ -628,7 +641,14 @@ public final class CopyEngine: Sendable {
         }
         guard fill != nil else { return }
         if let snapshot = portfolio.snapshot {
-            try await store.saveLedger(account: configuration.account, snapshot)
+            let due = snapshotThrough.withLock { through in
+                guard snapshot.throughFill - through >= configuration.ledgerSnapshotEvery else {
+                    return false
+                }
+                through = snapshot.throughFill
+                return true
+            }
+            if due { try await store.saveLedger(account: configuration.account, snapshot) }
         }
         try await store.recordDailyPnL(account: configuration.account, portfolio.ledger.dailyPnL)
     }

@@ -276,7 +276,7 @@ extension SQLiteStore: CopyStateStore {
     }
 
     public func recordDailyPnL(account: AccountID, _ pnl: DailyPnL) async throws {
-        try await pool.write { db in
+        try await writeSyncedLater { db in
             try db.execute(
                 sql: """
                     INSERT INTO copy_daily_pnl (account, day, realised, unrealised_at_start, unrealised_now)

@@ -36,7 +36,8 @@ public final class SQLiteStore: Sendable {
     ///
     /// Only for state that is rebuilt if that suffix is lost: the listener's checkpoint, pending
     /// events and acknowledgements (read again from the chain), tracked target holdings (applied
-    /// again, once per identity), ledger snapshots (the fills are replayed over an older one).
+    /// again, once per identity), ledger snapshots (the fills are replayed over an older one) and
+    /// the daily PnL record (the ledger's own, written again with the next fill).
     /// Never for an order intent, which is synced before its order is posted, nor for decisions
     /// and fills. This saves two disk syncs on the way from a trade to its order.
     func writeSyncedLater<T: Sendable>(

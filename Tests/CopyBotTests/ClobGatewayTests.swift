@@ -129,21 +129,45 @@ struct ClobGatewayTests {
         // Used once: the next request is fresh.
         #expect(try await h.gateway.book(tokenID: Self.tokenA).bestPrice(taking: .buy) == Fixed6("0.6"))
         #expect(h.standIn.requestCount(.book) == 2)
-        // A book asked for before our own order of the token would not show it: not used.
+        // A book asked for before our own order of the token would not show it: not used. The
+        // answer to the order asks again for the trade still waiting, and that book is taken.
         let contracts = try ExchangeContracts(
             registry: try ServiceTestSupport.registry(), exchange: "CTFExchangeV2",
             negRiskExchange: "NegRiskCTFExchangeV2", domainVersion: "2")
-        let signed = try BuilderOrderSigner(builder: OrderBuilder(signer: h.key), contracts: contracts).sign(
-            LimitOrderRequest(
-                tokenId: Self.tokenA, side: .buy, price: ExactDecimal("0.6")!, size: ExactDecimal(10)),
-            market: try await h.gateway.marketParameters(tokenID: Self.tokenA), salt: UInt256(1))
-        let before = h.standIn.requestCount(.book)
+        let signer = BuilderOrderSigner(builder: OrderBuilder(signer: h.key), contracts: contracts)
+        let parameters = try await h.gateway.marketParameters(tokenID: Self.tokenA)
+        func order(_ salt: UInt256) throws -> SignedOrder {
+            try signer.sign(
+                LimitOrderRequest(
+                    tokenId: Self.tokenA, side: .buy, price: ExactDecimal("0.6")!, size: ExactDecimal(10)),
+                market: parameters, salt: salt)
+        }
+        var requests = h.standIn.requestCount(.book)
         h.gateway.prefetchBook(tokenID: Self.tokenA)
-        try await arrived(before + 1)
-        _ = try await h.gateway.post(signed, orderType: .gtc)
-        h.standIn.setMarket(market(ask: "0.7"))
+        try await arrived(requests + 1)
+        h.standIn.setMarket(market(ask: "0.7"))  // our order moves the book
+        _ = try await h.gateway.post(try order(UInt256(1)), orderType: .gtc)
+        try await arrived(requests + 2)  // asked again at the answer
+        h.standIn.setMarket(market(ask: "0.8"))
         #expect(try await h.gateway.book(tokenID: Self.tokenA).bestPrice(taking: .buy) == Fixed6("0.7"))
-        #expect(h.standIn.requestCount(.book) == before + 2)
+        #expect(h.standIn.requestCount(.book) == requests + 2, "the book asked for at the answer")
+        // Two trades of a token announced: the first takes the prefetched book and orders; the
+        // answer requests the second's book, which it then takes without asking again.
+        requests = h.standIn.requestCount(.book)
+        h.gateway.prefetchBook(tokenID: Self.tokenA)
+        h.gateway.prefetchBook(tokenID: Self.tokenA)
+        try await arrived(requests + 1)
+        #expect(try await h.gateway.book(tokenID: Self.tokenA).bestPrice(taking: .buy) == Fixed6("0.8"))
+        h.standIn.setMarket(market(ask: "0.9"))
+        _ = try await h.gateway.post(try order(UInt256(2)), orderType: .gtc)
+        try await arrived(requests + 2)
+        h.standIn.setMarket(market(ask: "0.95"))
+        #expect(try await h.gateway.book(tokenID: Self.tokenA).bestPrice(taking: .buy) == Fixed6("0.9"))
+        #expect(h.standIn.requestCount(.book) == requests + 2)
+        // Nothing announced any more: an order's answer asks for nothing.
+        _ = try await h.gateway.post(try order(UInt256(3)), orderType: .gtc)
+        #expect(try await h.gateway.book(tokenID: Self.tokenA).bestPrice(taking: .buy) == Fixed6("0.95"))
+        #expect(h.standIn.requestCount(.book) == requests + 3)
         await h.shutdown()
     }
 

@@ -272,4 +272,21 @@ struct LiveEngineTests {
         #expect(restored.ledger.realised == d("1"))
         #expect(restored.throughFill == 2)
     }
+
+    @Test("a snapshot is stored every 16 fills; a restore replays the fills after it to the same ledger")
+    func snapshotEvery() async throws {
+        let h = Harness()
+        for token: UInt64 in 1...5 {
+            h.gateway.setBook(book(token, bids: [("0.6", "1000")], asks: [("0.5", "1000")]))
+        }
+        for n: UInt64 in 1...20 {
+            _ = await h.engine.handle(copyTrade(n, .buy, token: (n % 5) + 1, shares: "100", price: "0.5"))
+        }
+        #expect(try await h.store.loadLedger(account: .default)?.throughFill == 16)
+        let restored = try await CopyEngine.restoreLedger(
+            store: h.store, account: .default, initialCash: d("1000"), day: h.clock.now().utcDay)
+        #expect(restored.throughFill == 20)
+        #expect(restored.ledger.cash == h.engine.portfolio.ledger.cash)
+        #expect(restored.ledger.positions == h.engine.portfolio.ledger.positions)
+    }
 }

@@ -19,10 +19,43 @@ import Synchronization
 /// ``book(tokenID:)`` of that token then awaits that request instead of making its own, provided
 /// it was made less than ``prefetchLifetime`` ago and after this gateway's last order of the token
 /// (a book requested before our own order would not show it). Each prefetched book is used once.
+/// When more trades of a token were announced than books taken, the answer to our order of that
+/// token starts the next one's request at once (the next trade of a token waits for the order of
+/// the one before it).
 public final class ClobGateway: ExchangeGateway {
     private struct Prefetch {
         var requestedAt: ContinuousClock.Instant
         var request: Task<OrderBook, any Error>
+    }
+
+    private struct Prefetching {
+        /// Requests not taken yet, one per token.
+        var requests: [UInt256: Prefetch] = [:]
+        /// When each announced trade whose book was not taken yet was announced, per token.
+        var waiting: [UInt256: [ContinuousClock.Instant]] = [:]
+        /// When our last order of each token was sent.
+        var lastOrder: [UInt256: ContinuousClock.Instant] = [:]
+
+        /// Forgets what is older than `lifetime`; returns the requests to cancel.
+        mutating func prune(now: ContinuousClock.Instant, lifetime: Duration) -> [Prefetch] {
+            let expired = requests.values.filter { now - $0.requestedAt > lifetime }
+            requests = requests.filter { now - $0.value.requestedAt <= lifetime }
+            waiting = waiting.compactMapValues { times in
+                let kept = times.filter { now - $0 <= lifetime }
+                return kept.isEmpty ? nil : kept
+            }
+            lastOrder = lastOrder.filter { now - $0.value <= lifetime }
+            return expired
+        }
+
+        /// Starts a request for `token` unless one is waiting.
+        mutating func request(
+            _ token: UInt256, now: ContinuousClock.Instant, client: any ClobAPI
+        ) {
+            guard requests[token] == nil else { return }
+            requests[token] = Prefetch(
+                requestedAt: now, request: Task { try await client.book(tokenID: token) })
+        }
     }
 
     private let client: any ClobAPI
@@ -34,8 +67,7 @@ public final class ClobGateway: ExchangeGateway {
     private let unavailable = Mutex<[UInt256: ContinuousClock.Instant]>([:])
     private let unreachableUntil = Mutex<ContinuousClock.Instant?>(nil)
     private let markets = Mutex<[UInt256: MarketID]>([:])
-    private let prefetched = Mutex<[UInt256: Prefetch]>([:])
-    private let lastOrder = Mutex<[UInt256: ContinuousClock.Instant]>([:])
+    private let prefetching = Mutex(Prefetching())
 
     /// Creates a gateway over `client`, with market rules cached by `metadata`.
     public init(
@@ -50,21 +82,19 @@ public final class ClobGateway: ExchangeGateway {
     }
 
     deinit {
-        for prefetch in prefetched.withLock({ $0.values }) { prefetch.request.cancel() }
+        for prefetch in prefetching.withLock({ $0.requests.values }) { prefetch.request.cancel() }
     }
 
-    /// Starts `GET /book` for a trade the engine is about to decide, unless one for the token is
-    /// already waiting (a duplicate announcement) or the CLOB was just found unreachable.
+    /// Starts `GET /book` for a trade the engine is about to decide, unless a request for the
+    /// token is already waiting, or the CLOB was just found unreachable.
     public func prefetchBook(tokenID: UInt256) {
         let now = ContinuousClock.now
         guard (try? checkReachable(tokenID, now: now)) != nil else { return }
         let client = self.client
-        let expired = prefetched.withLock { prefetched -> [Prefetch] in
-            let expired = prefetched.values.filter { now - $0.requestedAt > prefetchLifetime }
-            prefetched = prefetched.filter { now - $0.value.requestedAt <= prefetchLifetime }
-            guard prefetched[tokenID] == nil else { return expired }
-            prefetched[tokenID] = Prefetch(
-                requestedAt: now, request: Task { try await client.book(tokenID: tokenID) })
+        let expired = prefetching.withLock { state -> [Prefetch] in
+            let expired = state.prune(now: now, lifetime: prefetchLifetime)
+            state.waiting[tokenID, default: []].append(now)
+            state.request(tokenID, now: now, client: client)
             return expired
         }
         for prefetch in expired { prefetch.request.cancel() }
@@ -73,8 +103,11 @@ public final class ClobGateway: ExchangeGateway {
     /// The prefetched request for `tokenID` if it may stand for a fresh one (removed either way).
     private func takePrefetch(_ tokenID: UInt256, now: ContinuousClock.Instant) -> Task<OrderBook, any Error>?
     {
-        guard let prefetch = prefetched.withLock({ $0.removeValue(forKey: tokenID) }) else { return nil }
-        let ordered = lastOrder.withLock { $0[tokenID] }
+        let (prefetch, ordered) = prefetching.withLock { state in
+            if state.waiting[tokenID]?.isEmpty == false { state.waiting[tokenID]!.removeFirst() }
+            return (state.requests.removeValue(forKey: tokenID), state.lastOrder[tokenID])
+        }
+        guard let prefetch else { return nil }
         guard now - prefetch.requestedAt <= prefetchLifetime,
             ordered.map({ prefetch.requestedAt > $0 }) ?? true
         else {
@@ -82,6 +115,31 @@ public final class ClobGateway: ExchangeGateway {
             return nil
         }
         return prefetch.request
+    }
+
+    /// Notes our order of `tokenID` as sent (books requested before it are not used after it).
+    private func ordering(_ tokenID: UInt256) {
+        let now = ContinuousClock.now
+        prefetching.withLock { $0.lastOrder[tokenID] = now }
+    }
+
+    /// Our order of `tokenID` was answered: if another announced trade of the token waits for its
+    /// book, that book is requested now (it shows our order).
+    private func ordered(_ tokenID: UInt256) {
+        let now = ContinuousClock.now
+        let client = self.client
+        prefetching.withLock { state in
+            guard state.waiting[tokenID]?.contains(where: { now - $0 <= prefetchLifetime }) == true else {
+                return
+            }
+            if let stale = state.requests[tokenID], let sent = state.lastOrder[tokenID],
+                stale.requestedAt <= sent
+            {
+                stale.request.cancel()
+                state.requests[tokenID] = nil
+            }
+            state.request(tokenID, now: now, client: client)
+        }
     }
 
     /// Fails at once while the CLOB was just found unreachable, or the token's book unavailable.
@@ -149,9 +207,9 @@ public final class ClobGateway: ExchangeGateway {
     /// `POST /order`. A lost answer the client could not resolve by look-up is a fault (the engine
     /// looks the order up again later); a definitive refusal is ``GatewayError/rejected(_:)``.
     public func post(_ order: SignedOrder, orderType: OrderType) async throws -> ExchangeOrder {
-        let now = ContinuousClock.now
-        lastOrder.withLock { $0[order.tokenId] = now }
+        ordering(order.tokenId)
         let outcome = await client.postOrder(order, type: orderType)
+        ordered(order.tokenId)
         switch outcome {
         case .accepted(let acceptance):
             return Self.order(order, acceptance)
