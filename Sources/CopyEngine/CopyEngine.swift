@@ -171,29 +171,15 @@ public final class CopyEngine: Sendable {
     // MARK: Deciding
 
     private func decideOnce(_ key: DecisionKey, _ event: CopyTrade) async throws -> CopyDecision {
-        let trade = event.trade
-        let summary = TradeSummary(trade)
-        let shares = Fixed6(trade.shares)
-        let collateral = Fixed6(trade.collateral)
-        let price = Fixed6(trade.price)
-        let valid =
-            shares.map { $0.isPositive } == true && price.map { $0.isPositive && $0 < .one } == true
-            && collateral != nil
-        // The decision so far, the intent so far and the target's holding are independent of one
-        // another: read, read and written at once. (Applying a target trade is idempotent, so an
-        // already decided trade applying it again changes nothing.)
-        let store = self.store
-        let target = TargetTrade(
-            identity: event.identity, wallet: trade.wallet, tokenId: trade.tokenId, side: summary.side,
-            shares: shares ?? .zero)
-        async let existingDecision = store.decision(for: key)
-        async let existingIntent = store.intent(for: key)
-        async let appliedHolding = valid ? store.applyTargetTrade(target) : nil
-        if let existing = try await existingDecision {
+        if let existing = try await store.decision(for: key) {
             statisticsBox.withLock { $0.alreadyDecided += 1 }
             return existing.decision
         }
-        guard valid, let shares, let collateral, let price, let holding = try await appliedHolding else {
+        let trade = event.trade
+        let summary = TradeSummary(trade)
+        guard let shares = Fixed6(trade.shares), let collateral = Fixed6(trade.collateral),
+            let price = Fixed6(trade.price), shares.isPositive, price.isPositive, price < .one
+        else {
             return try await record(
                 key, summary,
                 .failed(
@@ -201,8 +187,12 @@ public final class CopyEngine: Sendable {
                         "shares \(trade.shares), collateral \(trade.collateral), price \(trade.price) are not a valid fill"
                     )))
         }
+        let holding = try await store.applyTargetTrade(
+            TargetTrade(
+                identity: event.identity, wallet: trade.wallet, tokenId: trade.tokenId, side: summary.side,
+                shares: shares))
         portfolio.mark(trade.tokenId, price: price)
-        if let intent = try await existingIntent { return try await resume(intent) }
+        if let intent = try await store.intent(for: key) { return try await resume(intent) }
         return try await decide(
             key, event, summary: summary, shares: shares, collateral: collateral, price: price,
             holding: holding)
