@@ -129,7 +129,12 @@ public final class CopyEngine: Sendable {
     /// Told of a trade the node has just announced, before it is confirmed and handed to
     /// ``handle(_:)``: starts reading what the decision will need (the token's book), so the
     /// decision does not wait for it. The trade may yet be orphaned; nothing is decided here.
+    /// Nothing is read for a trade the decision will skip before it needs a book (kill switch,
+    /// open breaker, denied token).
     public func anticipate(_ trade: TradeEvent) {
+        if configuration.risk.deniedTokens.contains(trade.tokenId) { return }
+        if configuration.mode == .live, case .open = breaker.state { return }
+        if killSwitch.engaged() != nil { return }
         gateway.prefetchBook(tokenID: trade.tokenId)
     }
 

@@ -136,6 +136,25 @@ struct LiveEngineTests {
         #expect(h.store.intentUpdates == 1)
     }
 
+    @Test("an announced trade prefetches its book, unless the decision will skip it before the book")
+    func anticipate() async {
+        let h = Harness(
+            mode: .live, risk: RiskLimits(deniedTokens: [3]),
+            breaker: .init(consecutiveFailures: 1, failureRatePercent: nil, cooldownSeconds: 30))
+        h.engine.anticipate(copyTrade(1, .buy, token: 1, shares: "100", price: "0.5").trade)
+        h.engine.anticipate(copyTrade(2, .buy, token: 3, shares: "100", price: "0.5").trade)  // denied
+        h.kill.engage("operator")
+        h.engine.anticipate(copyTrade(3, .buy, token: 2, shares: "100", price: "0.5").trade)
+        h.kill.release()
+        h.gateway.setBook(book(2, asks: [("0.5", "1000")]))
+        h.gateway.state.withLock { $0.postScript = [.failure(.server(status: 500, message: "down"))] }
+        _ = await h.engine.handle(copyTrade(4, .buy, token: 2, shares: "100", price: "0.5"))  // opens it
+        h.engine.anticipate(copyTrade(5, .buy, token: 4, shares: "100", price: "0.5").trade)
+        h.clock.advance(seconds: 31)  // half-open: a probe may go, so its book is worth reading
+        h.engine.anticipate(copyTrade(6, .buy, token: 5, shares: "100", price: "0.5").trade)
+        #expect(h.gateway.state.withLock { $0.prefetched } == [1, 5])
+    }
+
     @Test("half-open with the probe in flight: the next copy is skipped and stores no intent")
     func probeInFlight() async {
         let h = Harness(

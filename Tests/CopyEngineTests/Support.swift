@@ -88,6 +88,8 @@ final class FakeGateway: ExchangeGateway {
         var onPost: (@Sendable () -> Void)?
         /// Awaited at the start of each post (to hold a post in flight).
         var holdPost: (@Sendable () async -> Void)?
+        /// Tokens whose book was prefetched, in order.
+        var prefetched: [UInt256] = []
     }
 
     let state = Mutex(State())
@@ -162,6 +164,8 @@ final class FakeGateway: ExchangeGateway {
     }
 
     func balance() async throws -> Fixed6 { state.withLock { $0.balance } }
+
+    func prefetchBook(tokenID: UInt256) { state.withLock { $0.prefetched.append(tokenID) } }
 }
 
 /// A signer with a fixed test key.
