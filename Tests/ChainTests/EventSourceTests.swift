@@ -105,6 +105,7 @@ struct EventSourceTests {
     func announcedBeforeVerification() async throws {
         let chain = FakeChain()
         chain.headsFirst = true
+        chain.duplicate = true  // each log notified twice, announced once
         for _ in 0..<5 { chain.mine(logs: 1) }
         let temporary = try TemporaryStore()
         let collector = Collector()

@@ -289,7 +289,8 @@ public final class EventSource: Sendable {
                     continue
                 }
                 if log.blockNumber <= state.cursor.number { continue }  // confirmed already
-                announce?(log)
+                // Announced once: a duplicate notification of a log already taken is not.
+                if state.positions[log.blockHash]?[log.logIndex] == nil { announce?(log) }
                 if let known = state.known[log.blockNumber] {
                     if known != log.blockHash {
                         state.needsResync = true
