@@ -48,6 +48,15 @@ public final class ClobGateway: ExchangeGateway {
             return expired
         }
 
+        /// Whether `prefetch` may stand for a fresh request of `token` now: made less than
+        /// `lifetime` ago, and after our last order of the token (an earlier book would not show it).
+        func usable(
+            _ prefetch: Prefetch, for token: UInt256, now: ContinuousClock.Instant, lifetime: Duration
+        ) -> Bool {
+            now - prefetch.requestedAt <= lifetime
+                && (lastOrder[token].map { prefetch.requestedAt > $0 } ?? true)
+        }
+
         /// Starts a request for `token` unless one is waiting.
         mutating func request(
             _ token: UInt256, now: ContinuousClock.Instant, client: any ClobAPI
@@ -103,14 +112,13 @@ public final class ClobGateway: ExchangeGateway {
     /// The prefetched request for `tokenID` if it may stand for a fresh one (removed either way).
     private func takePrefetch(_ tokenID: UInt256, now: ContinuousClock.Instant) -> Task<OrderBook, any Error>?
     {
-        let (prefetch, ordered) = prefetching.withLock { state in
+        let (prefetch, usable) = prefetching.withLock { state -> (Prefetch?, Bool) in
             if state.waiting[tokenID]?.isEmpty == false { state.waiting[tokenID]!.removeFirst() }
-            return (state.requests.removeValue(forKey: tokenID), state.lastOrder[tokenID])
+            guard let prefetch = state.requests.removeValue(forKey: tokenID) else { return (nil, false) }
+            return (prefetch, state.usable(prefetch, for: tokenID, now: now, lifetime: prefetchLifetime))
         }
         guard let prefetch else { return nil }
-        guard now - prefetch.requestedAt <= prefetchLifetime,
-            ordered.map({ prefetch.requestedAt > $0 }) ?? true
-        else {
+        guard usable else {
             prefetch.request.cancel()
             return nil
         }
@@ -132,8 +140,8 @@ public final class ClobGateway: ExchangeGateway {
             guard state.waiting[tokenID]?.contains(where: { now - $0 <= prefetchLifetime }) == true else {
                 return
             }
-            if let stale = state.requests[tokenID], let sent = state.lastOrder[tokenID],
-                stale.requestedAt <= sent
+            if let stale = state.requests[tokenID],
+                !state.usable(stale, for: tokenID, now: now, lifetime: prefetchLifetime)
             {
                 stale.request.cancel()
                 state.requests[tokenID] = nil
