@@ -43,15 +43,10 @@ struct ClusterTests {
     )
     func failover() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: ServiceTestSupport.executable.path))
-        let (store, storeURL, schema) = try await TestPostgres.freshSchema(prefix: "t_cluster_")
-        do {
+        try await TestPostgres.withFreshSchema(prefix: "t_cluster_") { store, storeURL, _ in
             // Seven processes: not alongside the listener's all-faults run (see ExclusiveRun).
             try await ExclusiveRun.run("heavy-tests") { try await run(store: store, storeURL: storeURL) }
-        } catch {
-            await TestPostgres.cleanUp(store, schema: schema)
-            throw error
         }
-        await TestPostgres.cleanUp(store, schema: schema)
     }
 
     func run(store: PostgresStore, storeURL: String) async throws {

@@ -26,29 +26,12 @@ struct PostgresRunTests {
     @Test("three SIGKILLs, then SIGTERM: every canonical fill decided once, in PostgreSQL; the CLI reads it")
     func runAgainstPostgres() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: ServiceTestSupport.executable.path))
-        let url = try #require(
+        _ = try #require(
             TestPostgres.url, "COPYBOT_TEST_POSTGRES_URL is not set but COPYBOT_REQUIRE_POSTGRES=1")
         // A schema of its own: created (and migrated) here, named to copybot through `options`.
-        var storeConfiguration = try PostgresStoreConfiguration(url: url)
-        let schema = "t_run_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
-        storeConfiguration.schema = schema
-        let store = try await PostgresStore(configuration: storeConfiguration, logger: TestPostgres.logger)
-        let storeURL =
-            url + (url.contains("?") ? "&" : "?") + "options=-c%20search_path%3D\(schema)"
-        do {
+        try await TestPostgres.withFreshSchema(prefix: "t_run_") { store, storeURL, _ in
             try await run(storeURL: storeURL, store: store)
-        } catch {
-            await Self.cleanUp(store, schema: schema)
-            throw error
         }
-        await Self.cleanUp(store, schema: schema)
-    }
-
-    static func cleanUp(_ store: PostgresStore, schema: String) async {
-        _ = try? await store.client.query(
-            "DROP SCHEMA IF EXISTS \(unescaped: PostgresStoreConfiguration.quoted(schema)) CASCADE",
-            logger: TestPostgres.logger)
-        await store.shutdown()
     }
 
     func run(storeURL: String, store: PostgresStore) async throws {
@@ -160,10 +143,10 @@ struct PostgresRunTests {
             }
             #expect(error?.message.contains("password") == true, "\(String(describing: error))")
         } catch {
-            await Self.cleanUp(creator, schema: schema)
+            await TestPostgres.cleanUp(creator, schema: schema)
             throw error
         }
-        await Self.cleanUp(creator, schema: schema)
+        await TestPostgres.cleanUp(creator, schema: schema)
     }
 
     /// The trades the store has a decision for.

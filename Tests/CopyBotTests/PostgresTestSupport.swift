@@ -39,6 +39,21 @@ enum TestPostgres {
         return (store, storeURL, schema)
     }
 
+    /// Runs `body` with a fresh schema (``freshSchema(prefix:)``: the store, the URL naming the
+    /// schema, its name) and drops the schema afterwards, whether `body` throws or not.
+    static func withFreshSchema(
+        prefix: String, _ body: (PostgresStore, String, String) async throws -> Void
+    ) async throws {
+        let (store, url, schema) = try await freshSchema(prefix: prefix)
+        do {
+            try await body(store, url, schema)
+        } catch {
+            await cleanUp(store, schema: schema)
+            throw error
+        }
+        await cleanUp(store, schema: schema)
+    }
+
     /// Drops `schema` and stops `store`.
     static func cleanUp(_ store: PostgresStore, schema: String) async {
         _ = try? await store.client.query(
