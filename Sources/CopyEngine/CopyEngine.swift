@@ -176,15 +176,12 @@ public final class CopyEngine: Sendable {
     // MARK: Deciding
 
     private func decideOnce(_ key: DecisionKey, _ event: CopyTrade) async throws -> CopyDecision {
-        if let existing = try await store.decision(for: key) {
-            statisticsBox.withLock { $0.alreadyDecided += 1 }
-            return existing.decision
-        }
         let trade = event.trade
         let summary = TradeSummary(trade)
         guard let shares = Fixed6(trade.shares), let collateral = Fixed6(trade.collateral),
             let price = Fixed6(trade.price), shares.isPositive, price.isPositive, price < .one
         else {
+            // Recorded unless decided before (the store keeps the first decision).
             return try await record(
                 key, summary,
                 .failed(
@@ -192,12 +189,24 @@ public final class CopyEngine: Sendable {
                         "shares \(trade.shares), collateral \(trade.collateral), price \(trade.price) are not a valid fill"
                     )))
         }
-        let holding = try await store.applyTargetTrade(
-            TargetTrade(
+        // One store step: the decision if there is one, else the target's holding and any intent.
+        let start = try await store.beginDecision(
+            key,
+            applying: TargetTrade(
                 identity: event.identity, wallet: trade.wallet, tokenId: trade.tokenId, side: summary.side,
                 shares: shares))
+        let holding: TargetHolding
+        switch start {
+        case .decided(let existing):
+            statisticsBox.withLock { $0.alreadyDecided += 1 }
+            return existing.decision
+        case .undecided(_, let intent?):
+            portfolio.mark(trade.tokenId, price: price)
+            return try await resume(intent)
+        case .undecided(let before, nil):
+            holding = before
+        }
         portfolio.mark(trade.tokenId, price: price)
-        if let intent = try await store.intent(for: key) { return try await resume(intent) }
         return try await decide(
             key, event, summary: summary, shares: shares, collateral: collateral, price: price,
             holding: holding)
@@ -479,6 +488,7 @@ public final class CopyEngine: Sendable {
             breaker.record(permit, success: !error.isFault)
             if case .rejected(let message) = error {
                 if let reservation { portfolio.release(reservation) }
+                // Synced: a rejected order is not found by a later look-up, so the reason would be lost.
                 guard
                     let update = try await store.updateIntent(
                         claimed.key, expecting: [.posting], to: .rejected, matched: nil, message: message,
@@ -499,7 +509,9 @@ public final class CopyEngine: Sendable {
         }
     }
 
-    /// Books what the exchange says of a posted order and records the decision.
+    /// Books what the exchange says of a posted order and records the decision, in one store write
+    /// synced later (the answer can be looked up again; see
+    /// ``CopyStateStore/concludeIntent(_:expecting:to:matched:message:at:decide:)``).
     private func conclude(
         _ stored: StoredIntent, _ order: ExchangeOrder, reservation: Reservation?
     )
@@ -509,15 +521,29 @@ public final class CopyEngine: Sendable {
         let matched = MatchedTotals(
             shares: order.matchedShares, collateral: order.matchedCollateral, fee: order.fee)
         guard
-            let update = try await store.updateIntent(
+            let conclusion = try await store.concludeIntent(
                 stored.key, expecting: [.posting, .open], to: IntentStatus(order.status), matched: matched,
-                message: nil, at: clock.now())
+                message: nil, at: clock.now(), decide: decider(stored.trade))
         else {
             if let reservation { portfolio.release(reservation) }
             return try await resumeCurrent(stored.key)
         }
-        try await book(update.fill, reservation: reservation)
-        return try await record(stored.key, stored.trade, decision(for: update.intent))
+        let decision = noteRecorded(conclusion.decision, inserted: conclusion.inserted)
+        try await book(conclusion.update.fill, reservation: reservation)
+        return decision
+    }
+
+    /// The decision record an intent's state stands for, as the store makes it in
+    /// ``CopyStateStore/concludeIntent(_:expecting:to:matched:message:at:decide:)``.
+    private func decider(_ trade: TradeSummary) -> @Sendable (StoredIntent) -> DecisionRecord {
+        let failures = breaker.snapshot.consecutiveFailures
+        let decidedAt = clock.now()
+        return { intent in
+            DecisionRecord(
+                key: intent.key, trade: trade,
+                decision: Self.decision(for: intent, breakerFailures: failures),
+                decidedAt: decidedAt)
+        }
     }
 
     // MARK: Resuming
@@ -585,6 +611,12 @@ public final class CopyEngine: Sendable {
 
     /// The decision an intent's state stands for.
     private func decision(for intent: StoredIntent) -> CopyDecision {
+        Self.decision(for: intent, breakerFailures: breaker.snapshot.consecutiveFailures)
+    }
+
+    /// The decision an intent's state stands for; `breakerFailures` explains a skip for an open
+    /// breaker.
+    private static func decision(for intent: StoredIntent, breakerFailures: Int) -> CopyDecision {
         let copied = CopyDecision.copied(
             CopiedOrder(
                 intent: intent.intent, mode: intent.mode, orderHash: intent.orderHash,
@@ -595,7 +627,7 @@ public final class CopyEngine: Sendable {
         case .cancelled:
             if intent.matched.shares.isPositive { return copied }
             if intent.message == "breaker open" {
-                return .skipped(.breakerOpen(consecutiveFailures: breaker.snapshot.consecutiveFailures))
+                return .skipped(.breakerOpen(consecutiveFailures: breakerFailures))
             }
             return .failed(.unfilled)
         case .rejected: return .failed(.exchangeRejected(intent.message ?? "rejected"))
@@ -655,6 +687,15 @@ public final class CopyEngine: Sendable {
     {
         let (stored, inserted) = try await store.recordDecision(
             DecisionRecord(key: key, trade: summary, decision: decision, decidedAt: clock.now()))
+        return noteRecorded(stored, inserted: inserted)
+    }
+
+    /// Counts and logs a decision this engine stored (`inserted`), or counts one found stored;
+    /// returns the stored decision.
+    private func noteRecorded(_ stored: DecisionRecord, inserted: Bool) -> CopyDecision {
+        let key = stored.key
+        let summary = stored.trade
+        let decision = stored.decision
         if inserted {
             statisticsBox.withLock { stats in
                 switch decision {

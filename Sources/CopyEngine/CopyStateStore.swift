@@ -255,6 +255,32 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
     public var description: String { message }
 }
 
+/// Where deciding a trade starts (``CopyStateStore/beginDecision(_:applying:)``).
+public enum DecisionStart: Hashable, Sendable {
+    /// The trade was decided before: its recorded decision (the target trade was not applied).
+    case decided(DecisionRecord)
+    /// Not decided yet: the followed wallet's holding of the token before the trade, and the
+    /// intent an earlier attempt stored for the key, if any.
+    case undecided(holding: TargetHolding, intent: StoredIntent?)
+}
+
+/// What ``CopyStateStore/concludeIntent(_:expecting:to:matched:message:at:decide:)`` wrote.
+public struct IntentConclusion: Hashable, Sendable {
+    /// The intent after the update, and the fill it booked.
+    public var update: IntentUpdate
+    /// The stored decision (an existing one when the key had one already).
+    public var decision: DecisionRecord
+    /// Whether this call stored the decision.
+    public var inserted: Bool
+
+    /// Creates a conclusion.
+    public init(update: IntentUpdate, decision: DecisionRecord, inserted: Bool) {
+        self.update = update
+        self.decision = decision
+        self.inserted = inserted
+    }
+}
+
 /// The copy engine's durable state, implemented by the SQLite and PostgreSQL stores (and
 /// ``InMemoryCopyStateStore`` for tests). Methods throw ``StoreError`` (or the implementation's
 /// own errors); untyped `throws` because typed throws on async functions miscompiled in Swift 6.3.
@@ -296,6 +322,27 @@ public protocol CopyStateStore: Sendable {
         _ key: DecisionKey, expecting: Set<IntentStatus>, to status: IntentStatus, matched: MatchedTotals?,
         message: String?, at: UnixTime
     ) async throws -> IntentUpdate?
+
+    /// Concludes an intent with what the exchange answered, in one atomic write: the
+    /// compare-and-set of ``updateIntent(_:expecting:to:matched:message:at:)``, then the decision
+    /// `decide` makes of the updated intent, recorded as ``recordDecision(_:)`` does. Nil, with
+    /// nothing written, when the status did not match.
+    ///
+    /// Written *synced later* (the commit is not waited onto the disk): the exchange's answer can
+    /// be learned again by looking the order up. If a power loss drops this write, the intent is
+    /// back in the state its claim left it (written synced before the post), and the recovery
+    /// pass looks the order up; the store keeps commit order, so nothing written after this
+    /// survives without it. A claim (`created` → `posting`) must never go through here.
+    func concludeIntent(
+        _ key: DecisionKey, expecting: Set<IntentStatus>, to status: IntentStatus, matched: MatchedTotals?,
+        message: String?, at: UnixTime, decide: @escaping @Sendable (StoredIntent) -> DecisionRecord
+    ) async throws -> IntentConclusion?
+
+    /// Begins deciding `key`, in one step: its recorded decision when there is one (and nothing is
+    /// applied); otherwise applies `target` as ``applyTargetTrade(_:)`` does and returns the
+    /// holding before it, with the intent stored for the key, if any. Written synced later, as
+    /// ``applyTargetTrade(_:)``: a trade lost with it is delivered and applied again.
+    func beginDecision(_ key: DecisionKey, applying target: TargetTrade) async throws -> DecisionStart
 
     /// Intents of `account` that are not final and were last updated before `updatedBefore`.
     func unresolvedIntents(account: AccountID, updatedBefore: UnixTime) async throws -> [StoredIntent]

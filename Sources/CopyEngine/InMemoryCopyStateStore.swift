@@ -29,6 +29,8 @@ public final class InMemoryCopyStateStore: CopyStateStore {
         var duplicateDecisionAttempts = 0
         /// How many times `updateIntent` changed an intent.
         var intentUpdates = 0
+        /// The writing operations called, in order.
+        var writes: [String] = []
     }
 
     private let state = Mutex(State())
@@ -52,6 +54,11 @@ public final class InMemoryCopyStateStore: CopyStateStore {
     /// Calls of ``updateIntent(_:expecting:to:matched:message:at:)`` that changed an intent.
     public var intentUpdates: Int { state.withLock { $0.intentUpdates } }
 
+    /// The names of the writing operations called so far, in order (`recordDecision`,
+    /// `storeIntent`, `updateIntent`, `concludeIntent`, `beginDecision`, `applyTargetTrade`,
+    /// `saveLedger`, `recordDailyPnL`, `markRetracted`, `retractTargetTrade`).
+    public var writes: [String] { state.withLock { $0.writes } }
+
     /// Calls of ``recordDecision(_:)`` for keys that already had a decision.
     public var duplicateDecisionAttempts: Int { state.withLock { $0.duplicateDecisionAttempts } }
 
@@ -73,18 +80,13 @@ public final class InMemoryCopyStateStore: CopyStateStore {
         _ record: DecisionRecord
     ) async throws -> (record: DecisionRecord, inserted: Bool) {
         try check()
-        return state.withLock { state in
-            if let existing = state.decisions[record.key] {
-                state.duplicateDecisionAttempts += 1
-                return (existing, false)
-            }
-            state.decisions[record.key] = record
-            return (record, true)
-        }
+        state.withLock { $0.writes.append("recordDecision") }
+        return state.withLock { state in Self.insert(&state, record) }
     }
 
     public func markRetracted(_ key: DecisionKey) async throws -> DecisionRecord? {
         try check()
+        state.withLock { $0.writes.append("markRetracted") }
         return state.withLock { state in
             state.decisions[key]?.retracted = true
             return state.decisions[key]
@@ -93,6 +95,7 @@ public final class InMemoryCopyStateStore: CopyStateStore {
 
     public func storeIntent(_ intent: StoredIntent) async throws -> StoredIntent {
         try check()
+        state.withLock { $0.writes.append("storeIntent") }
         return state.withLock { state in
             if let existing = state.intents[intent.key] { return existing }
             state.intents[intent.key] = intent
@@ -110,24 +113,81 @@ public final class InMemoryCopyStateStore: CopyStateStore {
         message: String?, at: UnixTime
     ) async throws -> IntentUpdate? {
         try check()
-        return state.withLock { state -> IntentUpdate? in
-            guard var intent = state.intents[key], expecting.contains(intent.status) else { return nil }
-            intent.status = status
-            if let message { intent.message = message }
-            intent.updatedAt = at
-            var booked: FillRecord?
-            if let matched, let fill = intent.fill(growingTo: matched) {
-                let sequence = Int64((state.fills[key.account]?.last?.sequence ?? 0) + 1)
-                let record = FillRecord(
-                    sequence: sequence, key: key, mode: intent.mode, fill: fill,
-                    pricedFromTarget: matched.pricedFromTarget, at: at)
-                state.fills[key.account, default: []].append(record)
-                intent.matched = matched
-                booked = record
-            }
-            state.intents[key] = intent
-            state.intentUpdates += 1
-            return IntentUpdate(intent: intent, fill: booked)
+        state.withLock { $0.writes.append("updateIntent") }
+        return state.withLock { state in
+            Self.update(
+                &state, key, expecting: expecting, to: status, matched: matched, message: message, at: at)
+        }
+    }
+
+    private static func update(
+        _ state: inout State, _ key: DecisionKey, expecting: Set<IntentStatus>, to status: IntentStatus,
+        matched: MatchedTotals?, message: String?, at: UnixTime
+    ) -> IntentUpdate? {
+        guard var intent = state.intents[key], expecting.contains(intent.status) else { return nil }
+        intent.status = status
+        if let message { intent.message = message }
+        intent.updatedAt = at
+        var booked: FillRecord?
+        if let matched, let fill = intent.fill(growingTo: matched) {
+            let sequence = Int64((state.fills[key.account]?.last?.sequence ?? 0) + 1)
+            let record = FillRecord(
+                sequence: sequence, key: key, mode: intent.mode, fill: fill,
+                pricedFromTarget: matched.pricedFromTarget, at: at)
+            state.fills[key.account, default: []].append(record)
+            intent.matched = matched
+            booked = record
+        }
+        state.intents[key] = intent
+        state.intentUpdates += 1
+        return IntentUpdate(intent: intent, fill: booked)
+    }
+
+    private static func insert(_ state: inout State, _ record: DecisionRecord) -> (DecisionRecord, Bool) {
+        if let existing = state.decisions[record.key] {
+            state.duplicateDecisionAttempts += 1
+            return (existing, false)
+        }
+        state.decisions[record.key] = record
+        return (record, true)
+    }
+
+    private static func apply(_ state: inout State, _ trade: TargetTrade) -> TargetHolding {
+        if let applied = state.applied[trade.identity] {
+            return TargetHolding(sharesBefore: applied.before)
+        }
+        let key = TargetKey(wallet: trade.wallet, tokenId: trade.tokenId)
+        let before = state.holdings[key] ?? .zero
+        let after = trade.side == .buy ? before + trade.shares : (before - trade.shares).clampedAtZero
+        state.holdings[key] = after
+        state.applied[trade.identity] = AppliedTargetTrade(
+            trade: trade, before: before, delta: after - before, retracted: false)
+        return TargetHolding(sharesBefore: before)
+    }
+
+    public func concludeIntent(
+        _ key: DecisionKey, expecting: Set<IntentStatus>, to status: IntentStatus, matched: MatchedTotals?,
+        message: String?, at: UnixTime, decide: @escaping @Sendable (StoredIntent) -> DecisionRecord
+    ) async throws -> IntentConclusion? {
+        try check()
+        return state.withLock { state -> IntentConclusion? in
+            state.writes.append("concludeIntent")
+            guard
+                let update = Self.update(
+                    &state, key, expecting: expecting, to: status, matched: matched, message: message, at: at)
+            else { return nil }
+            let (record, inserted) = Self.insert(&state, decide(update.intent))
+            return IntentConclusion(update: update, decision: record, inserted: inserted)
+        }
+    }
+
+    public func beginDecision(_ key: DecisionKey, applying target: TargetTrade) async throws -> DecisionStart
+    {
+        try check()
+        return state.withLock { state in
+            state.writes.append("beginDecision")
+            if let decided = state.decisions[key] { return .decided(decided) }
+            return .undecided(holding: Self.apply(&state, target), intent: state.intents[key])
         }
     }
 
@@ -156,6 +216,7 @@ public final class InMemoryCopyStateStore: CopyStateStore {
 
     public func saveLedger(account: AccountID, _ snapshot: LedgerSnapshot) async throws {
         try check()
+        state.withLock { $0.writes.append("saveLedger") }
         state.withLock { state in
             if let stored = state.ledgers[account], stored.throughFill > snapshot.throughFill { return }
             state.ledgers[account] = snapshot
@@ -164,6 +225,7 @@ public final class InMemoryCopyStateStore: CopyStateStore {
 
     public func recordDailyPnL(account: AccountID, _ pnl: DailyPnL) async throws {
         try check()
+        state.withLock { $0.writes.append("recordDailyPnL") }
         state.withLock { $0.daily[account, default: [:]][pnl.day] = pnl }
     }
 
@@ -174,22 +236,13 @@ public final class InMemoryCopyStateStore: CopyStateStore {
 
     public func applyTargetTrade(_ trade: TargetTrade) async throws -> TargetHolding {
         try check()
-        return state.withLock { state in
-            if let applied = state.applied[trade.identity] {
-                return TargetHolding(sharesBefore: applied.before)
-            }
-            let key = TargetKey(wallet: trade.wallet, tokenId: trade.tokenId)
-            let before = state.holdings[key] ?? .zero
-            let after = trade.side == .buy ? before + trade.shares : (before - trade.shares).clampedAtZero
-            state.holdings[key] = after
-            state.applied[trade.identity] = AppliedTargetTrade(
-                trade: trade, before: before, delta: after - before, retracted: false)
-            return TargetHolding(sharesBefore: before)
-        }
+        state.withLock { $0.writes.append("applyTargetTrade") }
+        return state.withLock { state in Self.apply(&state, trade) }
     }
 
     public func retractTargetTrade(_ identity: TradeIdentity) async throws -> Bool {
         try check()
+        state.withLock { $0.writes.append("retractTargetTrade") }
         return state.withLock { state in
             guard var applied = state.applied[identity], !applied.retracted else { return false }
             applied.retracted = true

@@ -114,22 +114,29 @@ extension SQLiteStore: CopyStateStore {
         let trade = try Self.json(record.trade)
         let decision = try Self.json(record.decision)
         return try await pool.write { db in
-            try db.execute(
-                sql: """
-                    INSERT INTO copy_decisions (account, identity, kind, label, trade, decision, decided_at, retracted)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (account, identity) DO NOTHING
-                    """,
-                arguments: [
-                    record.key.account.name, Self.data(record.key.identity.bytes), record.decision.kind,
-                    record.decision.label, trade, decision, record.decidedAt.milliseconds, record.retracted,
-                ])
-            if db.changesCount > 0 { return (record, true) }
-            guard let existing = try Self.fetchDecision(db, record.key) else {
-                throw StoreError.corrupt("decision \(record.key) neither inserted nor found")
-            }
-            return (existing, false)
+            try Self.insertDecision(db, record, trade: trade, decision: decision)
         }
+    }
+
+    /// Inserts `record` unless its key has a decision; the stored one and whether it was inserted.
+    static func insertDecision(
+        _ db: Database, _ record: DecisionRecord, trade: String, decision: String
+    ) throws -> (record: DecisionRecord, inserted: Bool) {
+        try db.execute(
+            sql: """
+                INSERT INTO copy_decisions (account, identity, kind, label, trade, decision, decided_at, retracted)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (account, identity) DO NOTHING
+                """,
+            arguments: [
+                record.key.account.name, Self.data(record.key.identity.bytes), record.decision.kind,
+                record.decision.label, trade, decision, record.decidedAt.milliseconds, record.retracted,
+            ])
+        if db.changesCount > 0 { return (record, true) }
+        guard let existing = try Self.fetchDecision(db, record.key) else {
+            throw StoreError.corrupt("decision \(record.key) neither inserted nor found")
+        }
+        return (existing, false)
     }
 
     public func markRetracted(_ key: DecisionKey) async throws -> DecisionRecord? {
@@ -177,48 +184,82 @@ extension SQLiteStore: CopyStateStore {
         _ key: DecisionKey, expecting: Set<IntentStatus>, to status: IntentStatus, matched: MatchedTotals?,
         message: String?, at: UnixTime
     ) async throws -> IntentUpdate? {
-        try await pool.write { db -> IntentUpdate? in
-            guard var intent = try Self.fetchIntent(db, key), expecting.contains(intent.status) else {
-                return nil
-            }
-            intent.status = status
-            if let message { intent.message = message }
-            intent.updatedAt = at
-            var booked: FillRecord?
-            if let matched, let fill = intent.fill(growingTo: matched) {
-                let last =
-                    try Int64.fetchOne(
-                        db, sql: "SELECT MAX(sequence) FROM copy_fills WHERE account = ?",
-                        arguments: [key.account.name]) ?? 0
-                let fillJSON = try Self.json(fill)
-                let record = FillRecord(
-                    sequence: last + 1, key: key, mode: intent.mode, fill: fill,
-                    pricedFromTarget: matched.pricedFromTarget, at: at)
-                try db.execute(
-                    sql: """
-                        INSERT INTO copy_fills (account, sequence, identity, mode, fill, priced_from_target, at)
-                        VALUES (?, ?, ?, ?, ?, ?, ?)
-                        """,
-                    arguments: [
-                        key.account.name, record.sequence, Self.data(key.identity.bytes),
-                        record.mode.rawValue,
-                        fillJSON, record.pricedFromTarget, at.milliseconds,
-                    ])
-                intent.matched = matched
-                booked = record
-            }
-            let matchedJSON = try Self.json(intent.matched)
+        try await pool.write { db in
+            try Self.updateIntent(
+                db, key, expecting: expecting, to: status, matched: matched, message: message, at: at)
+        }
+    }
+
+    public func concludeIntent(
+        _ key: DecisionKey, expecting: Set<IntentStatus>, to status: IntentStatus, matched: MatchedTotals?,
+        message: String?, at: UnixTime, decide: @escaping @Sendable (StoredIntent) -> DecisionRecord
+    ) async throws -> IntentConclusion? {
+        try await writeSyncedLater { db -> IntentConclusion? in
+            guard
+                let update = try Self.updateIntent(
+                    db, key, expecting: expecting, to: status, matched: matched, message: message, at: at)
+            else { return nil }
+            let record = decide(update.intent)
+            let (stored, inserted) = try Self.insertDecision(
+                db, record, trade: try Self.json(record.trade), decision: try Self.json(record.decision))
+            return IntentConclusion(update: update, decision: stored, inserted: inserted)
+        }
+    }
+
+    public func beginDecision(_ key: DecisionKey, applying target: TargetTrade) async throws -> DecisionStart
+    {
+        try await writeSyncedLater { db in
+            if let decided = try Self.fetchDecision(db, key) { return .decided(decided) }
+            let holding = try Self.applyTarget(db, target)
+            return .undecided(holding: holding, intent: try Self.fetchIntent(db, key))
+        }
+    }
+
+    /// The compare-and-set of ``updateIntent(_:expecting:to:matched:message:at:)`` in `db`.
+    static func updateIntent(
+        _ db: Database, _ key: DecisionKey, expecting: Set<IntentStatus>, to status: IntentStatus,
+        matched: MatchedTotals?, message: String?, at: UnixTime
+    ) throws -> IntentUpdate? {
+        guard var intent = try Self.fetchIntent(db, key), expecting.contains(intent.status) else {
+            return nil
+        }
+        intent.status = status
+        if let message { intent.message = message }
+        intent.updatedAt = at
+        var booked: FillRecord?
+        if let matched, let fill = intent.fill(growingTo: matched) {
+            let last =
+                try Int64.fetchOne(
+                    db, sql: "SELECT MAX(sequence) FROM copy_fills WHERE account = ?",
+                    arguments: [key.account.name]) ?? 0
+            let fillJSON = try Self.json(fill)
+            let record = FillRecord(
+                sequence: last + 1, key: key, mode: intent.mode, fill: fill,
+                pricedFromTarget: matched.pricedFromTarget, at: at)
             try db.execute(
                 sql: """
-                    UPDATE copy_intents SET status = ?, message = ?, matched = ?, updated_at = ?
-                    WHERE account = ? AND identity = ?
+                    INSERT INTO copy_fills (account, sequence, identity, mode, fill, priced_from_target, at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
-                    intent.status.rawValue, intent.message, matchedJSON,
-                    intent.updatedAt.milliseconds, key.account.name, Self.data(key.identity.bytes),
+                    key.account.name, record.sequence, Self.data(key.identity.bytes),
+                    record.mode.rawValue,
+                    fillJSON, record.pricedFromTarget, at.milliseconds,
                 ])
-            return IntentUpdate(intent: intent, fill: booked)
+            intent.matched = matched
+            booked = record
         }
+        let matchedJSON = try Self.json(intent.matched)
+        try db.execute(
+            sql: """
+                UPDATE copy_intents SET status = ?, message = ?, matched = ?, updated_at = ?
+                WHERE account = ? AND identity = ?
+                """,
+            arguments: [
+                intent.status.rawValue, intent.message, matchedJSON,
+                intent.updatedAt.milliseconds, key.account.name, Self.data(key.identity.bytes),
+            ])
+        return IntentUpdate(intent: intent, fill: booked)
     }
 
     public func unresolvedIntents(account: AccountID, updatedBefore: UnixTime) async throws -> [StoredIntent]
@@ -306,37 +347,40 @@ extension SQLiteStore: CopyStateStore {
     }
 
     public func applyTargetTrade(_ trade: TargetTrade) async throws -> TargetHolding {
-        try await writeSyncedLater { db in
-            let holding: StatementArguments = [Data(trade.wallet.bytes), trade.tokenId.decimalString]
-            let before =
-                try String.fetchOne(
-                    db, sql: "SELECT shares FROM copy_target_holdings WHERE wallet = ? AND token = ?",
-                    arguments: holding
-                ).map(Self.fixed6) ?? .zero
-            let after = trade.side == .buy ? before + trade.shares : (before - trade.shares).clampedAtZero
-            try db.execute(
-                sql: """
-                    INSERT INTO copy_target_trades (identity, wallet, token, side, shares, shares_before, delta)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (identity) DO NOTHING
-                    """,
-                arguments: [
-                    Self.data(trade.identity.bytes), Data(trade.wallet.bytes), trade.tokenId.decimalString,
-                    trade.side.text, trade.shares.fixedString, before.fixedString,
-                    (after - before).fixedString,
-                ])
-            guard db.changesCount > 0 else {
-                // Applied before: the holding before it, as recorded then.
-                guard
-                    let recorded = try String.fetchOne(
-                        db, sql: "SELECT shares_before FROM copy_target_trades WHERE identity = ?",
-                        arguments: [Self.data(trade.identity.bytes)])
-                else { throw StoreError.corrupt("target trade \(trade.identity) neither inserted nor found") }
-                return TargetHolding(sharesBefore: try Self.fixed6(recorded))
-            }
-            try Self.setTargetHolding(db, holding, after)
-            return TargetHolding(sharesBefore: before)
+        try await writeSyncedLater { db in try Self.applyTarget(db, trade) }
+    }
+
+    /// Applies `trade` to its wallet's holding once, in `db`; the holding before it.
+    static func applyTarget(_ db: Database, _ trade: TargetTrade) throws -> TargetHolding {
+        let holding: StatementArguments = [Data(trade.wallet.bytes), trade.tokenId.decimalString]
+        let before =
+            try String.fetchOne(
+                db, sql: "SELECT shares FROM copy_target_holdings WHERE wallet = ? AND token = ?",
+                arguments: holding
+            ).map(Self.fixed6) ?? .zero
+        let after = trade.side == .buy ? before + trade.shares : (before - trade.shares).clampedAtZero
+        try db.execute(
+            sql: """
+                INSERT INTO copy_target_trades (identity, wallet, token, side, shares, shares_before, delta)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (identity) DO NOTHING
+                """,
+            arguments: [
+                Self.data(trade.identity.bytes), Data(trade.wallet.bytes), trade.tokenId.decimalString,
+                trade.side.text, trade.shares.fixedString, before.fixedString,
+                (after - before).fixedString,
+            ])
+        guard db.changesCount > 0 else {
+            // Applied before: the holding before it, as recorded then.
+            guard
+                let recorded = try String.fetchOne(
+                    db, sql: "SELECT shares_before FROM copy_target_trades WHERE identity = ?",
+                    arguments: [Self.data(trade.identity.bytes)])
+            else { throw StoreError.corrupt("target trade \(trade.identity) neither inserted nor found") }
+            return TargetHolding(sharesBefore: try Self.fixed6(recorded))
         }
+        try Self.setTargetHolding(db, holding, after)
+        return TargetHolding(sharesBefore: before)
     }
 
     public func retractTargetTrade(_ identity: TradeIdentity) async throws -> Bool {

@@ -36,10 +36,13 @@ public final class SQLiteStore: Sendable {
     ///
     /// Only for state that is rebuilt if that suffix is lost: the listener's checkpoint, pending
     /// events and acknowledgements (read again from the chain), tracked target holdings (applied
-    /// again, once per identity), ledger snapshots (the fills are replayed over an older one) and
-    /// the daily PnL record (the ledger's own, written again with the next fill).
-    /// Never for an order intent, which is synced before its order is posted, nor for decisions
-    /// and fills. This saves two disk syncs on the way from a trade to its order.
+    /// again, once per identity), ledger snapshots (the fills are replayed over an older one), the
+    /// daily PnL record (the ledger's own, written again with the next fill), and the conclusion of
+    /// an order the exchange accepted (its status, fill and decision: the claim before it was synced, so a lost
+    /// conclusion leaves the intent claimed, and the recovery pass looks the order up again).
+    /// Never for an order intent or its claim, which is synced before its order is posted, nor for
+    /// a decision made without an order. This keeps one disk sync on the way from a trade to its
+    /// order (the intent), and none after the exchange answers.
     func writeSyncedLater<T: Sendable>(
         _ updates: @escaping @Sendable (Database) throws -> T
     ) async throws -> T {

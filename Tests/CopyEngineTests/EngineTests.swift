@@ -136,6 +136,28 @@ struct LiveEngineTests {
         #expect(h.store.intentUpdates == 1)
     }
 
+    @Test(
+        "a live copy takes three store steps: begun (target applied), intent stored claimed, concluded with its decision"
+    )
+    func liveStoreSteps() async {
+        let h = Harness(mode: .live)
+        h.gateway.setBook(book(1, asks: [("0.5", "1000")]))
+        let store = h.store
+        let atPost = Mutex<[String]?>(nil)
+        h.gateway.state.withLock { $0.onPost = { atPost.withLock { $0 = store.writes } } }
+        let decision = await h.engine.handle(copyTrade(1, .buy, token: 1, shares: "100", price: "0.5"))
+        #expect(decision.copiedOrder != nil)
+        #expect(atPost.withLock { $0 } == ["beginDecision", "storeIntent"])
+        // After the answer: the intent, its fill and the decision in one step; then the day's PnL.
+        #expect(h.store.writes == ["beginDecision", "storeIntent", "concludeIntent", "recordDailyPnL"])
+        #expect(h.store.allDecisions.map(\.decision) == [decision])
+        #expect(h.store.allIntents.map(\.status) == [.matched])
+        // The same trade again: one step finds the decision.
+        #expect(await h.engine.handle(copyTrade(1, .buy, token: 1, shares: "100", price: "0.5")) == decision)
+        #expect(h.store.writes.count == 5)
+        #expect(h.engine.statistics.alreadyDecided == 1)
+    }
+
     @Test("an announced trade prefetches its book, unless the decision will skip it before the book")
     func anticipate() async {
         let h = Harness(

@@ -613,6 +613,104 @@ struct CopyStateStoreConformanceTests {
         }
     }
 
+    @Test(
+        "beginDecision: the recorded decision without applying anything; else the trade applied once, with the intent",
+        arguments: StoreKind.tested)
+    func beginDecision(kind: StoreKind) async throws {
+        try await withStore(kind) { (store: any CopyStateStore) async throws in
+            let token = UInt256(77)
+            func trade(_ n: UInt64, _ side: Side, _ shares: String) -> TargetTrade {
+                TargetTrade(
+                    identity: identity(n), wallet: followed, tokenId: token, side: side, shares: d(shares))
+            }
+            // Undecided, no intent: applied, the holding before it returned.
+            #expect(
+                try await store.beginDecision(key(1), applying: trade(1, .buy, "10"))
+                    == .undecided(holding: TargetHolding(sharesBefore: .zero), intent: nil))
+            // Again (delivered twice): not applied twice.
+            #expect(
+                try await store.beginDecision(key(1), applying: trade(1, .buy, "10"))
+                    == .undecided(holding: TargetHolding(sharesBefore: .zero), intent: nil))
+            // With an intent stored by an earlier attempt: returned with the holding.
+            let intent = storedIntent(key(2))
+            _ = try await store.storeIntent(intent)
+            #expect(
+                try await store.beginDecision(key(2), applying: trade(2, .sell, "4"))
+                    == .undecided(holding: TargetHolding(sharesBefore: d("10")), intent: intent))
+            // Decided: the decision, and the trade is not applied.
+            let decided = record(key(3), .skipped(.noLiquidity(side: .buy)))
+            _ = try await store.recordDecision(decided)
+            #expect(
+                try await store.beginDecision(key(3), applying: trade(3, .buy, "100")) == .decided(decided))
+            #expect(try await store.applyTargetTrade(trade(4, .buy, "1")).sharesBefore == d("6"))
+        }
+    }
+
+    @Test(
+        "concludeIntent: the compare-and-set, the fill and the decision made of the updated intent, together; nothing on a mismatch",
+        arguments: StoreKind.tested)
+    func concludeIntent(kind: StoreKind) async throws {
+        try await withStore(kind) { (store: any CopyStateStore) async throws in
+            let decide: @Sendable (StoredIntent) -> DecisionRecord = { intent in
+                DecisionRecord(
+                    key: intent.key, trade: intent.trade,
+                    decision: intent.status == .rejected
+                        ? .failed(.exchangeRejected(intent.message ?? ""))
+                        : .copied(
+                            CopiedOrder(
+                                intent: intent.intent, mode: intent.mode, orderHash: intent.orderHash,
+                                fill: intent.matched.summary)),
+                    decidedAt: UnixTime(milliseconds: 7_000))
+            }
+            #expect(
+                try await store.concludeIntent(
+                    key(1), expecting: [.posting], to: .matched, matched: matched("20", "10"), message: nil,
+                    at: UnixTime(milliseconds: 3_000), decide: decide) == nil)
+            var claimed = storedIntent(key(1), mode: .live, signed: signedOrder(1))
+            claimed.status = .posting
+            _ = try await store.storeIntent(claimed)
+
+            // Wrong expected status: no update, no fill, no decision.
+            #expect(
+                try await store.concludeIntent(
+                    key(1), expecting: [.created], to: .matched, matched: matched("20", "10"), message: nil,
+                    at: UnixTime(milliseconds: 3_000), decide: decide) == nil)
+            #expect(try await store.intent(for: key(1)) == claimed)
+            #expect(try await store.decision(for: key(1)) == nil)
+            #expect(try await store.fills(account: .default, after: 0).isEmpty)
+
+            let conclusion = try #require(
+                try await store.concludeIntent(
+                    key(1), expecting: [.posting, .open], to: .matched, matched: matched("20", "10"),
+                    message: nil, at: UnixTime(milliseconds: 3_000), decide: decide))
+            #expect(conclusion.update.intent.status == .matched)
+            #expect(conclusion.update.intent.matched == matched("20", "10"))
+            #expect(conclusion.update.fill?.sequence == 1)
+            #expect(conclusion.update.fill?.fill.shares == d("20"))
+            #expect(conclusion.inserted)
+            #expect(conclusion.decision == decide(conclusion.update.intent))
+            #expect(try await store.intent(for: key(1)) == conclusion.update.intent)
+            #expect(try await store.decision(for: key(1)) == conclusion.decision)
+            #expect(try await store.fills(account: .default, after: 0) == [conclusion.update.fill!])
+
+            // A decision recorded first (another executor) stays; the intent still moves.
+            var other = storedIntent(key(2), mode: .live, signed: signedOrder(2))
+            other.status = .posting
+            _ = try await store.storeIntent(other)
+            let first = record(key(2), .failed(.unfilled))
+            _ = try await store.recordDecision(first)
+            let second = try #require(
+                try await store.concludeIntent(
+                    key(2), expecting: [.posting], to: .rejected, matched: nil, message: "not enough balance",
+                    at: UnixTime(milliseconds: 4_000), decide: decide))
+            #expect(!second.inserted)
+            #expect(second.decision == first)
+            #expect(second.update.fill == nil)
+            #expect(try await store.intent(for: key(2))?.status == .rejected)
+            #expect(try await store.intent(for: key(2))?.message == "not enough balance")
+        }
+    }
+
     @Test("every decision shape round-trips through the store exactly", arguments: StoreKind.tested)
     func decisionShapes(kind: StoreKind) async throws {
         // Every skip rule and failure name is covered.

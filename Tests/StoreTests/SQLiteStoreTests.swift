@@ -1,5 +1,8 @@
+import CopyEngine
+import EVM
 import Foundation
 import GRDB
+import Synchronization
 import Testing
 
 @testable import Store
@@ -35,6 +38,47 @@ struct SQLiteStoreTests {
             #expect(inside == 1, "NORMAL inside")
             #expect(try await Self.synchronous(store) == 2, "FULL again after it")
             #expect(try await store.pool.read { db in try Int.fetchOne(db, sql: "SELECT n FROM probe") } == 1)
+        }
+    }
+
+    @Test(
+        "the path of a live copy: the target trade and the conclusion synced later, the claimed intent synced"
+    )
+    func liveCopyDurability() async throws {
+        try await Self.withStore { store in
+            // Every statement the writer runs, in order.
+            let statements = Mutex<[String]>([])
+            try await store.pool.writeWithoutTransaction { db in
+                db.trace { event in statements.withLock { $0.append(event.description) } }
+            }
+            let target = TargetTrade(
+                identity: identity(1), wallet: followed, tokenId: UInt256(5), side: .buy, shares: d("10"))
+            _ = try await store.beginDecision(key(1), applying: target)
+            var claimed = storedIntent(key(1), mode: .live, signed: signedOrder(1))
+            claimed.status = .posting
+            _ = try await store.storeIntent(claimed)
+            _ = try await store.concludeIntent(
+                key(1), expecting: [.posting], to: .matched, matched: matched("20", "10"), message: nil,
+                at: UnixTime(milliseconds: 3_000)
+            ) { intent in record(intent.key, .failed(.unfilled)) }
+
+            // The `synchronous` setting in force for the first statement starting with `prefix`.
+            let log = statements.withLock { $0 }
+            func synchronous(at prefix: String) -> String? {
+                guard let index = log.firstIndex(where: { $0.hasPrefix(prefix) }) else { return nil }
+                let setting = log[..<index].last { $0.hasPrefix("PRAGMA synchronous") }
+                return setting.map { $0.hasSuffix("NORMAL") ? "NORMAL" : "FULL" } ?? "FULL"
+            }
+            #expect(synchronous(at: "INSERT INTO copy_target_trades") == "NORMAL")
+            #expect(synchronous(at: "INSERT INTO copy_intents") == "FULL")
+            #expect(synchronous(at: "UPDATE copy_intents") == "NORMAL")
+            #expect(synchronous(at: "INSERT INTO copy_fills") == "NORMAL")
+            #expect(synchronous(at: "INSERT INTO copy_decisions") == "NORMAL")
+            // The conclusion is one transaction: the intent, its fill and the decision.
+            let conclusion = try #require(log.firstIndex { $0.hasPrefix("UPDATE copy_intents") })
+            let commit = try #require(log[conclusion...].firstIndex { $0.hasPrefix("COMMIT") })
+            #expect(log[conclusion..<commit].contains { $0.hasPrefix("INSERT INTO copy_decisions") })
+            #expect(try await Self.synchronous(store) == 2)
         }
     }
 

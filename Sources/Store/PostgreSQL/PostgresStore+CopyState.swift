@@ -18,24 +18,29 @@ extension PostgresStore: CopyStateStore {
     public func recordDecision(
         _ record: DecisionRecord
     ) async throws -> (record: DecisionRecord, inserted: Bool) {
+        try await read { c in try await Self.insertDecision(c, record, logger: logger) }
+    }
+
+    /// Inserts `record` unless its key has a decision; the stored one and whether it was inserted.
+    static func insertDecision(
+        _ c: PostgresConnection, _ record: DecisionRecord, logger: Logger
+    ) async throws -> (record: DecisionRecord, inserted: Bool) {
         let trade = try StoreCoding.json(record.trade)
         let decision = try StoreCoding.json(record.decision)
         let (account, identity) = Self.key(record.key)
-        return try await read { c in
-            let inserted = try await c.row(
-                """
-                INSERT INTO copy_decisions (account, identity, kind, label, trade, decision, decided_at, retracted)
-                VALUES (\(account), \(identity), \(record.decision.kind), \(record.decision.label), \(trade),
-                    \(decision), \(record.decidedAt.milliseconds), \(record.retracted))
-                ON CONFLICT (account, identity) DO NOTHING
-                RETURNING id
-                """, logger: logger)
-            if inserted != nil { return (record, true) }
-            guard let existing = try await Self.fetchDecision(c, record.key, logger: logger) else {
-                throw StoreError.corrupt("decision \(record.key) neither inserted nor found")
-            }
-            return (existing, false)
+        let inserted = try await c.row(
+            """
+            INSERT INTO copy_decisions (account, identity, kind, label, trade, decision, decided_at, retracted)
+            VALUES (\(account), \(identity), \(record.decision.kind), \(record.decision.label), \(trade),
+                \(decision), \(record.decidedAt.milliseconds), \(record.retracted))
+            ON CONFLICT (account, identity) DO NOTHING
+            RETURNING id
+            """, logger: logger)
+        if inserted != nil { return (record, true) }
+        guard let existing = try await Self.fetchDecision(c, record.key, logger: logger) else {
+            throw StoreError.corrupt("decision \(record.key) neither inserted nor found")
         }
+        return (existing, false)
     }
 
     public func markRetracted(_ key: DecisionKey) async throws -> DecisionRecord? {
@@ -94,51 +99,91 @@ extension PostgresStore: CopyStateStore {
         _ key: DecisionKey, expecting: Set<IntentStatus>, to status: IntentStatus, matched: MatchedTotals?,
         message: String?, at: UnixTime
     ) async throws -> IntentUpdate? {
-        let (account, identity) = Self.key(key)
-        return try await transaction { c -> IntentUpdate? in
+        try await transaction { c -> IntentUpdate? in
+            try await Self.updateIntent(
+                c, key, expecting: expecting, to: status, matched: matched, message: message, at: at,
+                logger: logger)
+        }
+    }
+
+    /// ``updateIntent(_:expecting:to:matched:message:at:)`` and the decision, in one transaction
+    /// with `synchronous_commit` off (the locks and their order are those of `updateIntent`, then
+    /// the decision's insert as ``recordDecision(_:)``).
+    public func concludeIntent(
+        _ key: DecisionKey, expecting: Set<IntentStatus>, to status: IntentStatus, matched: MatchedTotals?,
+        message: String?, at: UnixTime, decide: @escaping @Sendable (StoredIntent) -> DecisionRecord
+    ) async throws -> IntentConclusion? {
+        try await transaction(syncedLater: true) { c -> IntentConclusion? in
             guard
-                var intent = try await c.row(
-                    """
-                    SELECT * FROM copy_intents WHERE account = \(account) AND identity = \(identity) FOR UPDATE
-                    """, logger: logger
-                ).map(Self.storedIntent),
-                expecting.contains(intent.status)
+                let update = try await Self.updateIntent(
+                    c, key, expecting: expecting, to: status, matched: matched, message: message, at: at,
+                    logger: logger)
             else { return nil }
-            intent.status = status
-            if let message { intent.message = message }
-            intent.updatedAt = at
-            var booked: FillRecord?
-            if let matched, let fill = intent.fill(growingTo: matched) {
-                guard
-                    let sequence = try await c.row(
-                        """
-                        INSERT INTO copy_fill_sequences (account, last_sequence)
-                        SELECT \(account), COALESCE(MAX(sequence), 0) + 1 FROM copy_fills WHERE account = \(account)
-                        ON CONFLICT (account)
-                            DO UPDATE SET last_sequence = copy_fill_sequences.last_sequence + 1
-                        RETURNING last_sequence
-                        """, logger: logger)?("last_sequence", as: Int64.self)
-                else { throw StoreError.corrupt("no fill sequence for \(key.account)") }
-                let record = FillRecord(
-                    sequence: sequence, key: key, mode: intent.mode, fill: fill,
-                    pricedFromTarget: matched.pricedFromTarget, at: at)
-                try await c.run(
+            let (stored, inserted) = try await Self.insertDecision(c, decide(update.intent), logger: logger)
+            return IntentConclusion(update: update, decision: stored, inserted: inserted)
+        }
+    }
+
+    /// The decision if recorded; otherwise the target trade applied (locks as
+    /// ``applyTargetTrade(_:)``) and the intent, in one transaction with `synchronous_commit` off.
+    public func beginDecision(_ key: DecisionKey, applying target: TargetTrade) async throws -> DecisionStart
+    {
+        try await transaction(syncedLater: true) { c in
+            if let decided = try await Self.fetchDecision(c, key, logger: logger) { return .decided(decided) }
+            let holding = try await Self.applyTarget(c, target, logger: logger)
+            return .undecided(holding: holding, intent: try await Self.fetchIntent(c, key, logger: logger))
+        }
+    }
+
+    /// The compare-and-set of ``updateIntent(_:expecting:to:matched:message:at:)`` on `c`, inside a
+    /// transaction.
+    static func updateIntent(
+        _ c: PostgresConnection, _ key: DecisionKey, expecting: Set<IntentStatus>, to status: IntentStatus,
+        matched: MatchedTotals?, message: String?, at: UnixTime, logger: Logger
+    ) async throws -> IntentUpdate? {
+        let (account, identity) = Self.key(key)
+        guard
+            var intent = try await c.row(
+                """
+                SELECT * FROM copy_intents WHERE account = \(account) AND identity = \(identity) FOR UPDATE
+                """, logger: logger
+            ).map(Self.storedIntent),
+            expecting.contains(intent.status)
+        else { return nil }
+        intent.status = status
+        if let message { intent.message = message }
+        intent.updatedAt = at
+        var booked: FillRecord?
+        if let matched, let fill = intent.fill(growingTo: matched) {
+            guard
+                let sequence = try await c.row(
                     """
-                    INSERT INTO copy_fills (account, sequence, identity, mode, fill, priced_from_target, at)
-                    VALUES (\(account), \(record.sequence), \(identity), \(record.mode.rawValue),
-                        \(try StoreCoding.json(fill)), \(record.pricedFromTarget), \(at.milliseconds))
-                    """, logger: logger)
-                intent.matched = matched
-                booked = record
-            }
+                    INSERT INTO copy_fill_sequences (account, last_sequence)
+                    SELECT \(account), COALESCE(MAX(sequence), 0) + 1 FROM copy_fills WHERE account = \(account)
+                    ON CONFLICT (account)
+                        DO UPDATE SET last_sequence = copy_fill_sequences.last_sequence + 1
+                    RETURNING last_sequence
+                    """, logger: logger)?("last_sequence", as: Int64.self)
+            else { throw StoreError.corrupt("no fill sequence for \(key.account)") }
+            let record = FillRecord(
+                sequence: sequence, key: key, mode: intent.mode, fill: fill,
+                pricedFromTarget: matched.pricedFromTarget, at: at)
             try await c.run(
                 """
-                UPDATE copy_intents SET status = \(intent.status.rawValue), message = \(intent.message),
-                    matched = \(try StoreCoding.json(intent.matched)), updated_at = \(intent.updatedAt.milliseconds)
-                WHERE account = \(account) AND identity = \(identity)
+                INSERT INTO copy_fills (account, sequence, identity, mode, fill, priced_from_target, at)
+                VALUES (\(account), \(record.sequence), \(identity), \(record.mode.rawValue),
+                    \(try StoreCoding.json(fill)), \(record.pricedFromTarget), \(at.milliseconds))
                 """, logger: logger)
-            return IntentUpdate(intent: intent, fill: booked)
+            intent.matched = matched
+            booked = record
         }
+        try await c.run(
+            """
+            UPDATE copy_intents SET status = \(intent.status.rawValue), message = \(intent.message),
+                matched = \(try StoreCoding.json(intent.matched)), updated_at = \(intent.updatedAt.milliseconds)
+            WHERE account = \(account) AND identity = \(identity)
+            """, logger: logger)
+        return IntentUpdate(intent: intent, fill: booked)
     }
 
     public func unresolvedIntents(account: AccountID, updatedBefore: UnixTime) async throws -> [StoredIntent]
@@ -226,32 +271,39 @@ extension PostgresStore: CopyStateStore {
     /// concurrent trades of one wallet and token apply one after the other, then records the
     /// trade once (`ON CONFLICT DO NOTHING`).
     public func applyTargetTrade(_ trade: TargetTrade) async throws -> TargetHolding {
+        try await transaction(syncedLater: true) { c in try await Self.applyTarget(c, trade, logger: logger) }
+    }
+
+    /// Applies `trade` to its wallet's holding once, on `c` inside a transaction.
+    static func applyTarget(
+        _ c: PostgresConnection, _ trade: TargetTrade, logger: Logger
+    ) async throws
+        -> TargetHolding
+    {
         let wallet = Data(trade.wallet.bytes)
         let token = trade.tokenId.decimalString
         let identity = StoreCoding.data(trade.identity.bytes)
-        return try await transaction(syncedLater: true) { c in
-            let before = try await Self.lockTargetHolding(c, wallet: wallet, token: token, logger: logger)
-            let after = trade.side == .buy ? before + trade.shares : (before - trade.shares).clampedAtZero
-            let inserted = try await c.row(
-                """
-                INSERT INTO copy_target_trades (identity, wallet, token, side, shares, shares_before, delta)
-                VALUES (\(identity), \(wallet), \(token), \(trade.side.text), \(trade.shares.fixedString),
-                    \(before.fixedString), \((after - before).fixedString))
-                ON CONFLICT (identity) DO NOTHING
-                RETURNING identity
-                """, logger: logger)
-            guard inserted != nil else {
-                // Applied before: the holding before it, as recorded then.
-                guard
-                    let recorded = try await c.row(
-                        "SELECT shares_before FROM copy_target_trades WHERE identity = \(identity)",
-                        logger: logger)
-                else { throw StoreError.corrupt("target trade \(trade.identity) neither inserted nor found") }
-                return TargetHolding(sharesBefore: try StoreCoding.fixed6(recorded("shares_before")))
-            }
-            try await Self.setTargetHolding(c, wallet: wallet, token: token, after, logger: logger)
-            return TargetHolding(sharesBefore: before)
+        let before = try await Self.lockTargetHolding(c, wallet: wallet, token: token, logger: logger)
+        let after = trade.side == .buy ? before + trade.shares : (before - trade.shares).clampedAtZero
+        let inserted = try await c.row(
+            """
+            INSERT INTO copy_target_trades (identity, wallet, token, side, shares, shares_before, delta)
+            VALUES (\(identity), \(wallet), \(token), \(trade.side.text), \(trade.shares.fixedString),
+                \(before.fixedString), \((after - before).fixedString))
+            ON CONFLICT (identity) DO NOTHING
+            RETURNING identity
+            """, logger: logger)
+        guard inserted != nil else {
+            // Applied before: the holding before it, as recorded then.
+            guard
+                let recorded = try await c.row(
+                    "SELECT shares_before FROM copy_target_trades WHERE identity = \(identity)",
+                    logger: logger)
+            else { throw StoreError.corrupt("target trade \(trade.identity) neither inserted nor found") }
+            return TargetHolding(sharesBefore: try StoreCoding.fixed6(recorded("shares_before")))
         }
+        try await Self.setTargetHolding(c, wallet: wallet, token: token, after, logger: logger)
+        return TargetHolding(sharesBefore: before)
     }
 
     /// Locks the holding's row before the trade's (the order ``applyTargetTrade(_:)`` takes them
