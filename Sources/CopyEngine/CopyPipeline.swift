@@ -29,6 +29,8 @@ public struct CopyPipeline: Sendable {
     ///     at a time, in source order.
     ///   - handle: decides one event.
     ///   - completed: called after `handle`, in the same lane order (acknowledge the event here).
+    ///     The lane's next event is handled while it runs: a completion's store write does not hold
+    ///     up the next trade of the token; the next completion waits for it.
     public func run<Source: AsyncSequence, Result: Sendable>(
         _ source: Source,
         lane: @escaping @Sendable (Source.Element) -> UInt256,
@@ -50,13 +52,25 @@ public struct CopyPipeline: Sendable {
                 let key = lane(element)
                 guard lanes.enqueue(element, lane: key) else { continue }
                 group.addTask {
-                    // Drain the lane: one event at a time, in order, until it is empty.
-                    while let next = lanes.next(lane: key) {
+                    // Drain the lane: one event at a time, in order, until it is empty. Each
+                    // completion runs after the one before it, beside the next event's handling;
+                    // the lane stays busy until the last one has run.
+                    var completing: Task<Void, Never>?
+                    while true {
+                        guard let next = lanes.next(lane: key, keepBusy: completing != nil) else {
+                            guard let last = completing else { break }
+                            await last.value
+                            completing = nil
+                            continue
+                        }
                         await running.acquireIgnoringCancellation()
                         let result = await handle(next)
                         running.release()
-                        await completed(next, result)
-                        buffered.release()
+                        completing = Task { [completing] in
+                            await completing?.value
+                            await completed(next, result)
+                            buffered.release()
+                        }
                     }
                 }
             }
@@ -91,13 +105,13 @@ final class Lanes<Element: Sendable>: Sendable {
         }
     }
 
-    /// The lane's next element (the first stays in place while handled, marking the lane busy);
-    /// nil, and the lane is idle, when nothing is left.
-    func next(lane: UInt256) -> Element? {
+    /// The lane's next element (the lane stays busy while it is handled); nil when nothing is
+    /// left, and the lane is then idle unless `keepBusy` (its drainer has work to finish first).
+    func next(lane: UInt256, keepBusy: Bool = false) -> Element? {
         queues.withLock { queues in
             guard var queue = queues[lane] else { return nil }
             if queue.isEmpty {
-                queues[lane] = nil
+                if !keepBusy { queues[lane] = nil }
                 return nil
             }
             let element = queue.removeFirst()

@@ -96,6 +96,40 @@ struct PipelineTests {
         #expect(state.completedCount == 200)
     }
 
+    @Test("a lane handles its next event while the previous completion runs; completions stay in order")
+    func completionBesideNextHandle() async throws {
+        let source = CountingSource((0..<4).map { Event(token: 1, sequence: $0) })
+        let (started, startedSignal) = AsyncStream.makeStream(of: Int.self)
+        let log = Mutex<[String]>([])
+        try await CopyPipeline(maxConcurrency: 2, maxBuffered: 8).run(
+            source, lane: { UInt256($0.token) },
+            handle: { event in
+                log.withLock { $0.append("handle \(event.sequence)") }
+                startedSignal.yield(event.sequence)
+                return event.sequence
+            },
+            completed: { event, _ in
+                if event.sequence == 0 {
+                    // Waits (up to 10 s, only so that the old behaviour fails instead of hanging)
+                    // for the next event's handling to start.
+                    await withTaskGroup(of: Void.self) { group in
+                        group.addTask { for await n in started where n == 1 { break } }
+                        group.addTask { try? await Task.sleep(for: .seconds(10)) }
+                        await group.next()
+                        group.cancelAll()
+                    }
+                }
+                log.withLock { $0.append("completed \(event.sequence)") }
+            })
+        let entries = log.withLock { $0 }
+        let completions = entries.filter { $0.hasPrefix("completed") }
+        #expect(completions == (0..<4).map { "completed \($0)" })
+        #expect(
+            try #require(entries.firstIndex(of: "handle 1")) < #require(
+                entries.firstIndex(of: "completed 0")),
+            "\(entries)")
+    }
+
     @Test("BUY then SELL of the same token through the engine: never reordered; tokens in parallel")
     func engineOrdering() async throws {
         let h = Harness(sizing: .multipleOfTargetShares(d("0.1")))
