@@ -167,6 +167,7 @@ let package = Package(
             dependencies: [
                 "Polymarket", "EVM", "ClobStandIn",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "BigInt", package: "BigInt"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

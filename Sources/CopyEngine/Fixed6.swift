@@ -69,6 +69,11 @@ public struct Fixed6: Hashable, Sendable, Comparable, AdditiveArithmetic, Custom
 
     /// The value of an exact decimal, rounded toward zero to six decimals; nil beyond ``limit``.
     public init?(_ decimal: ExactDecimal) {
+        if let units = decimal.flooredUnits(places: 6) {
+            guard Int128(units) <= Self.limit.micros else { return nil }
+            self.micros = Int128(units)
+            return
+        }
         guard let units = decimal.floored(toPlaces: 6).scaledInteger(places: 6), let small = units.uint128,
             small <= UInt128(Self.limit.micros)
         else { return nil }

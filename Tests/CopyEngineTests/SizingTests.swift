@@ -158,4 +158,29 @@ struct Fixed6Tests {
         #expect(Fixed6.divide(d("1"), .zero, rounding: .down) == nil)
         #expect(UnixTime(seconds: 86_400 * 20_000 + 5).utcDay.description == "2024-10-04")
     }
+
+    @Test("from an exact decimal: floored to six places, in word arithmetic or through BigUInt alike")
+    func fromExactDecimal() throws {
+        #expect(Fixed6(try #require(ExactDecimal("0.1234567"))) == d("0.123456"))
+        #expect(Fixed6(try #require(ExactDecimal("1000000"))) == d("1000000"))
+        #expect(Fixed6(try #require(ExactDecimal("0.0000009"))) == .zero)
+        #expect(Fixed6(try #require(ExactDecimal("18446744073709.551615"))) == d("18446744073709.551615"))
+        // Past 64 bits of micros (the BigUInt path), up to the limit and beyond it.
+        #expect(Fixed6(try #require(ExactDecimal("18446744073709.551616"))) == d("18446744073709.551616"))
+        #expect(Fixed6(try #require(ExactDecimal("1000000000000000"))) == Fixed6.limit)
+        #expect(Fixed6(try #require(ExactDecimal("1000000000000000.000001"))) == nil)
+        #expect(Fixed6(try #require(ExactDecimal("0.1234567890123456789012345"))) == d("0.123456"))
+        var state: UInt64 = 11
+        for _ in 0..<2_000 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            let whole = (state >> 20) % 100_000
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            let digits = Int(state >> 60) % 10
+            let fraction = String(String(state >> 3).prefix(digits))
+            let text = digits == 0 ? "\(whole)" : "\(whole).\(fraction)"
+            // The expected value by the text parser, from the text cut to six decimals.
+            let cut = digits > 6 ? String(text.dropLast(digits - 6)) : text
+            #expect(Fixed6(try #require(ExactDecimal(text))) == Fixed6(cut), "\(text)")
+        }
+    }
 }

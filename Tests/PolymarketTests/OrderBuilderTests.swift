@@ -1,3 +1,4 @@
+import BigInt
 import EVM
 import Foundation
 import Polymarket
@@ -306,6 +307,34 @@ struct OrderBuilderTests {
             #expect(ExactDecimal(bad) == nil, "\(bad)")
         }
         #expect(try decimal("0.1") < decimal("0.10001"))
+        // Short text is read into a word, long text through BigUInt: the same values either way.
+        #expect(ExactDecimal("0.000") == ExactDecimal(0))
+        #expect(ExactDecimal("0.000")?.scale == 0)
+        #expect(ExactDecimal("1000000")?.description == "1000000")
+        #expect(ExactDecimal("9999999999999999999")?.significand == BigUInt("9999999999999999999"))
+        #expect(ExactDecimal("99999999999999999999")?.significand == BigUInt("99999999999999999999"))
+        #expect(ExactDecimal("1.0000000000000000000000") == ExactDecimal("1"))
+        #expect(ExactDecimal("00000000000000000000.5")?.description == "0.5")
+        #expect(ExactDecimal("123456789012345678901.2.3") == nil)
+        var state: UInt64 = 7
+        func next() -> UInt64 {  // SplitMix64
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        for _ in 0..<2_000 {
+            let whole = String(next() % 1_000_000_000_000)
+            let fraction = String(String(next() % 10_000_000_000).dropLast(Int(next() % 10)))
+            for text in [whole, whole + "." + fraction, "." + fraction, whole + "." + fraction + "00"]
+            where text != "." {
+                let significand = BigUInt(text.filter { $0 != "." })!
+                let scale =
+                    text.firstIndex(of: ".").map { text.distance(from: $0, to: text.endIndex) - 1 } ?? 0
+                #expect(ExactDecimal(text) == ExactDecimal(significand: significand, scale: scale), "\(text)")
+            }
+        }
         #expect(TickSize(text: "0.010") == .hundredth)
         #expect(TickSize(text: "0.02") == nil)
     }

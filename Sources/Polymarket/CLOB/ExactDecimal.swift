@@ -38,7 +38,47 @@ public struct ExactDecimal: Hashable, Sendable, Comparable, CustomStringConverti
 
     /// Parses plain decimal text: digits, optionally one `.` and more digits. Nil otherwise
     /// (no sign, exponent, spaces or separators).
+    ///
+    /// Up to 19 digits (every price and size a book holds) are read straight into a 64-bit word;
+    /// longer text goes through `BigUInt`. A deep book has hundreds of levels, and is read on the
+    /// path of every copy.
     public init?(_ text: some StringProtocol) {
+        var value: UInt64 = 0
+        var digits = 0
+        var scale = 0
+        var seenPoint = false
+        for byte in text.utf8 {
+            if byte == UInt8(ascii: ".") {
+                guard !seenPoint else { return nil }
+                seenPoint = true
+            } else if byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") {
+                digits += 1
+                guard digits <= 19 else {
+                    self.init(wide: text)
+                    return
+                }
+                value = value &* 10 &+ UInt64(byte &- UInt8(ascii: "0"))
+                if seenPoint { scale += 1 }
+            } else {
+                return nil
+            }
+        }
+        guard digits > 0 else { return nil }
+        while scale > 0, value % 10 == 0 {
+            value /= 10
+            scale -= 1
+        }
+        self.init(normalized: BigUInt(value), scale: value == 0 ? 0 : scale)
+    }
+
+    /// A value already normalised (no trailing fractional zeros; scale 0 for zero).
+    private init(normalized significand: BigUInt, scale: Int) {
+        self.significand = significand
+        self.scale = scale
+    }
+
+    /// ``init(_:)`` for text of more than 19 digits.
+    private init?(wide text: some StringProtocol) {
         var digits = ""
         var scale = 0
         var seenPoint = false
@@ -67,7 +107,8 @@ public struct ExactDecimal: Hashable, Sendable, Comparable, CustomStringConverti
 
     /// Plain decimal text, without trailing fractional zeros (`"0.5"`, `"12"`).
     public var description: String {
-        let digits = String(significand)
+        let digits =
+            significand.words.count <= 1 ? String(UInt64(significand.words.first ?? 0)) : String(significand)
         guard scale > 0 else { return digits }
         let padded =
             digits.count <= scale ? String(repeating: "0", count: scale + 1 - digits.count) + digits : digits
@@ -118,6 +159,28 @@ public struct ExactDecimal: Hashable, Sendable, Comparable, CustomStringConverti
         let a = significand * BigUInt(10).power(scale - self.scale)
         let b = step.significand * BigUInt(10).power(scale - step.scale)
         return !b.isZero && (a % b).isZero
+    }
+
+    /// The value × 10^`places`, rounded toward zero, when the digits fit in 64 bits (every price
+    /// and size a book holds); nil otherwise, or when the result does not fit. Word arithmetic,
+    /// for the hundreds of levels of a book read on the path of each copy.
+    public func flooredUnits(places: Int) -> UInt64? {
+        guard places >= 0, significand.words.count <= 1 else { return nil }
+        let value = UInt64(significand.words.first ?? 0)
+        if scale <= places {
+            var result = value
+            for _ in 0..<(places - scale) {
+                let (product, overflow) = result.multipliedReportingOverflow(by: 10)
+                if overflow { return nil }
+                result = product
+            }
+            return result
+        }
+        // 10^20 exceeds every 64-bit value.
+        guard scale - places < 20 else { return 0 }
+        var divisor: UInt64 = 1
+        for _ in 0..<(scale - places) { divisor *= 10 }
+        return value / divisor
     }
 
     /// The value times 10^`places`, if that is a whole number that fits 256 bits (token units).
