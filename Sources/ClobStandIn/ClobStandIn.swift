@@ -130,6 +130,9 @@ public final class ClobStandIn: Sendable {
 
     struct State {
         var markets: [UInt256: Market] = [:]
+        /// Each market's `GET /book` answer around its timestamp, made when first asked for after
+        /// the market changed (a deep book takes a while to render).
+        var renderedBooks: [UInt256: (head: String, tail: String)] = [:]
         var accepted: [AcceptedOrder] = []
         var indexByHash: [String: Int] = [:]
         var faults: [Route: [Fault]] = [:]
@@ -200,7 +203,10 @@ public final class ClobStandIn: Sendable {
 
     /// Adds or replaces a market.
     public func setMarket(_ market: Market) {
-        state.withLock { $0.markets[market.tokenID] = market }
+        state.withLock {
+            $0.markets[market.tokenID] = market
+            $0.renderedBooks[market.tokenID] = nil
+        }
     }
 
     /// Queues `fault` for the next `times` requests on `route`.
@@ -321,7 +327,16 @@ public final class ClobStandIn: Sendable {
             case .tickSize:
                 return Answer(status: 200, json: "{\"minimum_tick_size\":\(market.tickSize.rawValue)}")
             case .negRisk: return Answer(status: 200, json: "{\"neg_risk\":\(market.negRisk)}")
-            default: return Answer(status: 200, json: StandInJSON.book(market))
+            default:
+                let rendered = state.withLock { st in
+                    if let rendered = st.renderedBooks[token] { return rendered }
+                    let rendered = StandInJSON.book(st.markets[token] ?? market)
+                    st.renderedBooks[token] = rendered
+                    return rendered
+                }
+                return Answer(
+                    status: 200,
+                    json: rendered.head + "\(Int64(Date().timeIntervalSince1970 * 1000))" + rendered.tail)
             }
         case .createAPIKey, .deriveAPIKey:
             return apiKey(request)
@@ -493,7 +508,10 @@ public final class ClobStandIn: Sendable {
             if taker, var book = st.markets[order.tokenId] {
                 let (matched, paid) = Self.match(
                     &book, side: order.side, shares: s, collateral: c, allOrNothing: orderType == "FOK")
-                if matched > 0 { st.markets[order.tokenId] = book }
+                if matched > 0 {
+                    st.markets[order.tokenId] = book
+                    st.renderedBooks[order.tokenId] = nil
+                }
                 entry.matchedShares = matched
                 entry.matchedCollateral = paid
                 entry.status = matched > 0 ? "MATCHED" : "UNMATCHED"
@@ -618,11 +636,13 @@ enum StandInJSON {
             + "]"
     }
 
-    static func book(_ m: ClobStandIn.Market) -> String {
-        "{\"market\":\(string(m.conditionID)),\"asset_id\":\"\(m.tokenID.decimalString)\","
-            + "\"timestamp\":\"\(Int64(Date().timeIntervalSince1970 * 1000))\",\"hash\":\"standin\","
-            + "\"bids\":\(levels(m.bids)),\"asks\":\(levels(m.asks)),\"min_order_size\":\"\(m.minOrderSize)\","
-            + "\"tick_size\":\"\(m.tickSize.rawValue)\",\"neg_risk\":\(m.negRisk)}"
+    /// A `GET /book` answer, split where its timestamp goes.
+    static func book(_ m: ClobStandIn.Market) -> (head: String, tail: String) {
+        (
+            "{\"market\":\(string(m.conditionID)),\"asset_id\":\"\(m.tokenID.decimalString)\",\"timestamp\":\"",
+            "\",\"hash\":\"standin\",\"bids\":\(levels(m.bids)),\"asks\":\(levels(m.asks)),\"min_order_size\":\"\(m.minOrderSize)\","
+                + "\"tick_size\":\"\(m.tickSize.rawValue)\",\"neg_risk\":\(m.negRisk)}"
+        )
     }
 
     static func record(_ a: ClobStandIn.AcceptedOrder, market: ClobStandIn.Market?) -> String {
