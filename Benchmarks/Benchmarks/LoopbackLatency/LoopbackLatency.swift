@@ -1,6 +1,12 @@
 // End to end on loopback (issue 5: p99 ≤ 5 ms): from the devnet mining a block with a followed
 // wallet's fill to the CLOB stand-in receiving the copy's `POST /order`, through the whole
 // service (libwebsockets subscription → decoder → pipeline → engine in live mode → CLOB client).
+//
+// The devnet and the CLOB stand-in run in a second process (this executable with `--peers`), as
+// the node and the CLOB are other machines in production: in one process their request handlers
+// would take turns on the service's own task threads. Both ends of each measurement are taken in
+// that process, on one clock.
+//
 // swift run -c release --scratch-path .build-bench loopback-latency [blocks]
 import ClobStandIn
 import CopyBot
@@ -13,23 +19,67 @@ import Polymarket
 import Store
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The followed wallet of the run.
+let followedWallet = Address(hi: 0x1A7E_0000_0000_0000, mid: 1, lo: 1)
+
+/// `CLOCK_MONOTONIC` nanoseconds of an instant (comparable across the two processes).
+struct MonotonicClock: Sendable {
+    let reference = ContinuousClock.now
+    let referenceNanoseconds: Int64 = {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
+    }()
+
+    func nanoseconds(_ instant: ContinuousClock.Instant) -> Int64 {
+        let offset = instant - reference
+        return referenceNanoseconds + offset.components.seconds * 1_000_000_000
+            + offset.components.attoseconds / 1_000_000_000
+    }
+}
+
 @main
 struct LoopbackLatency {
-    static func main() async throws {
-        let blocks = CommandLine.arguments.dropFirst().first.flatMap { Int($0) } ?? 1_000
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    static func repositoryRoot() -> URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().deletingLastPathComponent()
-        let contracts = root.appendingPathComponent("Config/contracts.polygon.yaml").path
-        let abi = root.appendingPathComponent("abi").path
-        let registry = try ExchangeRegistry.load(contractsFile: contracts, abiDirectory: abi)
-        let wallet = Address(hi: 0x1A7E_0000_0000_0000, mid: 1, lo: 1)
+    }
+
+    static func main() async throws {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments.first == "--peers" {
+            try await Peers.run(blocks: arguments.dropFirst().first.flatMap { Int($0) } ?? 1_000)
+        } else {
+            try await Service.run(blocks: arguments.first.flatMap { Int($0) } ?? 1_000)
+        }
+    }
+}
+
+/// The devnet and the CLOB stand-in (the `--peers` process). It prints `PEERS <ws> <http> <clob>`,
+/// mines on a line from its standard input, and then prints what it saw, times as
+/// `CLOCK_MONOTONIC` nanoseconds.
+enum Peers {
+    /// One line to the service process, unbuffered.
+    static func emit(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+
+    static func run(blocks: Int) async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let root = LoopbackLatency.repositoryRoot()
+        let registry = try ExchangeRegistry.load(
+            contractsFile: root.appendingPathComponent("Config/contracts.polygon.yaml").path,
+            abiDirectory: root.appendingPathComponent("abi").path)
+        let clock = MonotonicClock()
 
         var devnetConfiguration = Devnet.Configuration()
         devnetConfiguration.webSocketPort = 0
         devnetConfiguration.httpPort = 0
         devnetConfiguration.blockInterval = .milliseconds(100)
         devnetConfiguration.maximumBlocks = blocks
-        devnetConfiguration.chain.followedWallets = [wallet]
+        devnetConfiguration.chain.followedWallets = [followedWallet]
         devnetConfiguration.chain.followedProbability = 0.05
         devnetConfiguration.chain.genesisTimestamp = UInt64(Date().timeIntervalSince1970)
         let devnet = try Devnet(registry: registry, configuration: devnetConfiguration)
@@ -40,15 +90,15 @@ struct LoopbackLatency {
         }
         try await devnet.start()
 
-        let key = PrivateKey.generate()
-        let credentials = ApiCredentials(
-            apiKey: UUID().uuidString.lowercased(), secret: "c2VjcmV0", passphrase: "p")
         func level(_ cents: Int) -> BookLevel {
             BookLevel(
                 price: ExactDecimal("0.\(String(format: "%02d", cents))")!, size: ExactDecimal(1_000_000))
         }
+        let credentials = ApiCredentials(
+            apiKey: environment["LOOPBACK_API_KEY"] ?? "", secret: environment["LOOPBACK_API_SECRET"] ?? "",
+            passphrase: environment["LOOPBACK_API_PASSPHRASE"] ?? "")
         var standInConfiguration = ClobStandIn.Configuration(
-            credentials: credentials, account: key.address,
+            credentials: credentials, account: try Address(environment["LOOPBACK_ACCOUNT"] ?? ""),
             contracts: try ExchangeContracts(
                 registry: registry, exchange: "CTFExchangeV2", negRiskExchange: "NegRiskCTFExchangeV2",
                 domainVersion: "2"),
@@ -61,16 +111,94 @@ struct LoopbackLatency {
         let standIn = ClobStandIn(configuration: standInConfiguration)
         try await standIn.start()
 
+        emit("PEERS \(devnet.webSocketURL) \(devnet.httpURL) \(standIn.baseURL)")
+        _ = readLine()
+        try await devnet.run()
+        try await Task.sleep(for: .seconds(2))  // the last blocks' copies
+
+        for (block, at) in minedAt.withLock({ $0 }) { emit("MINED \(block) \(clock.nanoseconds(at))") }
+        for order in standIn.acceptedOrders {
+            emit("ORDER \(order.orderHash) \(order.order.tokenId) \(clock.nanoseconds(order.receivedAt))")
+        }
+        for (token, at) in standIn.firstBookRequests { emit("BOOK \(token) \(clock.nanoseconds(at))") }
+        emit("DONE")
+        await standIn.stop()
+        await devnet.shutdown()
+    }
+}
+
+/// Lines from a child's standard output, read on a thread of their own (not a task thread).
+final class LineReader: Sendable {
+    let lines: AsyncStream<String>
+
+    init(_ handle: FileHandle) {
+        let (lines, continuation) = AsyncStream.makeStream(of: String.self)
+        self.lines = lines
+        let thread = Thread {
+            var pending = Data()
+            while true {
+                let chunk = handle.availableData
+                if chunk.isEmpty { break }
+                pending.append(chunk)
+                while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                    continuation.yield(String(decoding: pending[pending.startIndex..<newline], as: UTF8.self))
+                    pending.removeSubrange(pending.startIndex...newline)
+                }
+            }
+            continuation.finish()
+        }
+        thread.start()
+    }
+}
+
+/// The service under measurement (this process).
+enum Service {
+    static func run(blocks: Int) async throws {
+        let root = LoopbackLatency.repositoryRoot()
+        let contracts = root.appendingPathComponent("Config/contracts.polygon.yaml").path
+        let abi = root.appendingPathComponent("abi").path
+
+        // The account (a key made for this run) and its API credentials, given to the stand-in.
+        let key = PrivateKey.generate()
+        let credentials = ApiCredentials(
+            apiKey: UUID().uuidString.lowercased(), secret: "c2VjcmV0", passphrase: "p")
+        let peers = Process()
+        peers.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        peers.arguments = ["--peers", "\(blocks)"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["LOOPBACK_ACCOUNT"] = key.address.checksummed
+        environment["LOOPBACK_API_KEY"] = credentials.apiKey
+        environment["LOOPBACK_API_SECRET"] = credentials.secret
+        environment["LOOPBACK_API_PASSPHRASE"] = credentials.passphrase
+        peers.environment = environment
+        let input = Pipe()
+        let output = Pipe()
+        peers.standardInput = input
+        peers.standardOutput = output
+        try peers.run()
+        var lines = LineReader(output.fileHandleForReading).lines.makeAsyncIterator()
+        var urls: [String] = []
+        while let line = await lines.next() {
+            if line.hasPrefix("PEERS ") {
+                urls = line.split(separator: " ").dropFirst().map(String.init)
+                break
+            }
+        }
+        guard urls.count == 3 else {
+            print("the peers process did not start")
+            return
+        }
+
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "copybot-latency-\(UUID())")
         defer { try? FileManager.default.removeItem(at: directory) }
         var configuration = CopyBotConfiguration()
-        configuration.chain.wsURLs = [devnet.webSocketURL]
-        configuration.chain.httpURLs = [devnet.httpURL]
+        configuration.chain.wsURLs = [urls[0]]
+        configuration.chain.httpURLs = [urls[1]]
         configuration.contracts.file = contracts
         configuration.contracts.abiDirectory = abi
         configuration.store.url = "sqlite:\(directory.appendingPathComponent("copybot.sqlite").path)"
-        configuration.follow.wallets = [.init(address: wallet)]
+        configuration.follow.wallets = [.init(address: followedWallet)]
         configuration.copy.mode = .live
         configuration.copy.startingUSDC = 1_000_000
         configuration.copy.risk.maxTotalExposureUSDC = 1_000_000
@@ -78,7 +206,7 @@ struct LoopbackLatency {
         configuration.copy.risk.maxPositionUSDCPerToken = 1_000_000
         configuration.copy.risk.dailyLossLimitUSDC = 1_000_000
         configuration.copy.risk.killSwitchFile = directory.appendingPathComponent("KILL").path
-        configuration.clob.url = standIn.baseURL
+        configuration.clob.url = urls[2]
         configuration.clob.requestsPerSecond = 1_000
         configuration.credentials = .init(privateKey: key, api: credentials)
         configuration.http.listen = nil
@@ -88,10 +216,24 @@ struct LoopbackLatency {
         let app = Task { try await application.run() }
         try await Task.sleep(for: .seconds(2))
         FileHandle.standardError.write(Data("mining \(blocks) blocks, 100 ms apart…\n".utf8))
-        try await devnet.run()
-        try await Task.sleep(for: .seconds(2))
+        input.fileHandleForWriting.write(Data("go\n".utf8))
+
+        var mined: [UInt64: Int64] = [:]
+        var received: [(hash: String, token: UInt256, at: Int64)] = []
+        var firstBook: [UInt256: Int64] = [:]
+        while let line = await lines.next() {
+            let fields = line.split(separator: " ").map(String.init)
+            switch fields.first {
+            case "MINED": mined[UInt64(fields[1])!] = Int64(fields[2])!
+            case "ORDER": received.append((fields[1], UInt256(decimal: fields[2])!, Int64(fields[3])!))
+            case "BOOK": firstBook[UInt256(decimal: fields[1])!] = Int64(fields[2])!
+            default: break
+            }
+            if line == "DONE" { break }
+        }
         app.cancel()
         _ = try? await app.value
+        peers.waitUntilExit()
 
         // Each copy's order back to its trade's block.
         let store = try SQLiteStore(
@@ -102,21 +244,23 @@ struct LoopbackLatency {
                 blockOfOrder[hash.hex] = entry.record.trade.blockNumber
             }
         }
-        let mined = minedAt.withLock { $0 }
-        var toBook: [Double] = []
-        let books = standIn.firstBookRequests
-        var seenTokens = Set<UInt256>()
-        func ms(_ d: Duration) -> Double {
-            Double(d.components.seconds) * 1e3 + Double(d.components.attoseconds) / 1e15
-        }
-        // Each copy: its latency and its block (a block with several copies makes the later ones
-        // wait for the earlier ones' writes and CPU).
+        func ms(_ nanoseconds: Int64) -> Double { Double(nanoseconds) / 1e6 }
+        // Each copy: its latency and its block (a block with several copies of one token makes the
+        // later ones wait for the earlier ones' orders).
         var copies: [(latency: Double, block: UInt64)] = []
-        for order in standIn.acceptedOrders {
-            guard let block = blockOfOrder[order.orderHash], let at = mined[block] else { continue }
-            copies.append((ms(order.receivedAt - at), block))
+        // Copies whose block had an earlier copy of the same token: each waits for that order's answer.
+        var afterSameToken: [Double] = []
+        var tokensOfBlock: [UInt64: Set<UInt256>] = [:]
+        var toBook: [Double] = []
+        var seenTokens = Set<UInt256>()
+        for order in received {
+            guard let block = blockOfOrder[order.hash], let at = mined[block] else { continue }
+            copies.append((ms(order.at - at), block))
+            if !tokensOfBlock[block, default: []].insert(order.token).inserted {
+                afterSameToken.append(ms(order.at - at))
+            }
             // The first copy of a token is the one whose book request this trade made.
-            if seenTokens.insert(order.order.tokenId).inserted, let book = books[order.order.tokenId] {
+            if seenTokens.insert(order.token).inserted, let book = firstBook[order.token] {
                 toBook.append(ms(book - at))
             }
         }
@@ -126,8 +270,6 @@ struct LoopbackLatency {
                 "block mined → GET /book received (first copy of each token, \(toBook.count)): p50 \(String(format: "%.2f", toBook[toBook.count / 2])) ms, max \(String(format: "%.2f", toBook.last!)) ms"
             )
         }
-        await standIn.stop()
-        await devnet.shutdown()
         guard !copies.isEmpty else {
             print("no copies measured")
             return
@@ -145,6 +287,7 @@ struct LoopbackLatency {
         }
         summary("all copies", copies.map(\.latency))
         summary("copies alone in their block", copies.filter { copiesInBlock[$0.block] == 1 }.map(\.latency))
+        summary("copies after an earlier copy of their token in their block", afterSameToken)
         let slowest = copies.sorted { $0.latency > $1.latency }.prefix(5).map {
             "\(String(format: "%.2f", $0.latency)) ms (\(copiesInBlock[$0.block] ?? 0) in its block)"
         }
