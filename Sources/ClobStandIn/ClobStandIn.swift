@@ -130,8 +130,9 @@ public final class ClobStandIn: Sendable {
 
     struct State {
         var markets: [UInt256: Market] = [:]
-        /// Each market's `GET /book` answer around its timestamp, made when first asked for after
-        /// the market changed (a deep book takes a while to render).
+        /// Each market's `GET /book` answer around its timestamp, made up front and again when
+        /// asked for after the book changed (a deep book takes a while to render; the CLOB serves
+        /// its books from memory).
         var renderedBooks: [UInt256: (head: String, tail: String)] = [:]
         var accepted: [AcceptedOrder] = []
         var indexByHash: [String: Int] = [:]
@@ -153,7 +154,10 @@ public final class ClobStandIn: Sendable {
         self.configuration = configuration
         self.logger = logger
         var initial = State()
-        for market in configuration.markets { initial.markets[market.tokenID] = market }
+        for market in configuration.markets {
+            initial.markets[market.tokenID] = market
+            initial.renderedBooks[market.tokenID] = StandInJSON.book(market)
+        }
         self.state = Mutex(initial)
     }
 

@@ -29,9 +29,19 @@ public final class InMemoryCopyStateStore: CopyStateStore {
         var duplicateDecisionAttempts = 0
         /// How many times `updateIntent` changed an intent.
         var intentUpdates = 0
-        /// The writing operations called, in order.
+        /// The latest writing operations called, in order (at most ``writeLogLength``).
         var writes: [String] = []
+
+        mutating func noteWrite(_ name: String) {
+            writes.append(name)
+            if writes.count > InMemoryCopyStateStore.writeLogLength {
+                writes.removeFirst(writes.count - InMemoryCopyStateStore.writeLogLength)
+            }
+        }
     }
+
+    /// How many of the latest writes ``writes`` keeps (a replay makes millions).
+    public static let writeLogLength = 64
 
     private let state = Mutex(State())
     /// When set, every operation fails with this error (to test store outages).
@@ -54,7 +64,7 @@ public final class InMemoryCopyStateStore: CopyStateStore {
     /// Calls of ``updateIntent(_:expecting:to:matched:message:at:)`` that changed an intent.
     public var intentUpdates: Int { state.withLock { $0.intentUpdates } }
 
-    /// The names of the writing operations called so far, in order (`recordDecision`,
+    /// The names of the latest writing operations (up to ``writeLogLength``), in order (`recordDecision`,
     /// `storeIntent`, `updateIntent`, `concludeIntent`, `beginDecision`, `applyTargetTrade`,
     /// `saveLedger`, `recordDailyPnL`, `markRetracted`, `retractTargetTrade`).
     public var writes: [String] { state.withLock { $0.writes } }
@@ -80,13 +90,13 @@ public final class InMemoryCopyStateStore: CopyStateStore {
         _ record: DecisionRecord
     ) async throws -> (record: DecisionRecord, inserted: Bool) {
         try check()
-        state.withLock { $0.writes.append("recordDecision") }
+        state.withLock { $0.noteWrite("recordDecision") }
         return state.withLock { state in Self.insert(&state, record) }
     }
 
     public func markRetracted(_ key: DecisionKey) async throws -> DecisionRecord? {
         try check()
-        state.withLock { $0.writes.append("markRetracted") }
+        state.withLock { $0.noteWrite("markRetracted") }
         return state.withLock { state in
             state.decisions[key]?.retracted = true
             return state.decisions[key]
@@ -95,7 +105,7 @@ public final class InMemoryCopyStateStore: CopyStateStore {
 
     public func storeIntent(_ intent: StoredIntent) async throws -> StoredIntent {
         try check()
-        state.withLock { $0.writes.append("storeIntent") }
+        state.withLock { $0.noteWrite("storeIntent") }
         return state.withLock { state in
             if let existing = state.intents[intent.key] { return existing }
             state.intents[intent.key] = intent
@@ -113,7 +123,7 @@ public final class InMemoryCopyStateStore: CopyStateStore {
         message: String?, at: UnixTime
     ) async throws -> IntentUpdate? {
         try check()
-        state.withLock { $0.writes.append("updateIntent") }
+        state.withLock { $0.noteWrite("updateIntent") }
         return state.withLock { state in
             Self.update(
                 &state, key, expecting: expecting, to: status, matched: matched, message: message, at: at)
@@ -171,7 +181,7 @@ public final class InMemoryCopyStateStore: CopyStateStore {
     ) async throws -> IntentConclusion? {
         try check()
         return state.withLock { state -> IntentConclusion? in
-            state.writes.append("concludeIntent")
+            state.noteWrite("concludeIntent")
             guard
                 let update = Self.update(
                     &state, key, expecting: expecting, to: status, matched: matched, message: message, at: at)
@@ -185,7 +195,7 @@ public final class InMemoryCopyStateStore: CopyStateStore {
     {
         try check()
         return state.withLock { state in
-            state.writes.append("beginDecision")
+            state.noteWrite("beginDecision")
             if let decided = state.decisions[key] { return .decided(decided) }
             return .undecided(holding: Self.apply(&state, target), intent: state.intents[key])
         }
@@ -216,7 +226,7 @@ public final class InMemoryCopyStateStore: CopyStateStore {
 
     public func saveLedger(account: AccountID, _ snapshot: LedgerSnapshot) async throws {
         try check()
-        state.withLock { $0.writes.append("saveLedger") }
+        state.withLock { $0.noteWrite("saveLedger") }
         state.withLock { state in
             if let stored = state.ledgers[account], stored.throughFill > snapshot.throughFill { return }
             state.ledgers[account] = snapshot
@@ -225,7 +235,7 @@ public final class InMemoryCopyStateStore: CopyStateStore {
 
     public func recordDailyPnL(account: AccountID, _ pnl: DailyPnL) async throws {
         try check()
-        state.withLock { $0.writes.append("recordDailyPnL") }
+        state.withLock { $0.noteWrite("recordDailyPnL") }
         state.withLock { $0.daily[account, default: [:]][pnl.day] = pnl }
     }
 
@@ -236,13 +246,13 @@ public final class InMemoryCopyStateStore: CopyStateStore {
 
     public func applyTargetTrade(_ trade: TargetTrade) async throws -> TargetHolding {
         try check()
-        state.withLock { $0.writes.append("applyTargetTrade") }
+        state.withLock { $0.noteWrite("applyTargetTrade") }
         return state.withLock { state in Self.apply(&state, trade) }
     }
 
     public func retractTargetTrade(_ identity: TradeIdentity) async throws -> Bool {
         try check()
-        state.withLock { $0.writes.append("retractTargetTrade") }
+        state.withLock { $0.noteWrite("retractTargetTrade") }
         return state.withLock { state in
             guard var applied = state.applied[identity], !applied.retracted else { return false }
             applied.retracted = true
