@@ -76,6 +76,13 @@ func record(_ key: DecisionKey, _ decision: CopyDecision, at: Int64 = 5_000) -> 
         decidedAt: UnixTime(milliseconds: at))
 }
 
+/// Trade `n` of `wallet` in `token`, as the copy engine applies it to the wallet's holding.
+func targetTrade(
+    _ n: UInt64, _ side: Side, _ shares: String, token: UInt256, wallet: Address = followed
+) -> TargetTrade {
+    TargetTrade(identity: identity(n), wallet: wallet, tokenId: token, side: side, shares: d(shares))
+}
+
 func matched(
     _ shares: String, _ collateral: String, fee: String = "0", fromTarget: Bool = false
 )
@@ -574,11 +581,9 @@ struct CopyStateStoreConformanceTests {
         arguments: StoreKind.tested)
     func targetHoldings(kind: StoreKind) async throws {
         try await withStore(kind) { (store: any CopyStateStore) async throws in
-            let token = UInt256.max
             func trade(_ n: UInt64, _ side: Side, _ shares: String, wallet: Address = followed) -> TargetTrade
             {
-                TargetTrade(
-                    identity: identity(n), wallet: wallet, tokenId: token, side: side, shares: d(shares))
+                targetTrade(n, side, shares, token: .max, wallet: wallet)
             }
             #expect(try await store.applyTargetTrade(trade(1, .buy, "10")).sharesBefore == .zero)
             // Again: the holding before it as recorded the first time, nothing applied twice.
@@ -618,19 +623,16 @@ struct CopyStateStoreConformanceTests {
         arguments: StoreKind.tested)
     func beginDecision(kind: StoreKind) async throws {
         try await withStore(kind) { (store: any CopyStateStore) async throws in
-            let token = UInt256(77)
             func trade(_ n: UInt64, _ side: Side, _ shares: String) -> TargetTrade {
-                TargetTrade(
-                    identity: identity(n), wallet: followed, tokenId: token, side: side, shares: d(shares))
+                targetTrade(n, side, shares, token: UInt256(77))
             }
-            // Undecided, no intent: applied, the holding before it returned.
-            #expect(
-                try await store.beginDecision(key(1), applying: trade(1, .buy, "10"))
-                    == .undecided(holding: TargetHolding(sharesBefore: .zero), intent: nil))
-            // Again (delivered twice): not applied twice.
-            #expect(
-                try await store.beginDecision(key(1), applying: trade(1, .buy, "10"))
-                    == .undecided(holding: TargetHolding(sharesBefore: .zero), intent: nil))
+            // Undecided, no intent: applied, the holding before it returned; the second time (the
+            // trade delivered twice) the same holding, and nothing applied again.
+            for _ in 0..<2 {
+                #expect(
+                    try await store.beginDecision(key(1), applying: trade(1, .buy, "10"))
+                        == .undecided(holding: TargetHolding(sharesBefore: .zero), intent: nil))
+            }
             // With an intent stored by an earlier attempt: returned with the holding.
             let intent = storedIntent(key(2))
             _ = try await store.storeIntent(intent)
