@@ -273,6 +273,37 @@ struct LiveEngineTests {
         #expect(h.gateway.posts == [signed])
     }
 
+    @Test(
+        "a conclusion lost with the latest commits (written synced later): the claimed intent is looked up, never posted again"
+    )
+    func conclusionLost() async throws {
+        let before = Harness(mode: .live)
+        before.gateway.setBook(book(1, asks: [("0.5", "1000")]))
+        // What was synced when the order went out: the target trade and the claimed intent.
+        let synced = Mutex<[StoredIntent]>([])
+        let store = before.store
+        before.gateway.state.withLock { $0.onPost = { synced.withLock { $0 = store.allIntents } } }
+        let trade = copyTrade(1, .buy, token: 1, shares: "100", price: "0.5")
+        let copied = try #require(await before.engine.handle(trade).copiedOrder)
+        #expect(before.store.writes.suffix(2) == ["concludeIntent", "recordDailyPnL"])
+
+        // A power loss drops the conclusion (and all after it); the store holds the rest.
+        let survived = InMemoryCopyStateStore()
+        _ = try await survived.applyTargetTrade(
+            TargetTrade(identity: trade.identity, wallet: wallet, tokenId: 1, side: .buy, shares: d("100")))
+        let claimed = try #require(synced.withLock { $0 }.first)
+        #expect(claimed.status == .posting)
+        _ = try await survived.storeIntent(claimed)
+        let after = Harness(mode: .live, store: survived, gateway: before.gateway)
+        // The trade is delivered again (its acknowledgement was lost too).
+        let decision = await after.engine.handle(trade)
+        #expect(decision == .copied(copied))
+        #expect(after.gateway.posts.count == 1, "never posted again")
+        #expect(after.gateway.state.withLock { $0.lookups } == 1)
+        #expect(survived.allIntents.map(\.status) == [.matched])
+        #expect(try await survived.fills(account: .default, after: 0).count == 1)
+    }
+
     @Test("rejections don't count as faults; faults open the breaker, which then skips")
     func breaker() async {
         let h = Harness(

@@ -182,17 +182,22 @@ func testSigner(clock: ManualClock) -> BuilderOrderSigner {
 /// An engine over in-memory state with the given configuration.
 struct Harness {
     let clock = ManualClock()
-    let store = InMemoryCopyStateStore()
-    let gateway = FakeGateway()
+    let store: InMemoryCopyStateStore
+    let gateway: FakeGateway
     let kill = FlagKillSwitch()
     let engine: CopyEngine
 
+    /// `store` and `gateway` default to fresh ones (pass them to restart on what another harness
+    /// left).
     init(
         mode: ExecutionMode = .paper, sizing: SizingRule = .fixedCollateral(d("10")),
         risk: RiskLimits = RiskLimits(),
         cash: String = "1000", breaker: CircuitBreaker.Configuration = .init(), orderType: OrderType = .fak,
-        feeRate: String = "0", unknownHolding: UnknownHoldingExit = .sellAll
+        feeRate: String = "0", unknownHolding: UnknownHoldingExit = .sellAll,
+        store: InMemoryCopyStateStore = InMemoryCopyStateStore(), gateway: FakeGateway = FakeGateway()
     ) {
+        self.store = store
+        self.gateway = gateway
         let configuration = EngineConfiguration(
             mode: mode, defaultPolicy: CopyPolicy(sizing: sizing, unknownHoldingExit: unknownHolding),
             risk: risk,
