@@ -130,12 +130,19 @@ public final class CopyEngine: Sendable {
     /// ``handle(_:)``: starts reading what the decision will need (the token's book), so the
     /// decision does not wait for it. The trade may yet be orphaned; nothing is decided here.
     /// Nothing is read for a trade the decision will skip before it needs a book (kill switch,
-    /// open breaker, denied token).
+    /// open breaker, denied token, a SELL of a token we hold none of and are not buying).
     public func anticipate(_ trade: TradeEvent) {
         if configuration.risk.deniedTokens.contains(trade.tokenId) { return }
+        if trade.side == .sell, sellsNothing(trade.tokenId), !portfolio.buying(trade.tokenId) { return }
         if configuration.mode == .live, case .open = breaker.state { return }
         if killSwitch.engaged() != nil { return }
         gateway.prefetchBook(tokenID: trade.tokenId)
+    }
+
+    /// Whether a SELL of `token` is certain to be skipped for want of a position before its book
+    /// and market are read: we hold none of it to sell, and no market list needs its market.
+    private func sellsNothing(_ token: UInt256) -> Bool {
+        !configuration.risk.usesMarketLists && !portfolio.availableShares(token).isPositive
     }
 
     /// Decides `event` once: returns the recorded decision (the existing one if the trade was
@@ -238,6 +245,15 @@ public final class CopyEngine: Sendable {
         }
         if limits.deniedTokens.contains(token) {
             return try await record(key, summary, .skipped(.tokenDenied(token: token)))
+        }
+
+        // A SELL of a token we hold none of is skipped whatever the book says: no book is read for
+        // it (the reasons checked before sizing still come first; market lists need the market).
+        if side == .sell, sellsNothing(token) {
+            let reason =
+                RiskRules.admission(tokenId: token, market: nil, blockTime: nil, now: now, limits: limits)
+                ?? .noPosition(token: token)
+            return try await record(key, summary, .skipped(reason))
         }
 
         // The book (for paper fills and the slippage guard), the market and its rules.

@@ -66,6 +66,11 @@ public final class Portfolio: Sendable {
         }
     }
 
+    /// Whether a BUY of `tokenId` is in flight (reserved, not settled yet).
+    public func buying(_ tokenId: UInt256) -> Bool {
+        state.withLock { $0.reservations.values.contains { $0.side == .buy && $0.tokenId == tokenId } }
+    }
+
     /// Starts a new UTC day if `day` is past the ledger's.
     public func roll(to day: UTCDay) { state.withLock { $0.ledger.roll(to: day) } }
 

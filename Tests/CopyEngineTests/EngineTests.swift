@@ -177,6 +177,41 @@ struct LiveEngineTests {
         #expect(h.gateway.state.withLock { $0.prefetched } == [1, 5])
     }
 
+    @Test(
+        "a SELL of a token we hold none of is skipped without its book, and not prefetched unless we are buying it"
+    )
+    func sellOfNothing() async throws {
+        let h = Harness(mode: .live)
+        h.gateway.setBook(book(1, bids: [("0.5", "1000")], asks: [("0.5", "1000")]))
+        h.gateway.setBook(book(2, bids: [("0.5", "1000")], asks: [("0.5", "1000")]))
+        let sell = copyTrade(1, .sell, token: 1, shares: "100", price: "0.5")
+        h.engine.anticipate(sell.trade)
+        #expect(await h.engine.handle(sell) == .skipped(.noPosition(token: 1)))
+        #expect(h.gateway.state.withLock { $0.prefetched }.isEmpty)
+        #expect(h.gateway.state.withLock { $0.bookReads }.isEmpty)
+
+        // While a BUY of token 2 is in flight, its SELL is prefetched (the BUY may fill).
+        let (posting, postingStarted) = AsyncStream.makeStream(of: Void.self)
+        let (release, released) = AsyncStream.makeStream(of: Void.self)
+        h.gateway.state.withLock {
+            $0.holdPost = {
+                postingStarted.yield()
+                for await _ in release { break }
+            }
+        }
+        async let bought = h.engine.handle(copyTrade(2, .buy, token: 2, shares: "100", price: "0.5"))
+        for await _ in posting { break }
+        h.engine.anticipate(copyTrade(3, .sell, token: 2, shares: "50", price: "0.5").trade)
+        #expect(h.gateway.state.withLock { $0.prefetched } == [2])
+        released.yield()
+        #expect(await bought.copiedOrder != nil)
+        h.gateway.state.withLock { $0.holdPost = nil }
+        // Held now: the SELL reads its book and is copied.
+        let sold = await h.engine.handle(copyTrade(3, .sell, token: 2, shares: "50", price: "0.5"))
+        #expect(sold.copiedOrder?.intent.side == .sell)
+        #expect(h.gateway.state.withLock { $0.bookReads } == [2, 2])
+    }
+
     @Test("half-open with the probe in flight: the next copy is skipped and stores no intent")
     func probeInFlight() async {
         let h = Harness(

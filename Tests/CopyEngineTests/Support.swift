@@ -90,6 +90,8 @@ final class FakeGateway: ExchangeGateway {
         var holdPost: (@Sendable () async -> Void)?
         /// Tokens whose book was prefetched, in order.
         var prefetched: [UInt256] = []
+        /// The tokens whose book was read, in order.
+        var bookReads: [UInt256] = []
     }
 
     let state = Mutex(State())
@@ -100,6 +102,7 @@ final class FakeGateway: ExchangeGateway {
 
     func book(tokenID: UInt256) async throws -> MarketBook {
         let delay = state.withLock { s -> Int in
+            s.bookReads.append(tokenID)
             s.activeBooks += 1
             s.maxActiveBooks = max(s.maxActiveBooks, s.activeBooks)
             return s.bookDelayMilliseconds

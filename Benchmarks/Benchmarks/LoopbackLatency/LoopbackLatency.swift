@@ -239,7 +239,9 @@ enum Service {
         let store = try SQLiteStore(
             path: configuration.store.url.replacingOccurrences(of: "sqlite:", with: ""))
         var blockOfOrder: [String: UInt64] = [:]
+        var decisionsInBlock: [UInt64: Int] = [:]
         for entry in try await store.decisionEntries(account: .default, limit: nil, afterRowID: nil) {
+            decisionsInBlock[entry.record.trade.blockNumber, default: 0] += 1
             if case .copied(let order) = entry.record.decision, let hash = order.orderHash {
                 blockOfOrder[hash.hex] = entry.record.trade.blockNumber
             }
@@ -288,6 +290,10 @@ enum Service {
         summary("all copies", copies.map(\.latency))
         summary("copies alone in their block", copies.filter { copiesInBlock[$0.block] == 1 }.map(\.latency))
         summary("copies after an earlier copy of their token in their block", afterSameToken)
+        // Other decisions in the block (skips) share the store's writer and the machine with the copy.
+        summary(
+            "copies that are their block's only decision",
+            copies.filter { copiesInBlock[$0.block] == 1 && decisionsInBlock[$0.block] == 1 }.map(\.latency))
         let slowest = copies.sorted { $0.latency > $1.latency }.prefix(5).map {
             "\(String(format: "%.2f", $0.latency)) ms (\(copiesInBlock[$0.block] ?? 0) in its block)"
         }
