@@ -191,19 +191,12 @@ struct LiveEngineTests {
         #expect(h.gateway.state.withLock { $0.bookReads }.isEmpty)
 
         // While a BUY of token 2 is in flight, its SELL is prefetched (the BUY may fill).
-        let (posting, postingStarted) = AsyncStream.makeStream(of: Void.self)
-        let (release, released) = AsyncStream.makeStream(of: Void.self)
-        h.gateway.state.withLock {
-            $0.holdPost = {
-                postingStarted.yield()
-                for await _ in release { break }
-            }
-        }
+        let (posting, release) = h.gateway.holdPosts()
         async let bought = h.engine.handle(copyTrade(2, .buy, token: 2, shares: "100", price: "0.5"))
         for await _ in posting { break }
         h.engine.anticipate(copyTrade(3, .sell, token: 2, shares: "50", price: "0.5").trade)
         #expect(h.gateway.state.withLock { $0.prefetched } == [2])
-        released.yield()
+        release()
         #expect(await bought.copiedOrder != nil)
         h.gateway.state.withLock { $0.holdPost = nil }
         // Held now: the SELL reads its book and is copied.
@@ -220,18 +213,11 @@ struct LiveEngineTests {
         h.gateway.state.withLock { $0.postScript = [.failure(.server(status: 500, message: "down"))] }
         _ = await h.engine.handle(copyTrade(1, .buy, token: 1, shares: "100", price: "0.5"))
         h.clock.advance(seconds: 31)  // half-open: the next post is the probe
-        let (probing, probingStarted) = AsyncStream.makeStream(of: Void.self)
-        let (release, released) = AsyncStream.makeStream(of: Void.self)
-        h.gateway.state.withLock {
-            $0.holdPost = {
-                probingStarted.yield()
-                for await _ in release { break }
-            }
-        }
+        let (probing, release) = h.gateway.holdPosts()
         async let probe = h.engine.handle(copyTrade(2, .buy, token: 2, shares: "100", price: "0.5"))
         for await _ in probing { break }
         let skipped = await h.engine.handle(copyTrade(3, .buy, token: 3, shares: "100", price: "0.5"))
-        released.yield()
+        release()
         #expect(skipped.skipReason?.rule == .breakerOpen)
         #expect(await probe.copiedOrder != nil, "the probe copies")
         #expect(

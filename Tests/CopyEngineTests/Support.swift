@@ -100,6 +100,19 @@ final class FakeGateway: ExchangeGateway {
 
     var posts: [SignedOrder] { state.withLock { $0.posts } }
 
+    /// Holds every post until `release` is called: `started` yields as each one starts waiting.
+    func holdPosts() -> (started: AsyncStream<Void>, release: @Sendable () -> Void) {
+        let (started, starting) = AsyncStream.makeStream(of: Void.self)
+        let (release, releasing) = AsyncStream.makeStream(of: Void.self)
+        state.withLock {
+            $0.holdPost = {
+                starting.yield()
+                for await _ in release { break }
+            }
+        }
+        return (started, { releasing.yield() })
+    }
+
     func book(tokenID: UInt256) async throws -> MarketBook {
         let delay = state.withLock { s -> Int in
             s.bookReads.append(tokenID)
