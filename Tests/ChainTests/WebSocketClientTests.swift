@@ -46,6 +46,11 @@ extension LibWebSocketsTests {
             let client = try makeClient(configuration)
             client.start()
             try await nextEvent(client, "connected", where: \.isConnected)
+            // The server answers the upgrade before it records the handshake (libwebsockets'
+            // ESTABLISHED comes after the 101): wait for its own `connected`.
+            for await event in server.events {
+                if case .connected = event { break }
+            }
             let handshake = try #require(server.handshake(of: LoopbackClientID(rawValue: 1)))
             #expect(handshake.path == "/v2/some-key")
             #expect(handshake.headers["host"] == "127.0.0.1:\(port)")
