@@ -202,21 +202,17 @@ public final class CopyEngine: Sendable {
             applying: TargetTrade(
                 identity: event.identity, wallet: trade.wallet, tokenId: trade.tokenId, side: summary.side,
                 shares: shares))
-        let holding: TargetHolding
         switch start {
         case .decided(let existing):
             statisticsBox.withLock { $0.alreadyDecided += 1 }
             return existing.decision
-        case .undecided(_, let intent?):
+        case .undecided(let holding, let intent):
             portfolio.mark(trade.tokenId, price: price)
-            return try await resume(intent)
-        case .undecided(let before, nil):
-            holding = before
+            if let intent { return try await resume(intent) }
+            return try await decide(
+                key, event, summary: summary, shares: shares, collateral: collateral, price: price,
+                holding: holding)
         }
-        portfolio.mark(trade.tokenId, price: price)
-        return try await decide(
-            key, event, summary: summary, shares: shares, collateral: collateral, price: price,
-            holding: holding)
     }
 
     private func decide(

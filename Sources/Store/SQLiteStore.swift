@@ -38,8 +38,9 @@ public final class SQLiteStore: Sendable {
     /// events and acknowledgements (read again from the chain), tracked target holdings (applied
     /// again, once per identity), ledger snapshots (the fills are replayed over an older one), the
     /// daily PnL record (the ledger's own, written again with the next fill), and the conclusion of
-    /// an order the exchange accepted (its status, fill and decision: the claim before it was synced, so a lost
-    /// conclusion leaves the intent claimed, and the recovery pass looks the order up again).
+    /// an order the exchange accepted (its status, fill and decision: the claim before it was
+    /// synced, so a lost conclusion leaves the intent claimed, and the recovery pass looks the
+    /// order up again).
     /// Never for an order intent or its claim, which is synced before its order is posted, nor for
     /// a decision made without an order. This keeps one disk sync on the way from a trade to its
     /// order (the intent), and none after the exchange answers.

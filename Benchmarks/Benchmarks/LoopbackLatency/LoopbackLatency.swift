@@ -19,28 +19,8 @@ import Polymarket
 import Store
 import Synchronization
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// The followed wallet of the run.
 let followedWallet = Address(hi: 0x1A7E_0000_0000_0000, mid: 1, lo: 1)
-
-/// `CLOCK_MONOTONIC` nanoseconds of an instant (comparable across the two processes).
-struct MonotonicClock: Sendable {
-    let reference = ContinuousClock.now
-    let referenceNanoseconds: Int64 = {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
-    }()
-
-    func nanoseconds(_ instant: ContinuousClock.Instant) -> Int64 {
-        let offset = instant - reference
-        return referenceNanoseconds + offset.components.seconds * 1_000_000_000
-            + offset.components.attoseconds / 1_000_000_000
-    }
-}
 
 @main
 struct LoopbackLatency {
@@ -61,7 +41,7 @@ struct LoopbackLatency {
 
 /// The devnet and the CLOB stand-in (the `--peers` process). It prints `PEERS <ws> <http> <clob>`,
 /// mines on a line from its standard input, and then prints what it saw, times as
-/// `CLOCK_MONOTONIC` nanoseconds.
+/// nanoseconds since the peers started (one clock, so they subtract).
 enum Peers {
     /// One line to the service process, unbuffered.
     static func emit(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
@@ -72,7 +52,11 @@ enum Peers {
         let registry = try ExchangeRegistry.load(
             contractsFile: root.appendingPathComponent("Config/contracts.polygon.yaml").path,
             abiDirectory: root.appendingPathComponent("abi").path)
-        let clock = MonotonicClock()
+        let start = ContinuousClock.now
+        func nanoseconds(_ at: ContinuousClock.Instant) -> Int64 {
+            let elapsed = at - start
+            return elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
+        }
 
         var devnetConfiguration = Devnet.Configuration()
         devnetConfiguration.webSocketPort = 0
@@ -116,11 +100,11 @@ enum Peers {
         try await devnet.run()
         try await Task.sleep(for: .seconds(2))  // the last blocks' copies
 
-        for (block, at) in minedAt.withLock({ $0 }) { emit("MINED \(block) \(clock.nanoseconds(at))") }
+        for (block, at) in minedAt.withLock({ $0 }) { emit("MINED \(block) \(nanoseconds(at))") }
         for order in standIn.acceptedOrders {
-            emit("ORDER \(order.orderHash) \(order.order.tokenId) \(clock.nanoseconds(order.receivedAt))")
+            emit("ORDER \(order.orderHash) \(order.order.tokenId) \(nanoseconds(order.receivedAt))")
         }
-        for (token, at) in standIn.firstBookRequests { emit("BOOK \(token) \(clock.nanoseconds(at))") }
+        for (token, at) in standIn.firstBookRequests { emit("BOOK \(token) \(nanoseconds(at))") }
         emit("DONE")
         await standIn.stop()
         await devnet.shutdown()

@@ -71,6 +71,12 @@ public struct ExactDecimal: Hashable, Sendable, Comparable, CustomStringConverti
         self.init(normalized: BigUInt(value), scale: value == 0 ? 0 : scale)
     }
 
+    /// The significand when it fits one 64-bit word (the fast paths of parsing, printing and
+    /// flooring).
+    private var word: UInt64? {
+        significand.words.count <= 1 ? UInt64(significand.words.first ?? 0) : nil
+    }
+
     /// A value already normalised (no trailing fractional zeros; scale 0 for zero).
     private init(normalized significand: BigUInt, scale: Int) {
         self.significand = significand
@@ -107,8 +113,7 @@ public struct ExactDecimal: Hashable, Sendable, Comparable, CustomStringConverti
 
     /// Plain decimal text, without trailing fractional zeros (`"0.5"`, `"12"`).
     public var description: String {
-        let digits =
-            significand.words.count <= 1 ? String(UInt64(significand.words.first ?? 0)) : String(significand)
+        let digits = word.map { String($0) } ?? String(significand)
         guard scale > 0 else { return digits }
         let padded =
             digits.count <= scale ? String(repeating: "0", count: scale + 1 - digits.count) + digits : digits
@@ -165,8 +170,7 @@ public struct ExactDecimal: Hashable, Sendable, Comparable, CustomStringConverti
     /// and size a book holds); nil otherwise, or when the result does not fit. Word arithmetic,
     /// for the hundreds of levels of a book read on the path of each copy.
     public func flooredUnits(places: Int) -> UInt64? {
-        guard places >= 0, significand.words.count <= 1 else { return nil }
-        let value = UInt64(significand.words.first ?? 0)
+        guard places >= 0, let value = word else { return nil }
         if scale <= places {
             var result = value
             for _ in 0..<(places - scale) {

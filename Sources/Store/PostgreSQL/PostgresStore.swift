@@ -296,7 +296,8 @@ public final class PostgresStore: Sendable {
     /// (`synchronous_commit` off for this transaction); the next ordinary commit flushes the WAL
     /// through it, so a server crash can only lose a suffix of the latest such commits. Only for
     /// state that is rebuilt if lost: the listener's checkpoint, pending events and acknowledgements,
-    /// and tracked target holdings (as with ``SQLiteStore``'s `writeSyncedLater`).
+    /// tracked target holdings, and the conclusion of an order the exchange accepted (as with
+    /// ``SQLiteStore``'s `writeSyncedLater`).
     func transaction<T: Sendable>(
         snapshot: Bool = false, syncedLater: Bool = false, _ body: (PostgresConnection) async throws -> T
     ) async throws -> T {
