@@ -115,7 +115,8 @@ public final class CopyBotApplication: Sendable {
         let result: Result<Void, any Error>
         do {
             try await runServices(
-                store: opened.store, cluster: opened.cluster, clobHTTP: clobHTTP, nodeHTTP: nodeHTTP)
+                store: opened.store, upkeep: opened.upkeep, cluster: opened.cluster, clobHTTP: clobHTTP,
+                nodeHTTP: nodeHTTP)
             result = .success(())
         } catch {
             result = .failure(error)
@@ -158,7 +159,8 @@ public final class CopyBotApplication: Sendable {
     }
 
     private func runServices(
-        store: any CopyBotStore, cluster: Cluster?, clobHTTP: HTTPClient, nodeHTTP: HTTPClient
+        store: any CopyBotStore, upkeep: (any Service)?, cluster: Cluster?, clobHTTP: HTTPClient,
+        nodeHTTP: HTTPClient
     ) async throws {
         let role = configuration.cluster.role
         let member = configuration.cluster.memberName
@@ -185,6 +187,10 @@ public final class CopyBotApplication: Sendable {
                             listen: listen, state: state, registry: prometheus, metrics: metrics,
                             logger: self.logger)
                     }))
+        }
+        // The store's upkeep stops after everything that writes to it.
+        if let upkeep {
+            services.append(Self.component(SupervisedService("store", logger: logger) { upkeep }))
         }
         let listener = SupervisedService("listener", logger: logger) {
             ClosureService {

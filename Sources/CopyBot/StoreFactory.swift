@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ServiceLifecycle
 import Store
 
 /// An open store, as the rest of the application uses it: through its protocols, with one way to
@@ -12,16 +13,19 @@ public struct OpenedStore: Sendable {
     public let description: String
     /// The cluster's queue, membership and election: a PostgreSQL store's; nil for SQLite.
     let cluster: CopyBotApplication.Cluster?
+    /// The store's own upkeep while `copybot run` runs (an SQLite store's WAL checkpointer).
+    let upkeep: (any Service)?
     private let closeStore: @Sendable () async -> Void
 
     /// Wraps `store`; `close` releases it.
     init(
         store: any CopyBotStore, description: String, cluster: CopyBotApplication.Cluster? = nil,
-        close: @escaping @Sendable () async -> Void
+        upkeep: (any Service)? = nil, close: @escaping @Sendable () async -> Void
     ) {
         self.store = store
         self.description = description
         self.cluster = cluster
+        self.upkeep = upkeep
         self.closeStore = close
     }
 
@@ -45,7 +49,10 @@ public enum StoreFactory {
             if mustExist, !FileManager.default.fileExists(atPath: path) {
                 throw ApplicationError("no store at \(path) yet: `copybot run` creates it")
             }
-            return OpenedStore(store: try SQLiteStore(path: path), description: "sqlite:\(path)", close: {})
+            let store = try SQLiteStore(path: path)
+            return OpenedStore(
+                store: store, description: "sqlite:\(path)", upkeep: store.checkpointer(logger: logger),
+                close: {})
         case .postgres(let url):
             var configuration = try PostgresStoreConfiguration(url: url)
             if let file = environment["PGPASSFILE"] ?? environment["HOME"].map({ $0 + "/.pgpass" }) {

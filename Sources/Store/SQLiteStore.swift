@@ -2,6 +2,7 @@ import Chain
 import EVM
 import Foundation
 import GRDB
+import Logging
 
 /// copybot's embedded store: one SQLite file (WAL mode) through GRDB, with migrations.
 ///
@@ -10,9 +11,17 @@ import GRDB
 /// the composition root creates it and hands it to them as those protocols.
 public final class SQLiteStore: Sendable {
     let pool: any DatabaseWriter
+    /// The file and its writer's checkpoint trigger; nil for a store in memory.
+    let file: (path: String, trigger: WALCheckpointTrigger)?
 
     /// Opens (creating if needed) the database at `path` and migrates it to the current schema.
-    public init(path: String) throws {
+    public convenience init(path: String) throws {
+        try self.init(path: path, checkpoints: WALCheckpointTrigger())
+    }
+
+    /// Opens the database at `path` with `checkpoints` deciding where the writer's WAL checkpoints
+    /// run.
+    init(path: String, checkpoints trigger: WALCheckpointTrigger) throws {
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         let directory = (path as NSString).deletingLastPathComponent
@@ -22,11 +31,35 @@ public final class SQLiteStore: Sendable {
         let pool = try DatabasePool(path: path, configuration: configuration)
         // Every commit synced to disk (an order intent must be on disk before its order is posted).
         // Set on the pool's one writer connection once it is open: GRDB's WAL set-up, which runs
-        // after `prepareDatabase`, sets NORMAL.
-        try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+        // after `prepareDatabase`, sets NORMAL. The writer's checkpoints go through the trigger.
+        try pool.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            trigger.install(on: db.sqliteConnection)
+        }
         self.pool = pool
+        self.file = (path, trigger)
         try Self.migrator.migrate(pool)
     }
+
+    deinit {
+        // The writer's hook holds the trigger until the connections are closed.
+        guard let file, let pool = pool as? DatabasePool else { return }
+        do {
+            try pool.close()
+            file.trigger.uninstalled()
+        } catch {
+            // Still open (a statement not finalized): the trigger stays with the connection.
+        }
+    }
+
+    /// A service that runs this store's WAL checkpoints off the writer while it runs (see
+    /// ``WALCheckpointer``); nil for a store in memory, which has no log.
+    public func checkpointer(logger: Logger) -> WALCheckpointer? {
+        file.map { WALCheckpointer(path: $0.path, trigger: $0.trigger, logger: logger) }
+    }
+
+    /// Where the writer's WAL checkpoints ran, and the log's size; nil for a store in memory.
+    var checkpoints: WALCheckpointTrigger.Counts? { file?.trigger.counts }
 
     /// A write that is atomic and survives a crash of the process, but whose sync to disk waits
     /// for the next ordinary write (`synchronous = NORMAL` for this transaction; the connection is
@@ -67,6 +100,7 @@ public final class SQLiteStore: Sendable {
         var configuration = Configuration()
         configuration.label = "copybot-scratch"
         pool = try DatabaseQueue(configuration: configuration)
+        file = nil
         try Self.migrator.migrate(pool)
     }
 
