@@ -51,7 +51,7 @@ public final class ClobStandIn: Sendable {
 
     /// The endpoints, for faults and request counts.
     public enum Route: String, Hashable, Sendable, CaseIterable {
-        case book, tickSize, negRisk, postOrder, lookup, cancel, createAPIKey, deriveAPIKey, other
+        case book, tickSize, negRisk, postOrder, lookup, cancel, createAPIKey, deriveAPIKey, time, other
     }
 
     /// A fault the next request(s) on a route meet.
@@ -108,6 +108,8 @@ public final class ClobStandIn: Sendable {
         /// More accounts whose API credentials are accepted for L2 (a desk's several accounts):
         /// each key with the address it belongs to. Orders are recorded with the key that posted them.
         public var otherAccounts: [(credentials: ApiCredentials, account: Address)] = []
+        /// Added to this machine's clock in `GET /time` answers (a CLOB whose clock differs).
+        public var clockOffsetSeconds: Int64 = 0
 
         /// Creates settings.
         public init(
@@ -138,6 +140,8 @@ public final class ClobStandIn: Sendable {
         var indexByHash: [String: Int] = [:]
         var faults: [Route: [Fault]] = [:]
         var requests: [Route: Int] = [:]
+        /// The remote address (so the client's port) of each connection a request came on.
+        var connections: Set<String> = []
         var rejections: [String] = []
         var firstBookRequest: [UInt256: ContinuousClock.Instant] = [:]
         var task: Task<Void, Never>?
@@ -227,6 +231,9 @@ public final class ClobStandIn: Sendable {
     /// How many requests reached `route`.
     public func requestCount(_ route: Route) -> Int { state.withLock { $0.requests[route] ?? 0 } }
 
+    /// How many connections requests came on so far (one per client address and port).
+    public var connectionCount: Int { state.withLock { $0.connections.count } }
+
     /// When the first `GET /book` of each token arrived (for latency breakdowns).
     public var firstBookRequests: [UInt256: ContinuousClock.Instant] {
         state.withLock { $0.firstBookRequest }
@@ -243,6 +250,7 @@ public final class ClobStandIn: Sendable {
         case (.delete, "/order"): .cancel
         case (.post, "/auth/api-key"): .createAPIKey
         case (.get, "/auth/derive-api-key"): .deriveAPIKey
+        case (.get, "/time"): .time
         case (.get, _) where path.hasPrefix("/data/order/"): .lookup
         default: .other
         }
@@ -251,8 +259,10 @@ public final class ClobStandIn: Sendable {
     func respond(to request: Request, body: [UInt8], channel: any Channel) async throws -> Response {
         let path = request.uri.path
         let route = route(method: request.method, path: path)
+        let connection = channel.remoteAddress.map { "\($0)" } ?? "unknown"
         let fault = state.withLock { state -> Fault? in
             state.requests[route, default: 0] += 1
+            state.connections.insert(connection)
             guard var queue = state.faults[route], !queue.isEmpty else { return nil }
             let first = queue.removeFirst()
             state.faults[route] = queue
@@ -314,6 +324,10 @@ public final class ClobStandIn: Sendable {
 
     func handle(route: Route, request: Request, path: String, body: [UInt8]) -> Answer {
         switch route {
+        case .time:
+            return Answer(
+                status: 200, json: "\(Int64(Date().timeIntervalSince1970) + configuration.clockOffsetSeconds)"
+            )
         case .book, .tickSize, .negRisk:
             guard let text = request.uri.queryParameters["token_id"],
                 let token = UInt256(decimal: String(text))

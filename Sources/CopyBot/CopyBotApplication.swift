@@ -192,6 +192,20 @@ public final class CopyBotApplication: Sendable {
         if let upkeep {
             services.append(Self.component(SupervisedService("store", logger: logger) { upkeep }))
         }
+        if role != .listener {
+            // One warm connection to the CLOB for the engines' books and orders (they share the pool).
+            let clob = ClobHTTPClient(
+                configuration: .init(
+                    baseURL: configuration.clob.url, chainId: configuration.clob.chainId,
+                    requestTimeout: configuration.clob.timeout),
+                http: clobHTTP, signer: PrivateKey.generate(), credentials: nil, rateLimiter: UnlimitedRate(),
+                logger: logger)
+            services.append(
+                Self.component(
+                    SupervisedService("clob-keep-warm", logger: logger) {
+                        ClobKeepWarm(client: clob, clock: SystemWallClock(), logger: self.logger)
+                    }))
+        }
         let listener = SupervisedService("listener", logger: logger) {
             ClosureService {
                 // One pass per configuration: a reload finishes the trades in hand and starts a

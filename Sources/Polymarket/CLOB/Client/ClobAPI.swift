@@ -23,6 +23,8 @@ public protocol ClobAPI: Sendable {
     func createAPIKey(nonce: UInt256) async throws(ClobError) -> ApiCredentials
     /// `GET /auth/derive-api-key` (L1): the signer's existing API credentials for `nonce`.
     func deriveAPIKey(nonce: UInt256) async throws(ClobError) -> ApiCredentials
+    /// `GET /time`: the CLOB's clock, in Unix seconds.
+    func serverTime() async throws(ClobError) -> Int64
 }
 
 extension ClobAPI {

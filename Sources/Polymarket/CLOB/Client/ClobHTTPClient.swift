@@ -79,16 +79,32 @@ public struct ClobHTTPClient: ClobAPI, MarketParametersSource {
     }
 
     /// An `HTTPClient` set up for the CLOB: a connect timeout, and no silent reconnect loop (a refused
-    /// connection fails the attempt at once, which this client then retries itself).
-    public static func makeHTTPClient(connectTimeout: Duration = .seconds(5)) -> HTTPClient {
+    /// connection fails the attempt at once, which this client then retries itself). A connection
+    /// idle for `idleTimeout` is closed (the next request opens a new one: TCP and TLS again).
+    public static func makeHTTPClient(
+        connectTimeout: Duration = .seconds(5), idleTimeout: Duration = .seconds(60)
+    ) -> HTTPClient {
         var configuration = HTTPClient.Configuration()
         configuration.timeout.connect = .nanoseconds(RetryPolicy.nanoseconds(connectTimeout))
+        configuration.connectionPool.idleTimeout = .nanoseconds(RetryPolicy.nanoseconds(idleTimeout))
         configuration.connectionPool.retryConnectionEstablishment = false
         configuration.redirectConfiguration = .disallow
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
 
     // MARK: Market data
+
+    public func serverTime() async throws(ClobError) -> Int64 {
+        let answer = try await perform(.GET, path: "/time", idempotent: true, quiet: true)
+        let text = String(decoding: answer.body, as: UTF8.self).trimmingCharacters(
+            in: .whitespacesAndNewlines)
+        guard let seconds = Int64(text) ?? Double(text).map({ Int64($0) }) else {
+            throw ClobError(
+                kind: .invalidResponse, status: answer.status, message: "no server time in \(text.prefix(40))"
+            )
+        }
+        return seconds
+    }
 
     public func book(tokenID: UInt256) async throws(ClobError) -> OrderBook {
         let answer = try await perform(
