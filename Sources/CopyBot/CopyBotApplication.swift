@@ -203,7 +203,9 @@ public final class CopyBotApplication: Sendable {
             services.append(
                 Self.component(
                     SupervisedService("clob-keep-warm", logger: logger) {
-                        ClobKeepWarm(client: clob, clock: SystemWallClock(), logger: self.logger)
+                        ClobKeepWarm(client: clob, clock: SystemWallClock(), logger: self.logger) {
+                            metrics.recordClobPing(roundTrip: $0, clockSkewSeconds: $1)
+                        }
                     }))
         }
         let listener = SupervisedService("listener", logger: logger) {

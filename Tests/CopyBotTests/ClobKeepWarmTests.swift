@@ -18,10 +18,18 @@ import Testing
 struct ClobKeepWarmTests {
     static let token = UInt256(0xC0FFEE)
 
+    /// The pings the keep-warm observed: round trip and clock difference.
+    final class Pings: Sendable {
+        private let box = Mutex<[(Duration, Int64)]>([])
+        func append(_ roundTrip: Duration, _ skew: Int64) { box.withLock { $0.append((roundTrip, skew)) } }
+        var all: [(Duration, Int64)] { box.withLock { $0 } }
+    }
+
     /// A stand-in whose clock is `offset` seconds off, a client on an HTTP client that closes
     /// connections idle for a second, and the keep-warm over it (logging into `lines`).
     static func withStandIn(
         clockOffset: Int64 = 0, lines: JSONLogHandlerTests.Lines = .init(),
+        observed: Pings = Pings(),
         _ body: (ClobStandIn, ClobHTTPClient, ClobKeepWarm) async throws -> Void
     ) async throws {
         let key = PrivateKey.generate()
@@ -42,7 +50,8 @@ struct ClobKeepWarmTests {
         var logger = Logger(label: "keep-warm") { JSONLogHandler(label: $0, sink: lines.sink) }
         logger.logLevel = .info
         let keepWarm = ClobKeepWarm(
-            client: client, clock: SystemWallClock(), logger: logger, interval: .milliseconds(100))
+            client: client, clock: SystemWallClock(), logger: logger, interval: .milliseconds(100)
+        ) { roundTrip, skew in observed.append(roundTrip, skew) }
         do {
             try await body(standIn, client, keepWarm)
         } catch {
@@ -99,7 +108,9 @@ struct ClobKeepWarmTests {
     @Test("a clock off by more than the limit is a warning, once; back within it, a note")
     func skew() async throws {
         let lines = JSONLogHandlerTests.Lines()
-        try await Self.withStandIn(clockOffset: -120, lines: lines) { standIn, _, keepWarm in
+        let observed = Pings()
+        try await Self.withStandIn(clockOffset: -120, lines: lines, observed: observed) {
+            standIn, _, keepWarm in
             let running = Task { try await keepWarm.run() }
             for _ in 0..<200 where standIn.requestCount(.time) < 3 {
                 try await Task.sleep(for: .milliseconds(10))
@@ -107,6 +118,10 @@ struct ClobKeepWarmTests {
             running.cancel()
             _ = try? await running.value
         }
+        // Each answered ping is observed (for the metrics): its round trip and the difference.
+        let pings = observed.all
+        #expect(pings.count >= 3)
+        #expect(pings.allSatisfy { $0.0 > .zero && $0.0 < .seconds(2) && abs($0.1 + 120) <= 1 }, "\(pings)")
         let objects = try lines.objects()
         #expect(objects.count == 1, "one warning for several answers: \(lines.all)")
         #expect(objects.first?["level"] as? String == "warning")

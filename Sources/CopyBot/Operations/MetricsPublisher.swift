@@ -32,6 +32,8 @@ import Synchronization
 /// | `copybot_breaker_opened_total`, `copybot_breaker_rejected_total` | counter | the breaker |
 /// | `copybot_decision_latency_seconds` | histogram | ``recordDecisionLatency(_:)`` |
 /// | `copybot_order_latency_seconds` | histogram | ``recordOrderLatency(_:)`` |
+/// | `copybot_clob_round_trip_seconds` | histogram | the CLOB keep-warm's `GET /time` (``recordClobPing(roundTrip:clockSkewSeconds:)``) |
+/// | `copybot_clob_clock_skew_seconds` | gauge | the CLOB's clock minus this machine's, at the latest ping |
 public final class MetricsPublisher: Sendable {
     /// The metric names.
     public enum Name {
@@ -60,6 +62,8 @@ public final class MetricsPublisher: Sendable {
         public static let breakerRejected = "copybot_breaker_rejected_total"
         public static let decisionLatency = "copybot_decision_latency_seconds"
         public static let orderLatency = "copybot_order_latency_seconds"
+        public static let clobRoundTrip = "copybot_clob_round_trip_seconds"
+        public static let clobClockSkew = "copybot_clob_clock_skew_seconds"
     }
 
     /// The buckets of the latency histograms: 100 µs to 10 s.
@@ -106,6 +110,8 @@ public final class MetricsPublisher: Sendable {
     private let breakerState: CoreMetrics.Gauge
     private let decisionLatency: CoreMetrics.Timer
     private let orderLatency: CoreMetrics.Timer
+    private let clobRoundTrip: CoreMetrics.Timer
+    private let clobClockSkew: CoreMetrics.Gauge
 
     /// Creates a publisher whose metrics come from `factory`. Every unlabeled series exists (at 0)
     /// from the start; labeled ones appear with their first label values.
@@ -118,7 +124,9 @@ public final class MetricsPublisher: Sendable {
         breakerState = CoreMetrics.Gauge(label: Name.breakerState, factory: factory)
         decisionLatency = CoreMetrics.Timer(label: Name.decisionLatency, factory: factory)
         orderLatency = CoreMetrics.Timer(label: Name.orderLatency, factory: factory)
-        for gauge in [head, checkpoint, lag, subscribed, breakerState] { gauge.record(0.0) }
+        clobRoundTrip = CoreMetrics.Timer(label: Name.clobRoundTrip, factory: factory)
+        clobClockSkew = CoreMetrics.Gauge(label: Name.clobClockSkew, factory: factory)
+        for gauge in [head, checkpoint, lag, subscribed, breakerState, clobClockSkew] { gauge.record(0.0) }
         let unlabeled = [
             Name.eventsReceived, Name.otherEvents, Name.trades, Name.retractions, Name.reconnects,
             Name.staleResubscribes, Name.resyncRanges, Name.resyncRangeSplits, Name.reorgs, Name.deepReorgs,
@@ -135,6 +143,7 @@ public final class MetricsPublisher: Sendable {
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.durationHistogramBuckets = [
             Name.decisionLatency: Self.latencyBuckets, Name.orderLatency: Self.latencyBuckets,
+            Name.clobRoundTrip: Self.latencyBuckets,
         ]
         self.init(factory: factory)
     }
@@ -147,6 +156,12 @@ public final class MetricsPublisher: Sendable {
     /// Records how long an order took from the decision to the exchange's acknowledgement.
     public func recordOrderLatency(_ duration: Duration) {
         orderLatency.recordNanoseconds(Self.nanoseconds(duration))
+    }
+
+    /// Records a keep-warm `GET /time`: its round trip, and the CLOB's clock minus this machine's.
+    public func recordClobPing(roundTrip: Duration, clockSkewSeconds: Int64) {
+        clobRoundTrip.recordNanoseconds(Self.nanoseconds(roundTrip))
+        clobClockSkew.record(Double(clockSkewSeconds))
     }
 
     /// Publishes `snapshot`: counters grow by what the counts grew since the last call, gauges

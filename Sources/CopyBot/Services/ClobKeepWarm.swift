@@ -18,19 +18,23 @@ public struct ClobKeepWarm: Service {
     private let client: any ClobAPI
     private let clock: any WallClock
     private let logger: Logger
+    private let observe: @Sendable (_ roundTrip: Duration, _ clockSkewSeconds: Int64) -> Void
     /// Time between two `GET /time`.
     public let interval: Duration
     /// The clock difference (seconds) past which a warning is logged.
     public let skewLimit: Int64
 
-    /// Creates the service over `client` (any client of the CLOB's host: they share the pool).
+    /// Creates the service over `client` (any client of the CLOB's host: they share the pool);
+    /// `observe` is told each answered ping's round trip and clock difference (for metrics).
     public init(
         client: any ClobAPI, clock: any WallClock, logger: Logger, interval: Duration = .seconds(25),
-        skewLimit: Int64 = 5
+        skewLimit: Int64 = 5,
+        observe: @escaping @Sendable (_ roundTrip: Duration, _ clockSkewSeconds: Int64) -> Void = { _, _ in }
     ) {
         self.client = client
         self.clock = clock
         self.logger = logger
+        self.observe = observe
         self.interval = interval
         self.skewLimit = skewLimit
     }
@@ -67,11 +71,13 @@ public struct ClobKeepWarm: Service {
     /// One `GET /time` and the clock check; returns whether a difference is reported now.
     private func ping(reported: Bool) async -> Bool {
         do {
+            let started = ContinuousClock.now
             let before = clock.now().milliseconds
             let server = try await client.serverTime()
             let after = clock.now().milliseconds
             // Against the middle of the round trip, to the second the CLOB answers in.
             let skew = server - (before + after) / 2_000
+            observe(ContinuousClock.now - started, skew)
             guard let report = Self.skewReport(skew, limit: skewLimit, reported: reported) else {
                 return reported
             }
