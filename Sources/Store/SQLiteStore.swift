@@ -24,6 +24,7 @@ public final class SQLiteStore: Sendable {
     init(path: String, checkpoints trigger: WALCheckpointTrigger) throws {
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase(Self.keepLogOnClose)
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -39,6 +40,9 @@ public final class SQLiteStore: Sendable {
         self.pool = pool
         self.file = (path, trigger)
         try Self.migrator.migrate(pool)
+        // A log kept from the last run is read back as frames not yet copied: copy them now, so
+        // that the first write starts it again from its beginning instead of growing it.
+        try pool.writeWithoutTransaction { db in _ = try db.checkpoint(.passive) }
     }
 
     deinit {

@@ -112,6 +112,19 @@ final class WALCheckpointTrigger: Sendable {
     }
 }
 
+extension SQLiteStore {
+    /// Keeps the log file when the last connection closes (`SQLITE_FCNTL_PERSIST_WAL`), for every
+    /// connection to the store's file. SQLite otherwise deletes it on close, and the next start
+    /// grows it again: while the log grows, each synced commit also syncs the file's new size
+    /// (0.25 ms for a 16 KB append and sync on this project's VM, against 0.10 ms to overwrite in
+    /// place). A kept log is written again from its start, in place. Its size stays what it
+    /// reached: about 1,000 pages (4 MB) between checkpoints, at most 16,000 (64 MB).
+    static func keepLogOnClose(_ db: Database) {
+        var persist: Int32 = 1
+        _ = sqlite3_file_control(db.sqliteConnection, "main", SQLITE_FCNTL_PERSIST_WAL, &persist)
+    }
+}
+
 /// Runs the SQLite store's WAL checkpoints on a connection of its own, off the writer, for as long
 /// as the service runs (see ``WALCheckpointTrigger``). `copybot run` starts one for an SQLite store.
 public struct WALCheckpointer: Service {
@@ -132,6 +145,7 @@ public struct WALCheckpointer: Service {
         var configuration = Configuration()
         configuration.label = "copybot-checkpoint"
         configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase(SQLiteStore.keepLogOnClose)
         let connection = try DatabaseQueue(path: path, configuration: configuration)
         let requests = trigger.attach()
         defer { trigger.detach() }

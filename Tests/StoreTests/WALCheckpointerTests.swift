@@ -94,6 +94,34 @@ struct WALCheckpointerTests {
         }
     }
 
+    @Test("the log file outlives the store, and the next store writes it again in place")
+    func keptLog() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "copybot-wal-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("copybot.sqlite").path
+        func logSize() throws -> Int {
+            try (FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? NSNumber)?.intValue
+                ?? -1
+        }
+        do {
+            let store = try SQLiteStore(path: path)
+            try await Self.write(store, transactions: 100)
+        }  // closed: the last connection is gone
+        #expect(FileManager.default.fileExists(atPath: path + "-wal"), "kept on close")
+        let kept = try logSize()
+        #expect(kept > 100 * 4_096, "its size kept: \(kept)")
+        do {
+            let store = try SQLiteStore(path: path)
+            try await Self.write(store, transactions: 20)
+            #expect(try logSize() == kept, "written again from its start, not grown")
+            let rows = try await store.pool.read { db in
+                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM filler")
+            }
+            #expect(rows == 120)
+        }
+    }
+
     @Test("a checkpointer that ends hands the checkpoints back to the writer")
     func detachOnEnd() async throws {
         try await Self.withStore(WALCheckpointTrigger(threshold: 50)) { store in

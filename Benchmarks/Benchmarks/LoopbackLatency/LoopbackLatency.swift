@@ -7,13 +7,18 @@
 // would take turns on the service's own task threads. Both ends of each measurement are taken in
 // that process, on one clock.
 //
-// swift run -c release --scratch-path .build-bench loopback-latency [blocks]
+// The store's log starts at its working size, kept from a previous open, as in a deployment past
+// its first minutes; `--fresh-store` starts from a new file instead, whose log grows through the
+// whole run (each synced commit then also syncs the file's new size).
+//
+// swift run -c release --scratch-path .build-bench loopback-latency [blocks] [--fresh-store]
 import ClobStandIn
 import CopyBot
 import CopyEngine
 import DevNode
 import EVM
 import Foundation
+import GRDB
 import Logging
 import Polymarket
 import Store
@@ -30,11 +35,13 @@ struct LoopbackLatency {
     }
 
     static func main() async throws {
-        let arguments = Array(CommandLine.arguments.dropFirst())
+        var arguments = Array(CommandLine.arguments.dropFirst())
         if arguments.first == "--peers" {
             try await Peers.run(blocks: arguments.dropFirst().first.flatMap { Int($0) } ?? 1_000)
         } else {
-            try await Service.run(blocks: arguments.first.flatMap { Int($0) } ?? 1_000)
+            let fresh = arguments.contains("--fresh-store")
+            arguments.removeAll { $0 == "--fresh-store" }
+            try await Service.run(blocks: arguments.first.flatMap { Int($0) } ?? 1_000, freshStore: fresh)
         }
     }
 }
@@ -137,7 +144,24 @@ final class LineReader: Sendable {
 
 /// The service under measurement (this process).
 enum Service {
-    static func run(blocks: Int) async throws {
+    /// Gives the new store at `path` the log a running deployment has: grown to its working size
+    /// (past the 1,000 pages between checkpoints) and kept by the store when it closed, so that
+    /// the measured run writes it in place, as a deployment does after its first minutes.
+    static func growLog(at path: String) async throws {
+        let store = try SQLiteStore(path: path)  // the schema, and a connection that keeps the log
+        let filler = try DatabaseQueue(path: path)
+        for _ in 0..<300 {
+            try await filler.write { db in
+                try db.execute(sql: "CREATE TABLE IF NOT EXISTS warm_up (b BLOB)")
+                try db.execute(sql: "INSERT INTO warm_up VALUES (zeroblob(16000))")
+            }
+        }
+        try await filler.write { db in try db.execute(sql: "DROP TABLE warm_up") }
+        try filler.close()
+        withExtendedLifetime(store) {}  // the last connection: the log is kept when it closes
+    }
+
+    static func run(blocks: Int, freshStore: Bool) async throws {
         let root = LoopbackLatency.repositoryRoot()
         let contracts = root.appendingPathComponent("Config/contracts.polygon.yaml").path
         let abi = root.appendingPathComponent("abi").path
@@ -181,7 +205,13 @@ enum Service {
         configuration.chain.httpURLs = [urls[1]]
         configuration.contracts.file = contracts
         configuration.contracts.abiDirectory = abi
-        configuration.store.url = "sqlite:\(directory.appendingPathComponent("copybot.sqlite").path)"
+        let storePath = directory.appendingPathComponent("copybot.sqlite").path
+        if !freshStore { try await growLog(at: storePath) }
+        FileHandle.standardError.write(
+            Data(
+                "store: \(freshStore ? "fresh (its log grows through the run)" : "log at its working size, kept from a previous open")\n"
+                    .utf8))
+        configuration.store.url = "sqlite:\(storePath)"
         configuration.follow.wallets = [.init(address: followedWallet)]
         configuration.copy.mode = .live
         configuration.copy.startingUSDC = 1_000_000
