@@ -41,8 +41,10 @@ public final class SQLiteStore: Sendable {
         self.file = (path, trigger)
         try Self.migrator.migrate(pool)
         // A log kept from the last run is read back as frames not yet copied: copy them now, so
-        // that the first write starts it again from its beginning instead of growing it.
-        try pool.writeWithoutTransaction { db in _ = try db.checkpoint(.passive) }
+        // that the first write starts it again from its beginning instead of growing it. Busy
+        // (another process's checkpoint runs, e.g. `copybot status` beside the service) is fine:
+        // that one copies them.
+        pool.writeWithoutTransaction { db in _ = try? db.checkpoint(.passive) }
     }
 
     deinit {
