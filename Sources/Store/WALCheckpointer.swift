@@ -16,7 +16,7 @@ import Synchronization
 /// a checkpointer (the state commands, a replay, the tests), or if the log outgrows
 /// ``inlineLimit`` because the checkpointer cannot keep up, the commit checkpoints as SQLite would.
 final class WALCheckpointTrigger: Sendable {
-    /// What the trigger has seen and done, for status and the tests.
+    /// What the trigger has seen and done (for the tests).
     struct Counts: Equatable {
         /// Checkpoints asked of a checkpointer.
         var requested = 0
