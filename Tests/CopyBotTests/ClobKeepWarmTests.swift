@@ -26,7 +26,7 @@ struct ClobKeepWarmTests {
     }
 
     /// A stand-in whose clock is `offset` seconds off, a client on an HTTP client that closes
-    /// connections idle for a second, and the keep-warm over it (logging into `lines`).
+    /// connections idle for 2 s, and the keep-warm over it (logging into `lines`).
     static func withStandIn(
         clockOffset: Int64 = 0, lines: JSONLogHandlerTests.Lines = .init(),
         observed: Pings = Pings(),
@@ -43,7 +43,7 @@ struct ClobKeepWarmTests {
         configuration.clockOffsetSeconds = clockOffset
         let standIn = ClobStandIn(configuration: configuration)
         try await standIn.start()
-        let http = ClobHTTPClient.makeHTTPClient(connectTimeout: .seconds(1), idleTimeout: .seconds(1))
+        let http = ClobHTTPClient.makeHTTPClient(connectTimeout: .seconds(1), idleTimeout: .seconds(2))
         let client = ClobHTTPClient(
             configuration: .init(baseURL: standIn.baseURL, requestTimeout: .seconds(2)), http: http,
             signer: key, credentials: credentials)
@@ -76,7 +76,7 @@ struct ClobKeepWarmTests {
     func coldWithout() async throws {
         try await Self.withStandIn { standIn, client, _ in
             _ = try await client.book(tokenID: Self.token)
-            try await Task.sleep(for: .milliseconds(2_500))
+            try await Task.sleep(for: .milliseconds(4_500))
             _ = try await client.book(tokenID: Self.token)
             #expect(standIn.connectionCount == 2)
         }
@@ -95,7 +95,7 @@ struct ClobKeepWarmTests {
             _ = try await client.book(tokenID: Self.token)
             // One, or two if a ping was in flight as the book was asked for.
             let before = standIn.connectionCount
-            try await Task.sleep(for: .milliseconds(2_500))
+            try await Task.sleep(for: .milliseconds(4_500))
             // Stopped gracefully (a ping in flight is answered first) so that none overlaps the book.
             await group.triggerGracefulShutdown()
             try await running.value
