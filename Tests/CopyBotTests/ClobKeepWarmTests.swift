@@ -93,9 +93,11 @@ struct ClobKeepWarmTests {
                 try await Task.sleep(for: .milliseconds(5))
             }
             _ = try await client.book(tokenID: Self.token)
-            // One, or two if a ping was in flight as the book was asked for.
+            // A second second into the quiet spell: one connection, or two if a ping was in flight
+            // as the book was asked for (its connection may reach the stand-in after the book).
+            try await Task.sleep(for: .seconds(1))
             let before = standIn.connectionCount
-            try await Task.sleep(for: .milliseconds(4_500))
+            try await Task.sleep(for: .milliseconds(3_500))
             // Stopped gracefully (a ping in flight is answered first) so that none overlaps the book.
             await group.triggerGracefulShutdown()
             try await running.value
