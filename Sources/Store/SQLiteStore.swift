@@ -47,17 +47,6 @@ public final class SQLiteStore: Sendable {
         pool.writeWithoutTransaction { db in _ = try? db.checkpoint(.passive) }
     }
 
-    deinit {
-        // The writer's hook holds the trigger until the connections are closed.
-        guard let file, let pool = pool as? DatabasePool else { return }
-        do {
-            try pool.close()
-            file.trigger.uninstalled()
-        } catch {
-            // Still open (a statement not finalized): the trigger stays with the connection.
-        }
-    }
-
     /// A service that runs this store's WAL checkpoints off the writer while it runs (see
     /// ``WALCheckpointer``); nil for a store in memory, which has no log.
     public func checkpointer(logger: Logger) -> WALCheckpointer? {

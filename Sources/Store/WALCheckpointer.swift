@@ -89,8 +89,10 @@ final class WALCheckpointTrigger: Sendable {
         }
     }
 
-    /// Installs the hook on `connection`, the writer's. The hook holds `self` until
-    /// ``uninstalled()``, to be called once the connection is closed.
+    /// Installs the hook on `connection`, the writer's. The hook holds `self` for as long as the
+    /// process runs (one small object per store opened; a process opens one): releasing it would
+    /// need the connection closed first, and closing a pool from a deinit can run on one of its own
+    /// queues.
     func install(on connection: SQLiteConnection?) {
         let context = Unmanaged.passRetained(self).toOpaque()
         sqlite3_wal_hook(
@@ -104,11 +106,6 @@ final class WALCheckpointTrigger: Sendable {
                 }
                 return SQLITE_OK
             }, context)
-    }
-
-    /// Releases the hook's hold on `self`; only once the connection it was installed on is closed.
-    func uninstalled() {
-        Unmanaged.passUnretained(self).release()
     }
 }
 
