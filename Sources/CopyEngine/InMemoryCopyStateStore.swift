@@ -81,6 +81,16 @@ public final class InMemoryCopyStateStore: CopyStateStore {
         if let error = failure.withLock({ $0 }) { throw error }
     }
 
+    /// A writing operation: fails as ``check()`` does, else notes `name` in ``writes`` and runs
+    /// `body`, under one lock.
+    private func write<T>(_ name: String, _ body: (inout State) -> T) throws -> T {
+        try check()
+        return state.withLock { state in
+            state.noteWrite(name)
+            return body(&state)
+        }
+    }
+
     public func decision(for key: DecisionKey) async throws -> DecisionRecord? {
         try check()
         return state.withLock { $0.decisions[key] }
@@ -89,24 +99,18 @@ public final class InMemoryCopyStateStore: CopyStateStore {
     public func recordDecision(
         _ record: DecisionRecord
     ) async throws -> (record: DecisionRecord, inserted: Bool) {
-        try check()
-        state.withLock { $0.noteWrite("recordDecision") }
-        return state.withLock { state in Self.insert(&state, record) }
+        try write("recordDecision") { Self.insert(&$0, record) }
     }
 
     public func markRetracted(_ key: DecisionKey) async throws -> DecisionRecord? {
-        try check()
-        state.withLock { $0.noteWrite("markRetracted") }
-        return state.withLock { state in
+        try write("markRetracted") { state in
             state.decisions[key]?.retracted = true
             return state.decisions[key]
         }
     }
 
     public func storeIntent(_ intent: StoredIntent) async throws -> StoredIntent {
-        try check()
-        state.withLock { $0.noteWrite("storeIntent") }
-        return state.withLock { state in
+        try write("storeIntent") { state in
             if let existing = state.intents[intent.key] { return existing }
             state.intents[intent.key] = intent
             return intent
@@ -122,9 +126,7 @@ public final class InMemoryCopyStateStore: CopyStateStore {
         _ key: DecisionKey, expecting: Set<IntentStatus>, to status: IntentStatus, matched: MatchedTotals?,
         message: String?, at: UnixTime
     ) async throws -> IntentUpdate? {
-        try check()
-        state.withLock { $0.noteWrite("updateIntent") }
-        return state.withLock { state in
+        try write("updateIntent") { state in
             Self.update(
                 &state, key, expecting: expecting, to: status, matched: matched, message: message, at: at)
         }
@@ -179,9 +181,7 @@ public final class InMemoryCopyStateStore: CopyStateStore {
         _ key: DecisionKey, expecting: Set<IntentStatus>, to status: IntentStatus, matched: MatchedTotals?,
         message: String?, at: UnixTime, decide: @escaping @Sendable (StoredIntent) -> DecisionRecord
     ) async throws -> IntentConclusion? {
-        try check()
-        return state.withLock { state -> IntentConclusion? in
-            state.noteWrite("concludeIntent")
+        try write("concludeIntent") { state -> IntentConclusion? in
             guard
                 let update = Self.update(
                     &state, key, expecting: expecting, to: status, matched: matched, message: message, at: at)
@@ -193,9 +193,7 @@ public final class InMemoryCopyStateStore: CopyStateStore {
 
     public func beginDecision(_ key: DecisionKey, applying target: TargetTrade) async throws -> DecisionStart
     {
-        try check()
-        return state.withLock { state in
-            state.noteWrite("beginDecision")
+        try write("beginDecision") { state in
             if let decided = state.decisions[key] { return .decided(decided) }
             return .undecided(holding: Self.apply(&state, target), intent: state.intents[key])
         }
@@ -225,18 +223,14 @@ public final class InMemoryCopyStateStore: CopyStateStore {
     }
 
     public func saveLedger(account: AccountID, _ snapshot: LedgerSnapshot) async throws {
-        try check()
-        state.withLock { $0.noteWrite("saveLedger") }
-        state.withLock { state in
+        try write("saveLedger") { state in
             if let stored = state.ledgers[account], stored.throughFill > snapshot.throughFill { return }
             state.ledgers[account] = snapshot
         }
     }
 
     public func recordDailyPnL(account: AccountID, _ pnl: DailyPnL) async throws {
-        try check()
-        state.withLock { $0.noteWrite("recordDailyPnL") }
-        state.withLock { $0.daily[account, default: [:]][pnl.day] = pnl }
+        try write("recordDailyPnL") { $0.daily[account, default: [:]][pnl.day] = pnl }
     }
 
     public func dailyPnL(account: AccountID, day: UTCDay) async throws -> DailyPnL? {
@@ -245,15 +239,11 @@ public final class InMemoryCopyStateStore: CopyStateStore {
     }
 
     public func applyTargetTrade(_ trade: TargetTrade) async throws -> TargetHolding {
-        try check()
-        state.withLock { $0.noteWrite("applyTargetTrade") }
-        return state.withLock { state in Self.apply(&state, trade) }
+        try write("applyTargetTrade") { Self.apply(&$0, trade) }
     }
 
     public func retractTargetTrade(_ identity: TradeIdentity) async throws -> Bool {
-        try check()
-        state.withLock { $0.noteWrite("retractTargetTrade") }
-        return state.withLock { state in
+        try write("retractTargetTrade") { state in
             guard var applied = state.applied[identity], !applied.retracted else { return false }
             applied.retracted = true
             state.applied[identity] = applied
