@@ -195,10 +195,8 @@ public final class CopyBotApplication: Sendable {
         if role != .listener {
             // One warm connection to the CLOB for the engines' books and orders (they share the pool).
             let clob = ClobHTTPClient(
-                configuration: .init(
-                    baseURL: configuration.clob.url, chainId: configuration.clob.chainId,
-                    requestTimeout: configuration.clob.timeout),
-                http: clobHTTP, signer: PrivateKey.generate(), credentials: nil, rateLimiter: UnlimitedRate(),
+                configuration: Self.clobClientConfiguration(configuration), http: clobHTTP,
+                signer: PrivateKey.generate(), credentials: nil, rateLimiter: UnlimitedRate(),
                 logger: logger)
             services.append(
                 Self.component(
@@ -428,6 +426,15 @@ public final class CopyBotApplication: Sendable {
 
     /// The engine of one account, from that account's configuration (its keys, CLOB identity,
     /// sizing and limits), its ledger restored from the store.
+    /// The CLOB client's settings from `configuration`'s `clob` section (the engines' clients and
+    /// the keep-warm's).
+    static func clobClientConfiguration(_ configuration: CopyBotConfiguration) -> ClobHTTPClient.Configuration
+    {
+        .init(
+            baseURL: configuration.clob.url, chainId: configuration.clob.chainId,
+            requestTimeout: configuration.clob.timeout)
+    }
+
     private func makeEngine(
         _ configuration: CopyBotConfiguration, account: AccountID, registry: ExchangeRegistry,
         store: any CopyStateStore, http: HTTPClient, breaker: CircuitBreaker
@@ -445,10 +452,8 @@ public final class CopyBotApplication: Sendable {
         let key = credentials.privateKey ?? PrivateKey.generate()
         let rate = configuration.clob.requestsPerSecond
         let clob = ClobHTTPClient(
-            configuration: .init(
-                baseURL: configuration.clob.url, chainId: configuration.clob.chainId,
-                requestTimeout: configuration.clob.timeout),
-            http: http, signer: key, credentials: credentials.api,
+            configuration: Self.clobClientConfiguration(configuration), http: http, signer: key,
+            credentials: credentials.api,
             rateLimiter: TokenBucket(ratePerSecond: rate, burst: max(1, Int(rate.rounded(.up)))),
             logger: logger)
         let gateway = ClobGateway(client: clob, metadata: MarketMetadataCache(source: clob))
