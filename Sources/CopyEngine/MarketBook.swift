@@ -67,6 +67,29 @@ public struct MarketBook: Hashable, Sendable {
     /// The best price an order on `side` can take, if any.
     public func bestPrice(taking side: Side) -> Fixed6? { levels(taking: side).first?.price }
 
+    /// What a taker order on `side` for `shares` takes from this book, as the exchange matches it:
+    /// levels from the best while `accepts` their price, each `min(level, remaining)` shares at the
+    /// level's price. Returns the parts of levels taken (best first) and the book left.
+    public func taking(
+        _ side: Side, shares: Fixed6, while accepts: (Fixed6) -> Bool
+    ) -> (taken: [PriceLevel], left: MarketBook) {
+        var remaining = shares
+        var taken: [PriceLevel] = []
+        var levels = levels(taking: side)[...]
+        while remaining.isPositive, let level = levels.first, accepts(level.price) {
+            let take = min(level.size, remaining)
+            taken.append(PriceLevel(price: level.price, size: take))
+            remaining = remaining - take
+            levels.removeFirst()
+            if take < level.size {
+                levels.insert(PriceLevel(price: level.price, size: level.size - take), at: levels.startIndex)
+            }
+        }
+        var left = self
+        if side == .buy { left.asks = Array(levels) } else { left.bids = Array(levels) }
+        return (taken, left)
+    }
+
     /// The worst price needed to fill `shares` on `side`, walking from the best level; when the
     /// book is too thin, the worst price on it. Nil when the side is empty.
     public func walkedPrice(taking side: Side, shares: Fixed6) -> Fixed6? {

@@ -21,19 +21,13 @@ public enum PaperExecution {
             return FillSummary(
                 shares: shares, collateral: collateral, fee: fee(collateral, feeRate), pricedFromTarget: true)
         }
-        var remaining = shares
-        var filled = Fixed6.zero
+        let taken = book.taking(side, shares: shares) { price in
+            side == .buy ? price <= limitPrice : price >= limitPrice
+        }.taken
+        let filled = taken.reduce(Fixed6.zero) { $0 + $1.size }
         // Σ shares × price exactly, in 10^-12 (book prices are at most 1, so this fits).
-        var exact: Int128 = 0
-        for level in book.levels(taking: side) where remaining.isPositive {
-            let acceptable = side == .buy ? level.price <= limitPrice : level.price >= limitPrice
-            guard acceptable else { break }
-            let take = min(level.size, remaining)
-            filled = filled + take
-            remaining = remaining - take
-            exact += take.micros * level.price.micros
-        }
-        if orderType == .fok, remaining.isPositive { return .none }
+        let exact = taken.reduce(Int128(0)) { $0 + $1.size.micros * $1.price.micros }
+        if orderType == .fok, filled < shares { return .none }
         let collateral = Fixed6(micros: Fixed6.divide(exact, by: Fixed6.scale, rounding: rounding))
         return FillSummary(shares: filled, collateral: collateral, fee: fee(collateral, feeRate))
     }

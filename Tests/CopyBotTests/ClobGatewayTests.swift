@@ -171,6 +171,135 @@ struct ClobGatewayTests {
         await h.shutdown()
     }
 
+    @Test(
+        "the next trade of a token gets the book our FAK met, less what it took, without asking again; a book that moved under the order is asked for"
+    )
+    func bookAfterOurOrder() async throws {
+        let asks = [
+            BookLevel(price: ExactDecimal("0.52")!, size: ExactDecimal(500)),
+            BookLevel(price: ExactDecimal("0.51")!, size: ExactDecimal("12.5")!),
+            BookLevel(price: ExactDecimal("0.50")!, size: ExactDecimal(30)),
+        ]
+        let market = ClobStandIn.Market(
+            tokenID: Self.tokenA, conditionID: Self.condition,
+            bids: [BookLevel(price: ExactDecimal("0.49")!, size: ExactDecimal(500))], asks: asks)
+        let h = try await Self.harness(markets: [market], matching: true)
+        let contracts = try ExchangeContracts(
+            registry: try ServiceTestSupport.registry(), exchange: "CTFExchangeV2",
+            negRiskExchange: "NegRiskCTFExchangeV2", domainVersion: "2")
+        let signer = BuilderOrderSigner(builder: OrderBuilder(signer: h.key), contracts: contracts)
+        let parameters = try await h.gateway.marketParameters(tokenID: Self.tokenA)
+        func buy(_ shares: Int, salt: UInt64) throws -> SignedOrder {
+            try signer.sign(
+                LimitOrderRequest(
+                    tokenId: Self.tokenA, side: .buy, price: ExactDecimal("0.51")!,
+                    size: ExactDecimal(shares)),
+                market: parameters, salt: UInt256(salt))
+        }
+        // Book requests from here on (the market's rules above may have read one).
+        let before = h.standIn.requestCount(.book)
+        func requests() -> Int { h.standIn.requestCount(.book) - before }
+        func arrived(_ count: Int) async throws {
+            while requests() < count { try await Task.sleep(for: .milliseconds(5)) }
+        }
+        // Two trades of the token announced: the first takes the prefetched book and orders.
+        h.gateway.prefetchBook(tokenID: Self.tokenA)
+        h.gateway.prefetchBook(tokenID: Self.tokenA)
+        try await arrived(1)
+        let first = try await h.gateway.book(tokenID: Self.tokenA)
+        #expect(first.bestPrice(taking: .buy) == Fixed6("0.5"))
+        // 30 @ 0.50 and 10 of the 12.5 @ 0.51, as the stand-in matches it.
+        let answer = try await h.gateway.post(try buy(40, salt: 1), orderType: .fak)
+        #expect(answer.status == .matched)
+        #expect(answer.matchedShares == Fixed6(40))
+        // The second trade's book comes from the answer, and is the book the CLOB now has.
+        let second = try await h.gateway.book(tokenID: Self.tokenA)
+        #expect(requests() == 1, "no request: derived from the answer")
+        let fresh = try await h.gateway.book(tokenID: Self.tokenA)
+        #expect(requests() == 2)
+        #expect(second.asks == fresh.asks)
+        #expect(second.bids == fresh.bids)
+        #expect(second.asks.first == PriceLevel(price: Fixed6("0.51")!, size: Fixed6("2.5")!))
+        #expect(second.market == first.market)
+        #expect(second.parameters == first.parameters)
+
+        // The book moves between our read and our order: the answer is not what the read book
+        // predicts, so the next trade's book is asked for at the answer.
+        h.gateway.prefetchBook(tokenID: Self.tokenA)
+        h.gateway.prefetchBook(tokenID: Self.tokenA)
+        try await arrived(3)
+        _ = try await h.gateway.book(tokenID: Self.tokenA)
+        var moved = market
+        moved.asks = [BookLevel(price: ExactDecimal("0.51")!, size: ExactDecimal(8))]
+        h.standIn.setMarket(moved)
+        let partial = try await h.gateway.post(try buy(20, salt: 2), orderType: .fak)
+        #expect(partial.matchedShares == Fixed6(8))
+        try await arrived(4)
+        let asked = try await h.gateway.book(tokenID: Self.tokenA)
+        #expect(requests() == 4, "asked for at the answer, then taken")
+        #expect(asked.asks.isEmpty, "the CLOB's book: the 8 shares were taken")
+        await h.shutdown()
+    }
+
+    @Test("the book after an order: only a taker order's answer that the book bears out, within rounding")
+    func bookAfterAnswer() throws {
+        let key = PrivateKey.generate()
+        let contracts = try ExchangeContracts(
+            registry: try ServiceTestSupport.registry(), exchange: "CTFExchangeV2",
+            negRiskExchange: "NegRiskCTFExchangeV2", domainVersion: "2")
+        let signer = BuilderOrderSigner(builder: OrderBuilder(signer: key), contracts: contracts)
+        let parameters = MarketParameters(tickSize: .hundredth, minOrderSize: ExactDecimal(5), negRisk: false)
+        // SELL 10 at 0.30 or better into bids 0.3333 × 3, 0.40 × 2, 0.20 × 50.
+        let sell = try signer.sign(
+            LimitOrderRequest(
+                tokenId: Self.tokenA, side: .sell, price: ExactDecimal("0.3")!, size: ExactDecimal(10)),
+            market: parameters, salt: UInt256(7))
+        let book = MarketBook(
+            tokenId: Self.tokenA,
+            bids: [
+                PriceLevel(price: Fixed6("0.3333")!, size: Fixed6(3)),
+                PriceLevel(price: Fixed6("0.4")!, size: Fixed6(2)),
+                PriceLevel(price: Fixed6("0.2")!, size: Fixed6(50)),
+            ], asks: [])
+        func answer(_ status: ExchangeOrderStatus, shares: String, collateral: String) -> ExchangeOrder {
+            ExchangeOrder(
+                orderHash: sell.orderHash, status: status, matchedShares: Fixed6(shares)!,
+                matchedCollateral: Fixed6(collateral)!)
+        }
+        // 2 @ 0.40 + 3 @ 0.3333 = 1.7999; one millionth per level either way is rounding.
+        for collateral in ["1.7999", "1.799898", "1.799902"] {
+            let left = ClobGateway.book(
+                book, after: sell, orderType: .fak,
+                answer: answer(.matched, shares: "5", collateral: collateral))
+            #expect(left?.bids == [PriceLevel(price: Fixed6("0.2")!, size: Fixed6(50))], "\(collateral)")
+        }
+        // Other prices, other shares, a resting order or a GTC: not this book.
+        #expect(
+            ClobGateway.book(
+                book, after: sell, orderType: .fak,
+                answer: answer(.matched, shares: "5", collateral: "1.7996")) == nil)
+        #expect(
+            ClobGateway.book(
+                book, after: sell, orderType: .fak,
+                answer: answer(.matched, shares: "4", collateral: "1.4666")) == nil)
+        #expect(
+            ClobGateway.book(
+                book, after: sell, orderType: .fak, answer: answer(.live, shares: "5", collateral: "1.7999"))
+                == nil)
+        #expect(
+            ClobGateway.book(
+                book, after: sell, orderType: .gtc,
+                answer: answer(.matched, shares: "5", collateral: "1.7999")) == nil)
+        // A FOK the book cannot fill matches nothing and leaves it as it was.
+        let unfilled = ClobGateway.book(
+            book, after: sell, orderType: .fok, answer: answer(.unmatched, shares: "0", collateral: "0"))
+        #expect(unfilled?.bids == book.bids)
+        #expect(
+            ClobGateway.book(
+                book, after: sell, orderType: .fok,
+                answer: answer(.matched, shares: "5", collateral: "1.7999")) == nil)
+    }
+
     @Test("each trade is one signed order at the stand-in, sized by the rules")
     func liveCopies() async throws {
         let h = try await Self.harness()

@@ -91,6 +91,30 @@ struct PaperExecutionTests {
         #expect(fill.averagePrice == d("0.526078"))
     }
 
+    @Test(
+        "the book left after a taker order: levels taken whole, the last one in part, the rest as they were")
+    func bookLeft() {
+        let b = book(1, bids: [("0.49", "7")], asks: [("0.55", "100"), ("0.52", "10"), ("0.53", "15.5")])
+        let (taken, left) = b.taking(.buy, shares: d("20")) { $0 <= d("0.55") }
+        #expect(
+            taken == [
+                PriceLevel(price: d("0.52"), size: d("10")), PriceLevel(price: d("0.53"), size: d("10")),
+            ])
+        #expect(
+            left.asks == [
+                PriceLevel(price: d("0.53"), size: d("5.5")), PriceLevel(price: d("0.55"), size: d("100")),
+            ])
+        #expect(left.bids == b.bids, "the other side is untouched")
+        // The limit stops the walk; a SELL takes bids.
+        #expect(
+            b.taking(.buy, shares: d("50")) { $0 <= d("0.52") }.left.asks.first
+                == PriceLevel(price: d("0.53"), size: d("15.5")))
+        let sold = b.taking(.sell, shares: d("7")) { $0 >= d("0.49") }
+        #expect(sold.taken == [PriceLevel(price: d("0.49"), size: d("7"))])
+        #expect(sold.left.bids.isEmpty)
+        #expect(sold.left.asks == b.asks)
+    }
+
     @Test("FOK fills all or nothing")
     func fok() {
         let b = book(1, asks: [("0.52", "10")])

@@ -20,8 +20,10 @@ import Synchronization
 /// it was made less than ``prefetchLifetime`` ago and after this gateway's last order of the token
 /// (a book requested before our own order would not show it). Each prefetched book is used once.
 /// When more trades of a token were announced than books taken, the answer to our order of that
-/// token starts the next one's request at once (the next trade of a token waits for the order of
-/// the one before it).
+/// token gives the next one its book at once (the next trade of a token waits for the order of
+/// the one before it): the book that order was priced on, less what it took, when the exchange's
+/// answer is what that book predicts (a taker order, FAK or FOK, matched as the book says, within
+/// rounding); otherwise the book is requested again at the answer.
 public final class ClobGateway: ExchangeGateway {
     private struct Prefetch {
         var requestedAt: ContinuousClock.Instant
@@ -35,6 +37,11 @@ public final class ClobGateway: ExchangeGateway {
         var waiting: [UInt256: [ContinuousClock.Instant]] = [:]
         /// When our last order of each token was sent.
         var lastOrder: [UInt256: ContinuousClock.Instant] = [:]
+        /// The last book of each token handed to the engine (what its next order is priced on), and
+        /// when it was requested (or derived).
+        var served: [UInt256: (book: MarketBook, at: ContinuousClock.Instant)] = [:]
+        /// Books derived from our order's answer, for the next trade of the token, when made.
+        var derived: [UInt256: (book: MarketBook, at: ContinuousClock.Instant)] = [:]
 
         /// Forgets what is older than `lifetime`; returns the requests to cancel.
         mutating func prune(now: ContinuousClock.Instant, lifetime: Duration) -> [Prefetch] {
@@ -45,6 +52,8 @@ public final class ClobGateway: ExchangeGateway {
                 return kept.isEmpty ? nil : kept
             }
             lastOrder = lastOrder.filter { now - $0.value <= lifetime }
+            served = served.filter { now - $0.value.at <= lifetime }
+            derived = derived.filter { now - $0.value.at <= lifetime }
             return expired
         }
 
@@ -109,45 +118,115 @@ public final class ClobGateway: ExchangeGateway {
         for prefetch in expired { prefetch.request.cancel() }
     }
 
-    /// The prefetched request for `tokenID` if it may stand for a fresh one (removed either way).
-    private func takePrefetch(_ tokenID: UInt256, now: ContinuousClock.Instant) -> Task<OrderBook, any Error>?
-    {
-        let (prefetch, usable) = prefetching.withLock { state -> (Prefetch?, Bool) in
+    /// A book made ahead for the engine's request of `tokenID`.
+    private enum Ahead {
+        /// Derived from the answer to our last order of the token.
+        case derived(MarketBook)
+        /// Requested from the CLOB at `at`.
+        case requested(Task<OrderBook, any Error>, at: ContinuousClock.Instant)
+    }
+
+    /// The book derived for `tokenID`, or the prefetched request if it may stand for a fresh one
+    /// (removed either way).
+    private func takePrefetch(_ tokenID: UInt256, now: ContinuousClock.Instant) -> Ahead? {
+        let (derived, prefetch, usable) = prefetching.withLock { state -> (MarketBook?, Prefetch?, Bool) in
             if state.waiting[tokenID]?.isEmpty == false { state.waiting[tokenID]!.removeFirst() }
-            guard let prefetch = state.requests.removeValue(forKey: tokenID) else { return (nil, false) }
-            return (prefetch, state.usable(prefetch, for: tokenID, now: now, lifetime: prefetchLifetime))
+            if let derived = state.derived.removeValue(forKey: tokenID),
+                now - derived.at <= prefetchLifetime,
+                state.lastOrder[tokenID].map({ derived.at > $0 }) ?? true
+            {
+                return (derived.book, nil, false)
+            }
+            guard let prefetch = state.requests.removeValue(forKey: tokenID) else { return (nil, nil, false) }
+            return (nil, prefetch, state.usable(prefetch, for: tokenID, now: now, lifetime: prefetchLifetime))
         }
+        if let derived { return .derived(derived) }
         guard let prefetch else { return nil }
         guard usable else {
             prefetch.request.cancel()
             return nil
         }
-        return prefetch.request
+        return .requested(prefetch.request, at: prefetch.requestedAt)
     }
 
     /// Notes our order of `tokenID` as sent (books requested before it are not used after it).
-    private func ordering(_ tokenID: UInt256) {
+    /// Returns when it was sent, and when our order of the token before it was (if lately).
+    private func ordering(
+        _ tokenID: UInt256
+    ) -> (sent: ContinuousClock.Instant, previous: ContinuousClock.Instant?) {
         let now = ContinuousClock.now
-        prefetching.withLock { $0.lastOrder[tokenID] = now }
+        return prefetching.withLock { state in
+            defer { state.lastOrder[tokenID] = now }
+            return (now, state.lastOrder[tokenID])
+        }
     }
 
-    /// Our order of `tokenID` was answered: if another announced trade of the token waits for its
-    /// book, that book is requested now (it shows our order).
-    private func ordered(_ tokenID: UInt256) {
+    /// Our order was answered (`answer`, nil when it was not accepted as sent; `sent` as
+    /// ``ordering(_:)`` returned). The next book of the token is derived from the book the order
+    /// was priced on when the answer bears it out (for any next trade of the token: one whose
+    /// announcement asked for no book, such as a SELL of what this order bought, gets it too).
+    /// That book is the last one served, if it was requested after our previous order of the
+    /// token and no other order of it was sent since this one. Otherwise, if another announced
+    /// trade of the token waits for its book, that book is requested now. A request already under
+    /// way is dropped: the CLOB may have answered it before our order.
+    private func ordered(
+        _ order: SignedOrder, orderType: OrderType, answer: ExchangeOrder?,
+        sent: (sent: ContinuousClock.Instant, previous: ContinuousClock.Instant?)
+    ) {
         let now = ContinuousClock.now
         let client = self.client
-        prefetching.withLock { state in
-            guard state.waiting[tokenID]?.contains(where: { now - $0 <= prefetchLifetime }) == true else {
-                return
-            }
-            if let stale = state.requests[tokenID],
-                !state.usable(stale, for: tokenID, now: now, lifetime: prefetchLifetime)
+        let tokenID = order.tokenId
+        let dropped = prefetching.withLock { state -> Prefetch? in
+            let dropped = state.requests.removeValue(forKey: tokenID)
+            state.derived[tokenID] = nil
+            if let answer, let served = state.served[tokenID], state.lastOrder[tokenID] == sent.sent,
+                sent.previous.map({ served.at > $0 }) ?? true,
+                let left = Self.book(served.book, after: order, orderType: orderType, answer: answer)
             {
-                stale.request.cancel()
-                state.requests[tokenID] = nil
+                state.derived[tokenID] = (left, now)
+            } else if state.waiting[tokenID]?.contains(where: { now - $0 <= prefetchLifetime }) == true {
+                state.request(tokenID, now: now, client: client)
             }
-            state.request(tokenID, now: now, client: client)
+            return dropped
         }
+        dropped?.request.cancel()
+    }
+
+    /// `book` less what `order` took, when `answer` is what `book` predicts: a taker order (FAK or
+    /// FOK) whose matched shares are what the book's levels give at its limit, and whose matched
+    /// collateral is theirs within a millionth per level (the exchange rounds each level's
+    /// amount). Nil otherwise: the book the order met was not this one.
+    public static func book(
+        _ book: MarketBook, after order: SignedOrder, orderType: OrderType, answer: ExchangeOrder
+    ) -> MarketBook? {
+        guard orderType == .fak || orderType == .fok, answer.status == .matched || answer.status == .unmatched
+        else { return nil }
+        let (maker, taker): (UInt256, UInt256)
+        switch order.payload {
+        case .v1(let o): (maker, taker) = (o.makerAmount, o.takerAmount)
+        case .v2(let o): (maker, taker) = (o.makerAmount, o.takerAmount)
+        }
+        let buy = order.side == .buy
+        guard let shares = (buy ? taker : maker).uint128, let collateral = (buy ? maker : taker).uint128,
+            shares > 0, shares <= UInt128(Int128.max), collateral <= UInt128(Int64.max)
+        else { return nil }
+        let orderShares = Fixed6(micros: Int128(shares))
+        // The limit is the order's own ratio: price × shares against collateral, exactly.
+        let bound = Int128(collateral) * Fixed6.scale
+        var (taken, left) = book.taking(order.side, shares: orderShares) { price in
+            let cost = price.micros * Int128(shares)
+            return buy ? cost <= bound : cost >= bound
+        }
+        var takenShares = taken.reduce(Fixed6.zero) { $0 + $1.size }
+        if orderType == .fok, takenShares < orderShares {
+            (taken, left, takenShares) = ([], book, .zero)
+        }
+        let exact = taken.reduce(Int128(0)) { $0 + $1.size.micros * $1.price.micros }
+        let difference = exact / Fixed6.scale - answer.matchedCollateral.micros
+        guard takenShares == answer.matchedShares, abs(difference) <= Int128(max(taken.count, 1)) else {
+            return nil
+        }
+        return left
     }
 
     /// Fails at once while the CLOB was just found unreachable, or the token's book unavailable.
@@ -174,11 +253,16 @@ public final class ClobGateway: ExchangeGateway {
         let now = ContinuousClock.now
         try checkReachable(tokenID, now: now)
         let book: OrderBook
+        var requestedAt = now
         do {
-            if let request = takePrefetch(tokenID, now: now) {
+            switch takePrefetch(tokenID, now: now) {
+            case .derived(let derived):
+                prefetching.withLock { $0.served[tokenID] = (derived, now) }
+                return derived
+            case .requested(let request, let at):
+                requestedAt = at
                 book = try await request.value
-            } else {
-                book = try await client.book(tokenID: tokenID)
+            case nil: book = try await client.book(tokenID: tokenID)
             }
         } catch {
             failed(tokenID, error, now: now)
@@ -187,8 +271,10 @@ public final class ClobGateway: ExchangeGateway {
         unavailable.withLock { $0[tokenID] = nil }
         let market = (try? Bytes32(hex: book.market)).map(MarketID.init)
         if let market { markets.withLock { $0[tokenID] = market } }
-        return MarketBook(
+        let served = MarketBook(
             tokenId: tokenID, bids: book.bids, asks: book.asks, market: market, parameters: book.parameters)
+        prefetching.withLock { $0.served[tokenID] = (served, requestedAt) }
+        return served
     }
 
     /// Tick size, minimum size and neg risk, from the cache.
@@ -215,9 +301,15 @@ public final class ClobGateway: ExchangeGateway {
     /// `POST /order`. A lost answer the client could not resolve by look-up is a fault (the engine
     /// looks the order up again later); a definitive refusal is ``GatewayError/rejected(_:)``.
     public func post(_ order: SignedOrder, orderType: OrderType) async throws -> ExchangeOrder {
-        ordering(order.tokenId)
+        let sent = ordering(order.tokenId)
         let outcome = await client.postOrder(order, type: orderType)
-        ordered(order.tokenId)
+        if case .accepted(let acceptance) = outcome {
+            let state = Self.order(order, acceptance)
+            ordered(order, orderType: orderType, answer: state, sent: sent)
+            return state
+        }
+        // Not accepted as sent: what the order met is not known from the answer alone.
+        ordered(order, orderType: orderType, answer: nil, sent: sent)
         switch outcome {
         case .accepted(let acceptance):
             return Self.order(order, acceptance)
