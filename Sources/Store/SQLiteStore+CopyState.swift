@@ -122,7 +122,7 @@ extension SQLiteStore: CopyStateStore {
     static func insertDecision(
         _ db: Database, _ record: DecisionRecord, trade: String, decision: String
     ) throws -> (record: DecisionRecord, inserted: Bool) {
-        try db.execute(
+        try db.cached(
             sql: """
                 INSERT INTO copy_decisions (account, identity, kind, label, trade, decision, decided_at, retracted)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -141,7 +141,7 @@ extension SQLiteStore: CopyStateStore {
 
     public func markRetracted(_ key: DecisionKey) async throws -> DecisionRecord? {
         try await pool.write { db in
-            try db.execute(
+            try db.cached(
                 sql: "UPDATE copy_decisions SET retracted = 1 WHERE account = ? AND identity = ?",
                 arguments: Self.keyArguments(key))
             return try Self.fetchDecision(db, key)
@@ -154,7 +154,7 @@ extension SQLiteStore: CopyStateStore {
         let signed = try intent.signedOrder.map { try Self.json($0) }
         let matched = try Self.json(intent.matched)
         return try await pool.write { db in
-            try db.execute(
+            try db.cached(
                 sql: """
                     INSERT INTO copy_intents (account, identity, mode, trade, intent, signed_order, order_hash, salt,
                         status, matched, message, created_at, updated_at)
@@ -230,13 +230,13 @@ extension SQLiteStore: CopyStateStore {
         if let matched, let fill = intent.fill(growingTo: matched) {
             let last =
                 try Int64.fetchOne(
-                    db, sql: "SELECT MAX(sequence) FROM copy_fills WHERE account = ?",
+                    db.cachedStatement(sql: "SELECT MAX(sequence) FROM copy_fills WHERE account = ?"),
                     arguments: [key.account.name]) ?? 0
             let fillJSON = try Self.json(fill)
             let record = FillRecord(
                 sequence: last + 1, key: key, mode: intent.mode, fill: fill,
                 pricedFromTarget: matched.pricedFromTarget, at: at)
-            try db.execute(
+            try db.cached(
                 sql: """
                     INSERT INTO copy_fills (account, sequence, identity, mode, fill, priced_from_target, at)
                     VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -250,7 +250,7 @@ extension SQLiteStore: CopyStateStore {
             booked = record
         }
         let matchedJSON = try Self.json(intent.matched)
-        try db.execute(
+        try db.cached(
             sql: """
                 UPDATE copy_intents SET status = ?, message = ?, matched = ?, updated_at = ?
                 WHERE account = ? AND identity = ?
@@ -284,7 +284,8 @@ extension SQLiteStore: CopyStateStore {
     public func fills(account: AccountID, after sequence: Int64) async throws -> [FillRecord] {
         try await pool.read { db in
             try Row.fetchAll(
-                db, sql: "SELECT * FROM copy_fills WHERE account = ? AND sequence > ? ORDER BY sequence",
+                db.cachedStatement(
+                    sql: "SELECT * FROM copy_fills WHERE account = ? AND sequence > ? ORDER BY sequence"),
                 arguments: [account.name, sequence]
             ).map(Self.fillRecord)
         }
@@ -294,7 +295,8 @@ extension SQLiteStore: CopyStateStore {
         try await pool.read { db in
             guard
                 let row = try Row.fetchOne(
-                    db, sql: "SELECT through_fill, ledger FROM copy_ledgers WHERE account = ?",
+                    db.cachedStatement(
+                        sql: "SELECT through_fill, ledger FROM copy_ledgers WHERE account = ?"),
                     arguments: [account.name])
             else { return nil }
             return LedgerSnapshot(
@@ -306,7 +308,7 @@ extension SQLiteStore: CopyStateStore {
         let ledger = try Self.json(snapshot.ledger)
         try await writeSyncedLater { db in
             // An equal `throughFill` replaces the stored snapshot (as in memory); only a newer one stays.
-            try db.execute(
+            try db.cached(
                 sql: """
                     INSERT INTO copy_ledgers (account, through_fill, ledger) VALUES (?, ?, ?)
                     ON CONFLICT (account) DO UPDATE SET through_fill = excluded.through_fill, ledger = excluded.ledger
@@ -318,7 +320,7 @@ extension SQLiteStore: CopyStateStore {
 
     public func recordDailyPnL(account: AccountID, _ pnl: DailyPnL) async throws {
         try await writeSyncedLater { db in
-            try db.execute(
+            try db.cached(
                 sql: """
                     INSERT INTO copy_daily_pnl (account, day, realised, unrealised_at_start, unrealised_now)
                     VALUES (?, ?, ?, ?, ?)
@@ -336,7 +338,7 @@ extension SQLiteStore: CopyStateStore {
         try await pool.read { db in
             guard
                 let row = try Row.fetchOne(
-                    db, sql: "SELECT * FROM copy_daily_pnl WHERE account = ? AND day = ?",
+                    db.cachedStatement(sql: "SELECT * FROM copy_daily_pnl WHERE account = ? AND day = ?"),
                     arguments: [account.name, day.daysSinceEpoch])
             else { return nil }
             return DailyPnL(
@@ -355,11 +357,12 @@ extension SQLiteStore: CopyStateStore {
         let holding: StatementArguments = [Data(trade.wallet.bytes), trade.tokenId.decimalString]
         let before =
             try String.fetchOne(
-                db, sql: "SELECT shares FROM copy_target_holdings WHERE wallet = ? AND token = ?",
+                db.cachedStatement(
+                    sql: "SELECT shares FROM copy_target_holdings WHERE wallet = ? AND token = ?"),
                 arguments: holding
             ).map(Self.fixed6) ?? .zero
         let after = trade.side == .buy ? before + trade.shares : (before - trade.shares).clampedAtZero
-        try db.execute(
+        try db.cached(
             sql: """
                 INSERT INTO copy_target_trades (identity, wallet, token, side, shares, shares_before, delta)
                 VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -374,7 +377,8 @@ extension SQLiteStore: CopyStateStore {
             // Applied before: the holding before it, as recorded then.
             guard
                 let recorded = try String.fetchOne(
-                    db, sql: "SELECT shares_before FROM copy_target_trades WHERE identity = ?",
+                    db.cachedStatement(
+                        sql: "SELECT shares_before FROM copy_target_trades WHERE identity = ?"),
                     arguments: [Self.data(trade.identity.bytes)])
             else { throw StoreError.corrupt("target trade \(trade.identity) neither inserted nor found") }
             return TargetHolding(sharesBefore: try Self.fixed6(recorded))
@@ -385,19 +389,21 @@ extension SQLiteStore: CopyStateStore {
 
     public func retractTargetTrade(_ identity: TradeIdentity) async throws -> Bool {
         try await pool.write { db in
-            try db.execute(
+            try db.cached(
                 sql: "UPDATE copy_target_trades SET retracted = 1 WHERE identity = ? AND retracted = 0",
                 arguments: [Self.data(identity.bytes)])
             guard db.changesCount > 0 else { return false }
             guard
                 let row = try Row.fetchOne(
-                    db, sql: "SELECT wallet, token, delta FROM copy_target_trades WHERE identity = ?",
+                    db.cachedStatement(
+                        sql: "SELECT wallet, token, delta FROM copy_target_trades WHERE identity = ?"),
                     arguments: [Self.data(identity.bytes)])
             else { throw StoreError.corrupt("target trade \(identity) updated but not found") }
             let holding: StatementArguments = [row["wallet"] as Data, row["token"] as String]
             let current =
                 try String.fetchOne(
-                    db, sql: "SELECT shares FROM copy_target_holdings WHERE wallet = ? AND token = ?",
+                    db.cachedStatement(
+                        sql: "SELECT shares FROM copy_target_holdings WHERE wallet = ? AND token = ?"),
                     arguments: holding
                 ).map(Self.fixed6) ?? .zero
             try Self.setTargetHolding(db, holding, (current - Self.fixed6(row["delta"])).clampedAtZero)
@@ -523,7 +529,7 @@ extension SQLiteStore {
 
     static func fetchDecision(_ db: Database, _ key: DecisionKey) throws -> DecisionRecord? {
         try Row.fetchOne(
-            db, sql: "SELECT * FROM copy_decisions WHERE account = ? AND identity = ?",
+            db.cachedStatement(sql: "SELECT * FROM copy_decisions WHERE account = ? AND identity = ?"),
             arguments: keyArguments(key)
         ).map(decisionRecord)
     }
@@ -537,7 +543,7 @@ extension SQLiteStore {
 
     static func fetchIntent(_ db: Database, _ key: DecisionKey) throws -> StoredIntent? {
         try Row.fetchOne(
-            db, sql: "SELECT * FROM copy_intents WHERE account = ? AND identity = ?",
+            db.cachedStatement(sql: "SELECT * FROM copy_intents WHERE account = ? AND identity = ?"),
             arguments: keyArguments(key)
         ).map(storedIntent)
     }
@@ -578,7 +584,7 @@ extension SQLiteStore {
     }
 
     static func setTargetHolding(_ db: Database, _ holding: StatementArguments, _ shares: Fixed6) throws {
-        try db.execute(
+        try db.cached(
             sql: """
                 INSERT INTO copy_target_holdings (wallet, token, shares) VALUES (?, ?, ?)
                 ON CONFLICT (wallet, token) DO UPDATE SET shares = excluded.shares
