@@ -207,8 +207,9 @@ public final class ClobGateway: ExchangeGateway {
         case .v2(let o): (maker, taker) = (o.makerAmount, o.takerAmount)
         }
         let buy = order.side == .buy
+        // Amounts of at most 2^63 millionths, so that the products below fit in 128 bits.
         guard let shares = (buy ? taker : maker).uint128, let collateral = (buy ? maker : taker).uint128,
-            shares > 0, shares <= UInt128(Int128.max), collateral <= UInt128(Int64.max)
+            shares > 0, shares <= UInt128(Int64.max), collateral <= UInt128(Int64.max)
         else { return nil }
         let orderShares = Fixed6(micros: Int128(shares))
         // The limit is the order's own ratio: price × shares against collateral, exactly.
