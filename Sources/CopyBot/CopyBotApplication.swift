@@ -424,8 +424,6 @@ public final class CopyBotApplication: Sendable {
 
     // MARK: Building
 
-    /// The engine of one account, from that account's configuration (its keys, CLOB identity,
-    /// sizing and limits), its ledger restored from the store.
     /// The CLOB client's settings from `configuration`'s `clob` section (the engines' clients and
     /// the keep-warm's).
     static func clobClientConfiguration(_ configuration: CopyBotConfiguration) -> ClobHTTPClient.Configuration
@@ -435,6 +433,8 @@ public final class CopyBotApplication: Sendable {
             requestTimeout: configuration.clob.timeout)
     }
 
+    /// The engine of one account, from that account's configuration (its keys, CLOB identity,
+    /// sizing and limits), its ledger restored from the store.
     private func makeEngine(
         _ configuration: CopyBotConfiguration, account: AccountID, registry: ExchangeRegistry,
         store: any CopyStateStore, http: HTTPClient, breaker: CircuitBreaker
