@@ -103,3 +103,11 @@ public struct MarketBook: Hashable, Sendable {
         return last
     }
 }
+
+extension Sequence where Element == PriceLevel {
+    /// The shares of these levels.
+    public var totalSize: Fixed6 { reduce(.zero) { $0 + $1.size } }
+
+    /// Σ size × price exactly, in 10^-12 (book prices are at most 1, so it fits).
+    public var exactNotional: Int128 { reduce(0) { $0 + $1.size.micros * $1.price.micros } }
+}

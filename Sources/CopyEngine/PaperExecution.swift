@@ -24,11 +24,10 @@ public enum PaperExecution {
         let taken = book.taking(side, shares: shares) { price in
             side == .buy ? price <= limitPrice : price >= limitPrice
         }.taken
-        let filled = taken.reduce(Fixed6.zero) { $0 + $1.size }
-        // Σ shares × price exactly, in 10^-12 (book prices are at most 1, so this fits).
-        let exact = taken.reduce(Int128(0)) { $0 + $1.size.micros * $1.price.micros }
+        let filled = taken.totalSize
         if orderType == .fok, filled < shares { return .none }
-        let collateral = Fixed6(micros: Fixed6.divide(exact, by: Fixed6.scale, rounding: rounding))
+        let collateral = Fixed6(
+            micros: Fixed6.divide(taken.exactNotional, by: Fixed6.scale, rounding: rounding))
         return FillSummary(shares: filled, collateral: collateral, fee: fee(collateral, feeRate))
     }
 

@@ -129,24 +129,22 @@ public final class ClobGateway: ExchangeGateway {
     /// The book derived for `tokenID`, or the prefetched request if it may stand for a fresh one
     /// (removed either way).
     private func takePrefetch(_ tokenID: UInt256, now: ContinuousClock.Instant) -> Ahead? {
-        let (derived, prefetch, usable) = prefetching.withLock { state -> (MarketBook?, Prefetch?, Bool) in
+        let (ahead, stale) = prefetching.withLock { state -> (Ahead?, Prefetch?) in
             if state.waiting[tokenID]?.isEmpty == false { state.waiting[tokenID]!.removeFirst() }
             if let derived = state.derived.removeValue(forKey: tokenID),
                 now - derived.at <= prefetchLifetime,
                 state.lastOrder[tokenID].map({ derived.at > $0 }) ?? true
             {
-                return (derived.book, nil, false)
+                return (.derived(derived.book), nil)
             }
-            guard let prefetch = state.requests.removeValue(forKey: tokenID) else { return (nil, nil, false) }
-            return (nil, prefetch, state.usable(prefetch, for: tokenID, now: now, lifetime: prefetchLifetime))
+            guard let prefetch = state.requests.removeValue(forKey: tokenID) else { return (nil, nil) }
+            guard state.usable(prefetch, for: tokenID, now: now, lifetime: prefetchLifetime) else {
+                return (nil, prefetch)
+            }
+            return (.requested(prefetch.request, at: prefetch.requestedAt), nil)
         }
-        if let derived { return .derived(derived) }
-        guard let prefetch else { return nil }
-        guard usable else {
-            prefetch.request.cancel()
-            return nil
-        }
-        return .requested(prefetch.request, at: prefetch.requestedAt)
+        stale?.request.cancel()
+        return ahead
     }
 
     /// Notes our order of `tokenID` as sent (books requested before it are not used after it).
@@ -218,12 +216,11 @@ public final class ClobGateway: ExchangeGateway {
             let cost = price.micros * Int128(shares)
             return buy ? cost <= bound : cost >= bound
         }
-        var takenShares = taken.reduce(Fixed6.zero) { $0 + $1.size }
+        var takenShares = taken.totalSize
         if orderType == .fok, takenShares < orderShares {
             (taken, left, takenShares) = ([], book, .zero)
         }
-        let exact = taken.reduce(Int128(0)) { $0 + $1.size.micros * $1.price.micros }
-        let difference = exact / Fixed6.scale - answer.matchedCollateral.micros
+        let difference = taken.exactNotional / Fixed6.scale - answer.matchedCollateral.micros
         guard takenShares == answer.matchedShares, abs(difference) <= Int128(max(taken.count, 1)) else {
             return nil
         }
@@ -304,20 +301,18 @@ public final class ClobGateway: ExchangeGateway {
     public func post(_ order: SignedOrder, orderType: OrderType) async throws -> ExchangeOrder {
         let sent = ordering(order.tokenId)
         let outcome = await client.postOrder(order, type: orderType)
-        if case .accepted(let acceptance) = outcome {
+        switch outcome {
+        case .accepted(let acceptance):
             let state = Self.order(order, acceptance)
             ordered(order, orderType: orderType, answer: state, sent: sent)
             return state
-        }
-        // Not accepted as sent: what the order met is not known from the answer alone.
-        ordered(order, orderType: orderType, answer: nil, sent: sent)
-        switch outcome {
-        case .accepted(let acceptance):
-            return Self.order(order, acceptance)
         case .rejected(let error):
+            ordered(order, orderType: orderType, answer: nil, sent: sent)
             if error.kind == .tickSize { await metadata.invalidate(tokenID: order.tokenId) }
             throw Self.gatewayError(error)
         case .resolved(let lost):
+            // What the order met is not known from a lost answer.
+            ordered(order, orderType: orderType, answer: nil, sent: sent)
             switch lost.resolution {
             case .found(let record):
                 guard let state = Self.order(record, hash: order.orderHash) else {
