@@ -84,8 +84,10 @@ public final class ClobStandIn: Sendable {
         public var matchedShares: UInt128 = 0
         /// Collateral of those matches (millionths).
         public var matchedCollateral: UInt128 = 0
-        /// When the `POST /order` arrived.
+        /// When the `POST /order` was processed (after any injected delay).
         public var receivedAt = ContinuousClock.now
+        /// When the `POST /order` arrived (before any injected delay).
+        public var arrivedAt = ContinuousClock.now
     }
 
     /// The stand-in's settings.
@@ -257,6 +259,7 @@ public final class ClobStandIn: Sendable {
     }
 
     func respond(to request: Request, body: [UInt8], channel: any Channel) async throws -> Response {
+        let arrived = ContinuousClock.now
         let path = request.uri.path
         let route = route(method: request.method, path: path)
         let connection = channel.remoteAddress.map { "\($0)" } ?? "unknown"
@@ -268,7 +271,9 @@ public final class ClobStandIn: Sendable {
             state.faults[route] = queue
             return first
         }
-        let process = { () -> Answer in self.handle(route: route, request: request, path: path, body: body) }
+        let process = { () -> Answer in
+            self.handle(route: route, request: request, path: path, body: body, arrived: arrived)
+        }
         guard let fault else { return process().response }
         logger.debug("injecting fault", metadata: ["route": "\(route.rawValue)", "fault": "\(fault)"])
         switch fault {
@@ -322,7 +327,9 @@ public final class ClobStandIn: Sendable {
         return .error(status, message)
     }
 
-    func handle(route: Route, request: Request, path: String, body: [UInt8]) -> Answer {
+    func handle(
+        route: Route, request: Request, path: String, body: [UInt8], arrived: ContinuousClock.Instant = .now
+    ) -> Answer {
         switch route {
         case .time:
             return Answer(
@@ -360,7 +367,7 @@ public final class ClobStandIn: Sendable {
             return apiKey(request)
         case .postOrder:
             if let refusal = verifyL2(request, method: "POST", path: path, body: body) { return refusal }
-            return postOrder(request, body: body)
+            return postOrder(request, body: body, arrived: arrived)
         case .lookup:
             if let refusal = verifyL2(request, method: "GET", path: path, body: body) { return refusal }
             let id = String(path.dropFirst("/data/order/".count))
@@ -443,7 +450,7 @@ public final class ClobStandIn: Sendable {
         return nil
     }
 
-    func postOrder(_ request: Request, body: [UInt8]) -> Answer {
+    func postOrder(_ request: Request, body: [UInt8], arrived: ContinuousClock.Instant) -> Answer {
         let received = ContinuousClock.now
         guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
             let o = object["order"] as? [String: Any], let owner = object["owner"] as? String,
@@ -523,6 +530,7 @@ public final class ClobStandIn: Sendable {
                 orderHash: id, order: order, orderType: orderType, owner: owner, recoveredSigner: recovered,
                 status: "LIVE")
             entry.receivedAt = received
+            entry.arrivedAt = arrived
             if taker, var book = st.markets[order.tokenId] {
                 let (matched, paid) = Self.match(
                     &book, side: order.side, shares: s, collateral: c, allOrNothing: orderType == "FOK")

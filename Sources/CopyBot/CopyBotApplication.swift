@@ -508,7 +508,11 @@ public final class CopyBotApplication: Sendable {
             try await pipeline.run(
                 TradeFeedSequence(feed: feed),
                 lane: { $0.trade.tokenId },
-                handle: { event -> [CopyDecision]? in
+                overlapping: {
+                    CopyEngine.mayOverlap(
+                        running: Self.copyTrade($0, blockTime: nil), next: Self.copyTrade($1, blockTime: nil))
+                },
+                handle: { event, turn -> [CopyDecision]? in
                     guard !Task.isCancelled else { return nil }
                     let wallet = event.trade.wallet
                     let targets = engines.filter {
@@ -523,11 +527,13 @@ public final class CopyBotApplication: Sendable {
                         let blockTime = await blocks.time(
                             of: event.trade.blockNumber, head: source.status.head,
                             now: SystemWallClock().now())
+                        // One account's order on its way lets the token's next trade start; with
+                        // several accounts, each trade waits for all of them.
                         if targets.count == 1 {
                             return [
                                 await Self.decide(
                                     event, engine: targets[0].engine!, blockTime: blockTime,
-                                    logger: logger)
+                                    logger: logger, turn: turn)
                             ]
                         }
                         return await withTaskGroup(of: CopyDecision.self) { group in
@@ -649,9 +655,10 @@ public final class CopyBotApplication: Sendable {
     /// The decision for `event`, retrying while the store fails (a full disk, a locked file):
     /// nothing is decided without being stored.
     static func decide(
-        _ event: TradeFeedEvent, engine: CopyEngine, blockTime: UnixTime?, logger: Logger
+        _ event: TradeFeedEvent, engine: CopyEngine, blockTime: UnixTime?, logger: Logger,
+        turn: LaneTurn? = nil
     ) async -> CopyDecision {
-        await decide(copyTrade(event, blockTime: blockTime), engine: engine, logger: logger)
+        await decide(copyTrade(event, blockTime: blockTime), engine: engine, logger: logger, turn: turn)
     }
 
     /// The engine's input for a feed event.
@@ -663,10 +670,12 @@ public final class CopyBotApplication: Sendable {
     }
 
     /// The decision for `trade`, retrying while the store fails (see the other `decide`).
-    static func decide(_ trade: CopyTrade, engine: CopyEngine, logger: Logger) async -> CopyDecision {
+    static func decide(
+        _ trade: CopyTrade, engine: CopyEngine, logger: Logger, turn: LaneTurn? = nil
+    ) async -> CopyDecision {
         var delay = Duration.milliseconds(250)
         while true {
-            let decision = await engine.handle(trade)
+            let decision = await engine.handle(trade, turn: turn)
             guard case .failed(.store(let message)) = decision, !Task.isCancelled else { return decision }
             logger.error(
                 "the store failed while deciding; retrying in \(delay)", metadata: ["error": "\(message)"])

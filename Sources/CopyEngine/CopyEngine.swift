@@ -80,6 +80,9 @@ public final class CopyEngine: Sendable {
     private let clock: any WallClock
     private let logger: Logger
     private let reservations = Mutex<[DecisionKey: Reservation]>([:])
+    /// The lane turns of the trades being handled (``handle(_:turn:)``), released when their order
+    /// is on its way.
+    private let turns = Mutex<[DecisionKey: LaneTurn]>([:])
     /// The last fill of the last ledger snapshot stored (or restored).
     private let snapshotThrough: Mutex<Int64>
     private let statisticsBox = Mutex(EngineStatistics())
@@ -145,10 +148,28 @@ public final class CopyEngine: Sendable {
         !configuration.risk.usesMarketLists && !portfolio.availableShares(token).isPositive
     }
 
+    /// Whether `next` may be decided beside `running`, an earlier trade of its token whose order is
+    /// on its way (see ``handle(_:turn:)``): both are trades on the same side of the same token.
+    ///
+    /// Deciding a trade beside an earlier one of its side counts that one's order as filled as far
+    /// as it can go: its reservation holds back the collateral (BUY) or shares (SELL) it may use,
+    /// and the book is the one it was priced on less what it may take at its limit. A trade on the
+    /// other side (a SELL of what a BUY is buying) waits for the answer, so it sees what was filled.
+    public static func mayOverlap(running: CopyTrade, next: CopyTrade) -> Bool {
+        running.kind == .trade && next.kind == .trade && running.trade.tokenId == next.trade.tokenId
+            && running.trade.side == next.trade.side
+    }
+
     /// Decides `event` once: returns the recorded decision (the existing one if the trade was
     /// decided before, by this or another executor).
-    public func handle(_ event: CopyTrade) async -> CopyDecision {
+    ///
+    /// A live order releases `turn` once it is stored and on its way to the exchange (while the
+    /// breaker is closed), so that the token's next trade may be decided beside it (see
+    /// ``mayOverlap(running:next:)``); otherwise the turn is left to the caller.
+    public func handle(_ event: CopyTrade, turn: LaneTurn? = nil) async -> CopyDecision {
         let key = DecisionKey(account: configuration.account, identity: event.identity)
+        if let turn { turns.withLock { $0[key] = turn } }
+        defer { if turn != nil { turns.withLock { _ = $0.removeValue(forKey: key) } } }
         do {
             switch event.kind {
             case .trade: return try await decideOnce(key, event)
@@ -482,13 +503,21 @@ public final class CopyEngine: Sendable {
     }
 
     /// Posts the signed order of an intent this executor has claimed (`posting`), once.
+    ///
+    /// The trade's lane turn, if it has one, is released once the gateway has the order on its way
+    /// and the breaker is closed (a probe's answer decides whether the next trade may trade at all).
     private func post(
         _ claimed: StoredIntent, _ signed: SignedOrder, permit: CircuitBreaker.Permit,
         reservation: Reservation?
     ) async throws -> CopyDecision {
+        let turn = turns.withLock { $0[claimed.key] }
+        let breaker = self.breaker
         let outcome: Result<ExchangeOrder, GatewayError>
         do {
-            outcome = .success(try await gateway.post(signed, orderType: claimed.intent.orderType))
+            outcome = .success(
+                try await gateway.post(signed, orderType: claimed.intent.orderType) {
+                    if let turn, case .closed = breaker.state { turn.release() }
+                })
         } catch {
             outcome = .failure(GatewayError(error))
         }

@@ -21,7 +21,8 @@ public struct CopyPipeline: Sendable {
     }
 
     /// Runs until `source` ends (or throws, or the task is cancelled), then waits for every event
-    /// read to complete.
+    /// read to complete. Events of one lane never overlap: each is handled after the one before it
+    /// is done.
     ///
     /// - Parameters:
     ///   - source: the events.
@@ -35,6 +36,37 @@ public struct CopyPipeline: Sendable {
         _ source: Source,
         lane: @escaping @Sendable (Source.Element) -> UInt256,
         handle: @escaping @Sendable (Source.Element) async -> Result,
+        completed: @escaping @Sendable (Source.Element, Result) async -> Void
+    ) async throws where Source.Element: Sendable {
+        try await run(
+            source, lane: lane, overlapping: { _, _ in false },
+            handle: { element, _ in await handle(element) },
+            completed: completed)
+    }
+
+    /// Runs until `source` ends (or throws, or the task is cancelled), then waits for every event
+    /// read to complete, letting a lane's next event start before the one before it is done when
+    /// that one says so and `overlapping` agrees.
+    ///
+    /// Within a lane, events start in source order. An event starts when every earlier event of
+    /// its lane is done, or when every earlier one still running has released its ``LaneTurn``
+    /// and `overlapping` holds between each of them and it. An event that may not overlap waits
+    /// for every earlier one to be done.
+    ///
+    /// - Parameters:
+    ///   - source: the events.
+    ///   - lane: the ordering key of an event (the token id).
+    ///   - overlapping: whether `next` may start beside `running`, an earlier event of its lane that
+    ///     released its turn and is not done.
+    ///   - handle: decides one event; it may release its turn once what the lane's next event must
+    ///     see of it is in place.
+    ///   - completed: called after `handle`, in lane order, one at a time per lane (acknowledge the
+    ///     event here). The lane's next event is handled while it runs.
+    public func run<Source: AsyncSequence, Result: Sendable>(
+        _ source: Source,
+        lane: @escaping @Sendable (Source.Element) -> UInt256,
+        overlapping: @escaping @Sendable (_ running: Source.Element, _ next: Source.Element) -> Bool,
+        handle: @escaping @Sendable (Source.Element, LaneTurn) async -> Result,
         completed: @escaping @Sendable (Source.Element, Result) async -> Void
     ) async throws where Source.Element: Sendable {
         let lanes = Lanes<Source.Element>()
@@ -52,32 +84,79 @@ public struct CopyPipeline: Sendable {
                 let key = lane(element)
                 guard lanes.enqueue(element, lane: key) else { continue }
                 group.addTask {
-                    // Drain the lane: one event at a time, in order, until it is empty. Each
-                    // completion runs after the one before it, beside the next event's handling;
-                    // the lane stays busy until the last one has run.
-                    var completing: Task<Void, Never>?
-                    while true {
-                        guard let next = lanes.next(lane: key, keepBusy: completing != nil) else {
-                            guard let last = completing else { break }
-                            await last.value
-                            completing = nil
-                            continue
-                        }
-                        await running.acquireIgnoringCancellation()
-                        let result = await handle(next)
-                        running.release()
-                        completing = Task { [completing] in
-                            await completing?.value
-                            await completed(next, result)
-                            buffered.release()
-                        }
-                    }
+                    await Self.drain(
+                        lane: key, lanes: lanes, running: running, buffered: buffered,
+                        overlapping: overlapping,
+                        handle: handle, completed: completed)
                 }
             }
         }
     }
 
-    /// Runs the engine over `source`, mapping each element to a ``CopyTrade``.
+    /// Drains one lane: starts its events in order (beside the earlier ones when they allow it),
+    /// and completes them in order, each completion after the one before it, beside the next
+    /// events' handling. The lane stays busy until the last completion has run.
+    private static func drain<Element: Sendable, Result: Sendable>(
+        lane key: UInt256, lanes: Lanes<Element>, running: AsyncSemaphore, buffered: AsyncSemaphore,
+        overlapping: @escaping @Sendable (Element, Element) -> Bool,
+        handle: @escaping @Sendable (Element, LaneTurn) async -> Result,
+        completed: @escaping @Sendable (Element, Result) async -> Void
+    ) async {
+        await withDiscardingTaskGroup { handlers in
+            // Started and not yet completed, oldest first.
+            var started: [Handling<Element, Result>] = []
+            var completing: Task<Void, Never>?
+            func start(_ element: Element) async {
+                await running.acquireIgnoringCancellation()
+                let handling = Handling<Element, Result>(element)
+                started.append(handling)
+                handlers.addTask {
+                    let result = await handle(element, handling.turn)
+                    running.release()
+                    handling.finish(result)
+                }
+            }
+            func complete(_ handling: Handling<Element, Result>, _ result: Result) {
+                completing = Task { [completing] in
+                    await completing?.value
+                    await completed(handling.element, result)
+                    buffered.release()
+                }
+            }
+            while true {
+                // Those done, oldest first, go to their completions.
+                while let oldest = started.first, let result = oldest.finished {
+                    started.removeFirst()
+                    complete(oldest, result)
+                }
+                if let last = started.last {
+                    // Every earlier one released before `last` started: once `last` has too, the
+                    // next may start beside them all if it may overlap each.
+                    await last.turn.released()
+                    if let next = lanes.next(
+                        lane: key, where: { next in started.allSatisfy { overlapping($0.element, next) } })
+                    {
+                        await start(next)
+                        continue
+                    }
+                    let oldest = started.removeFirst()
+                    complete(oldest, await oldest.result())
+                    continue
+                }
+                guard let next = lanes.next(lane: key, keepBusy: completing != nil) else {
+                    guard let last = completing else { break }
+                    await last.value
+                    completing = nil
+                    continue
+                }
+                await start(next)
+            }
+        }
+    }
+
+    /// Runs the engine over `source`, mapping each element to a ``CopyTrade``: a trade may be
+    /// decided beside an earlier one of its token on the same side whose order is on its way
+    /// (``CopyEngine/mayOverlap(running:next:)``).
     public func run<Source: AsyncSequence>(
         _ source: Source, engine: CopyEngine,
         trade: @escaping @Sendable (Source.Element) -> CopyTrade,
@@ -85,7 +164,89 @@ public struct CopyPipeline: Sendable {
     ) async throws where Source.Element: Sendable {
         try await run(
             source, lane: { trade($0).trade.tokenId },
-            handle: { await engine.handle(trade($0)) }, completed: completed)
+            overlapping: { CopyEngine.mayOverlap(running: trade($0), next: trade($1)) },
+            handle: { await engine.handle(trade($0), turn: $1) }, completed: completed)
+    }
+}
+
+/// Handed to the handler of each event: releasing it lets the lane's next event start before this
+/// one is done (see ``CopyPipeline/run(_:lane:overlapping:handle:completed:)``). Released at the
+/// latest when the handler returns; releasing it again does nothing.
+public final class LaneTurn: Sendable {
+    private struct State {
+        var released = false
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private let state = Mutex(State())
+
+    /// A turn not released yet.
+    public init() {}
+
+    /// Whether the turn was released.
+    public var isReleased: Bool { state.withLock { $0.released } }
+
+    /// Lets the lane's next event start, if it may run beside this one.
+    public func release() {
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            guard !state.released else { return [] }
+            state.released = true
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Returns once the turn is released.
+    func released() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let now = state.withLock { state -> Bool in
+                if state.released { return true }
+                state.waiters.append(continuation)
+                return false
+            }
+            if now { continuation.resume() }
+        }
+    }
+}
+
+/// One event of a lane being handled: its turn, and its result once the handler is done.
+final class Handling<Element: Sendable, Result: Sendable>: Sendable {
+    private struct State {
+        var result: Result?
+        var waiters: [CheckedContinuation<Result, Never>] = []
+    }
+
+    let element: Element
+    let turn = LaneTurn()
+    private let state = Mutex(State())
+
+    init(_ element: Element) { self.element = element }
+
+    /// Records the handler's result and releases the turn.
+    func finish(_ result: Result) {
+        let waiters = state.withLock { state -> [CheckedContinuation<Result, Never>] in
+            state.result = result
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume(returning: result) }
+        turn.release()
+    }
+
+    /// The handler's result if it is done.
+    var finished: Result? { state.withLock { $0.result } }
+
+    /// The handler's result, once it is done.
+    func result() async -> Result {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Result, Never>) in
+            let done = state.withLock { state -> Result? in
+                if let result = state.result { return result }
+                state.waiters.append(continuation)
+                return nil
+            }
+            if let done { continuation.resume(returning: done) }
+        }
     }
 }
 
@@ -102,6 +263,16 @@ final class Lanes<Element: Sendable>: Sendable {
             }
             queues[lane] = [element]
             return true
+        }
+    }
+
+    /// The lane's next element if `condition` holds for it (the lane stays busy either way: its
+    /// drainer has work to finish).
+    func next(lane: UInt256, where condition: (Element) -> Bool) -> Element? {
+        queues.withLock { queues in
+            guard let first = queues[lane]?.first, condition(first) else { return nil }
+            queues[lane]!.removeFirst()
+            return first
         }
     }
 

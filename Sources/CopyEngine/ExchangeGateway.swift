@@ -97,6 +97,11 @@ public protocol ExchangeGateway: Sendable {
     func market(of tokenID: UInt256) async throws -> MarketID
     /// Posts a signed order with `orderType`. Returns the order's state when accepted.
     func post(_ order: SignedOrder, orderType: OrderType) async throws -> ExchangeOrder
+    /// Posts a signed order as ``post(_:orderType:)`` does, calling `sent` once the order is on its
+    /// way: from then on, ``book(tokenID:)`` of its token shows what the order may take.
+    func post(
+        _ order: SignedOrder, orderType: OrderType, sent: @escaping @Sendable () -> Void
+    ) async throws -> ExchangeOrder
     /// The order with `orderHash`, or nil when the exchange does not know it.
     func lookup(orderHash: Bytes32) async throws -> ExchangeOrder?
     /// Our available collateral.
@@ -109,6 +114,16 @@ public protocol ExchangeGateway: Sendable {
 extension ExchangeGateway {
     /// Ignores the hint.
     public func prefetchBook(tokenID: UInt256) {}
+
+    /// ``post(_:orderType:)``, then `sent` once it is answered (a gateway whose books do not show
+    /// orders in flight does not let the next order of a token be priced before the answer).
+    public func post(
+        _ order: SignedOrder, orderType: OrderType, sent: @escaping @Sendable () -> Void
+    ) async throws -> ExchangeOrder {
+        let answer = try await post(order, orderType: orderType)
+        sent()
+        return answer
+    }
 }
 
 /// Signs orders for the engine: a limit order for `request` in `market`, with `salt`.

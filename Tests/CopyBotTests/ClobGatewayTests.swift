@@ -241,6 +241,89 @@ struct ClobGatewayTests {
         await h.shutdown()
     }
 
+    /// Runs `trades` through the pipeline and the harness's engine; returns each trade's decision
+    /// in completion order.
+    static func run(_ trades: [CopyTrade], _ h: Harness) async throws -> [(TradeIdentity, CopyDecision)] {
+        let decisions = Mutex<[(TradeIdentity, CopyDecision)]>([])
+        let stream = AsyncStream<CopyTrade> { continuation in
+            for trade in trades { continuation.yield(trade) }
+            continuation.finish()
+        }
+        try await CopyPipeline(maxConcurrency: 4, maxBuffered: 16).run(
+            stream, engine: h.engine, trade: { $0 },
+            completed: { trade, decision in decisions.withLock { $0.append((trade.identity, decision)) } })
+        return decisions.withLock { $0 }
+    }
+
+    @Test(
+        "two BUYs of a token: the second is sent while the first waits for its answer; a SELL after them waits for both"
+    )
+    func sameSideOverlaps() async throws {
+        let h = try await Self.harness(matching: true)
+        // The first order's answer (and its effect) comes 300 ms late.
+        h.standIn.inject(.delay(.milliseconds(300), afterProcessing: false), on: .postOrder)
+        let trades = [
+            Self.trade(1, token: Self.tokenA, side: .buy, price: "0.50"),
+            Self.trade(2, token: Self.tokenA, side: .buy, price: "0.50"),
+            Self.trade(3, token: Self.tokenA, side: .sell, price: "0.49"),
+        ]
+        let decisions = try await Self.run(trades, h)
+        #expect(decisions.map(\.0) == trades.map(\.identity), "completed in order")
+        let hashes = decisions.map { _, decision -> String? in
+            if case .copied(let order) = decision { return order.orderHash?.hex }
+            return nil
+        }
+        #expect(hashes.allSatisfy { $0 != nil }, "\(decisions.map(\.1))")
+        // One BUY arrived while the other waited for its answer (the first to arrive is the one
+        // held 300 ms); the SELL arrived after both were answered.
+        let accepted = h.standIn.acceptedOrders
+        #expect(Set(accepted.map(\.orderHash)) == Set(hashes.compactMap { $0 }))
+        let buys = accepted.filter { $0.order.side == .buy }.sorted { $0.arrivedAt < $1.arrivedAt }
+        #expect(buys.count == 2)
+        #expect(buys[1].arrivedAt < buys[0].receivedAt, "the second BUY did not wait for the first's answer")
+        #expect(accepted.last!.orderHash == hashes[2])
+        #expect(accepted.last!.arrivedAt > buys.map(\.receivedAt).max()!, "the SELL waited for both")
+        let sell = h.standIn.acceptedOrders.last!.order
+        #expect(sell.side == .sell)
+        // The SELL is sized on what both BUYs bought (half of it: the target sold half of its 200).
+        let bought = h.standIn.acceptedOrders.prefix(2).reduce(UInt128(0)) { $0 + $1.matchedShares }
+        #expect(sell.makerAmount.uint128 == bought / 2 / 10_000 * 10_000)
+        await h.shutdown()
+    }
+
+    @Test("a BUY decided beside our BUY in flight is priced on the book less what that one may take")
+    func overlapPricedOnPrediction() async throws {
+        // 10 shares at the target's price, the rest beyond the 2% slippage limit: the first BUY
+        // (5 USDC at most 0.51: 9.8 shares) fits in them, two do not.
+        let market = ClobStandIn.Market(
+            tokenID: Self.tokenA, conditionID: Self.condition,
+            bids: [BookLevel(price: ExactDecimal("0.49")!, size: ExactDecimal(500))],
+            asks: [
+                BookLevel(price: ExactDecimal("0.53")!, size: ExactDecimal(500)),
+                BookLevel(price: ExactDecimal("0.50")!, size: ExactDecimal(10)),
+            ])
+        let h = try await Self.harness(markets: [market], matching: true)
+        // The first order takes effect 300 ms late: a book read meanwhile still shows the 10 shares.
+        h.standIn.inject(.delay(.milliseconds(300), afterProcessing: false), on: .postOrder)
+        let trades = [
+            Self.trade(1, token: Self.tokenA, side: .buy, price: "0.50"),
+            Self.trade(2, token: Self.tokenA, side: .buy, price: "0.50"),
+        ]
+        let decisions = try await Self.run(trades, h)
+        await h.shutdown()
+        guard decisions.count == 2, case .copied(let first) = decisions[0].1 else {
+            Issue.record("the first BUY is copied: \(decisions)")
+            return
+        }
+        #expect(first.fill.shares == Fixed6("9.8"))
+        guard case .skipped(.slippage(_, _, let bookPrice, _, _, _)) = decisions[1].1 else {
+            Issue.record("the second BUY is skipped for slippage: \(decisions[1].1)")
+            return
+        }
+        #expect(bookPrice == Fixed6("0.53"), "priced past the 9.8 shares the first order may take")
+        #expect(h.standIn.acceptedOrders.count == 1)
+    }
+
     @Test("the book after an order: only a taker order's answer that the book bears out, within rounding")
     func bookAfterAnswer() throws {
         let key = PrivateKey.generate()

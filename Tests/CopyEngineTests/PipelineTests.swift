@@ -130,6 +130,69 @@ struct PipelineTests {
             "\(entries)")
     }
 
+    @Test(
+        "a lane's next event starts beside earlier ones that released their turn, only when overlapping allows; completions stay in order"
+    )
+    func overlappingEvents() async throws {
+        // Lane 1 releases its turns: sides A A A B A A. Lane 2 never releases: A A A.
+        let sides: [UInt64: [Character]] = [1: ["A", "A", "A", "B", "A", "A"], 2: ["A", "A", "A"]]
+        let events =
+            (0..<6).map { Event(token: 1, sequence: $0) } + (0..<3).map { Event(token: 2, sequence: $0) }
+        let (started, startedSignal) = AsyncStream.makeStream(of: Event.self)
+        let log = Mutex<[String]>([])
+        @Sendable func side(_ event: Event) -> Character { sides[event.token]![event.sequence] }
+        try await CopyPipeline(maxConcurrency: 8, maxBuffered: 16).run(
+            CountingSource(events), lane: { UInt256($0.token) },
+            overlapping: { side($0) == side($1) },
+            handle: { event, turn in
+                log.withLock { $0.append("start \(event.token).\(event.sequence)") }
+                startedSignal.yield(event)
+                if event.token == 1 {
+                    turn.release()
+                    #expect(turn.isReleased)
+                    // An event the next may overlap waits (up to 10 s, only so that a pipeline
+                    // that does not overlap fails instead of hanging) for the next one to start.
+                    let sequence = sides[1]!
+                    if event.sequence + 1 < sequence.count, sequence[event.sequence + 1] == side(event) {
+                        await withTaskGroup(of: Void.self) { group in
+                            group.addTask {
+                                for await e in started where e.token == 1 && e.sequence == event.sequence + 1
+                                {
+                                    break
+                                }
+                            }
+                            group.addTask { try? await Task.sleep(for: .seconds(10)) }
+                            await group.next()
+                            group.cancelAll()
+                        }
+                    }
+                }
+                log.withLock { $0.append("end \(event.token).\(event.sequence)") }
+                return event.sequence
+            },
+            completed: { event, result in
+                #expect(result == event.sequence)
+                log.withLock { $0.append("completed \(event.token).\(event.sequence)") }
+            })
+        let entries = log.withLock { $0 }
+        func at(_ entry: String) throws -> Int {
+            try #require(entries.firstIndex(of: entry), "\(entry) in \(entries)")
+        }
+        for token: UInt64 in [1, 2] {
+            let completions = entries.filter { $0.hasPrefix("completed \(token).") }
+            #expect(completions == (0..<sides[token]!.count).map { "completed \(token).\($0)" })
+        }
+        // Overlapped: A after A while the earlier one still runs.
+        for (earlier, later) in [(0, 1), (1, 2), (4, 5)] {
+            #expect(try at("start 1.\(later)") < at("end 1.\(earlier)"), "\(entries)")
+        }
+        // Not overlapped: B waits for every A before it to end; A after B waits for B.
+        for earlier in 0...2 { #expect(try at("end 1.\(earlier)") < at("start 1.3"), "\(entries)") }
+        #expect(try at("end 1.3") < at("start 1.4"), "\(entries)")
+        // A lane whose handler never releases its turn: one event at a time.
+        for n in 0..<2 { #expect(try at("end 2.\(n)") < at("start 2.\(n + 1)"), "\(entries)") }
+    }
+
     @Test("BUY then SELL of the same token through the engine: never reordered; tokens in parallel")
     func engineOrdering() async throws {
         let h = Harness(sizing: .multipleOfTargetShares(d("0.1")))

@@ -83,13 +83,17 @@ final class ClusterExecutor: Sendable {
                     try await pipeline.run(
                         QueueReader(executor: self),
                         lane: { Self.lane($0.item) },
-                        handle: { work -> CopyDecision? in
+                        overlapping: {
+                            $0.item.account == $1.item.account
+                                && CopyEngine.mayOverlap(running: $0.item.trade, next: $1.item.trade)
+                        },
+                        handle: { work, turn -> CopyDecision? in
                             guard let engine = self.state.withLock({ $0.held[work.item.account] })
                             else { return nil }
                             // Not cancelled with the service: a started trade is finished.
                             return await Task {
                                 await CopyBotApplication.decide(
-                                    work.item.trade, engine: engine, logger: self.logger)
+                                    work.item.trade, engine: engine, logger: self.logger, turn: turn)
                             }.value
                         },
                         completed: { work, decision in await self.completed(work, decision) })

@@ -23,7 +23,9 @@ import Synchronization
 /// token gives the next one its book at once (the next trade of a token waits for the order of
 /// the one before it): the book that order was priced on, less what it took, when the exchange's
 /// answer is what that book predicts (a taker order, FAK or FOK, matched as the book says, within
-/// rounding); otherwise the book is requested again at the answer.
+/// rounding); otherwise the book is requested again at the answer. While our orders of a token
+/// are in flight (the engine decides the next trade of a side beside the order before it), the
+/// token's book is the one they were priced on less what they may take at their limits.
 public final class ClobGateway: ExchangeGateway {
     private struct Prefetch {
         var requestedAt: ContinuousClock.Instant
@@ -42,6 +44,12 @@ public final class ClobGateway: ExchangeGateway {
         var served: [UInt256: (book: MarketBook, at: ContinuousClock.Instant)] = [:]
         /// Books derived from our order's answer, for the next trade of the token, when made.
         var derived: [UInt256: (book: MarketBook, at: ContinuousClock.Instant)] = [:]
+        /// Our orders of each token sent and not answered yet.
+        var inFlight: [UInt256: Int] = [:]
+        /// While orders of a token are in flight: the book the last of them was priced on less
+        /// what each may take (nil when one was priced on no book or on one read before our
+        /// previous order).
+        var predicted: [UInt256: MarketBook] = [:]
 
         /// Forgets what is older than `lifetime`; returns the requests to cancel.
         mutating func prune(now: ContinuousClock.Instant, lifetime: Duration) -> [Prefetch] {
@@ -147,15 +155,50 @@ public final class ClobGateway: ExchangeGateway {
         return ahead
     }
 
-    /// Notes our order of `tokenID` as sent (books requested before it are not used after it).
-    /// Returns when it was sent, and when our order of the token before it was (if lately).
+    /// The book while our orders of `tokenID` are in flight, if known; it is served as a book read
+    /// when the last of them was sent, so that no book is derived from it at that order's answer
+    /// (the orders before it may have met another book).
+    private func predictedBook(_ tokenID: UInt256, now: ContinuousClock.Instant) -> MarketBook? {
+        let (book, stale) = prefetching.withLock { state -> (MarketBook?, Prefetch?) in
+            guard state.inFlight[tokenID, default: 0] > 0, let predicted = state.predicted[tokenID],
+                let sent = state.lastOrder[tokenID]
+            else { return (nil, nil) }
+            if state.waiting[tokenID]?.isEmpty == false { state.waiting[tokenID]!.removeFirst() }
+            state.served[tokenID] = (predicted, sent)
+            // A request made before the order would not show it.
+            let stale = state.requests[tokenID].flatMap { $0.requestedAt > sent ? nil : $0 }
+            if stale != nil { state.requests[tokenID] = nil }
+            return (predicted, stale)
+        }
+        stale?.request.cancel()
+        return book
+    }
+
+    /// Notes our order as sent (books requested before it are not used after it), and the book
+    /// its token's next trade is priced on while it is in flight: the book it was priced on less
+    /// what it may take. Returns when it was sent, and when our order of the token before it was
+    /// (if lately).
     private func ordering(
-        _ tokenID: UInt256
+        _ order: SignedOrder, orderType: OrderType
     ) -> (sent: ContinuousClock.Instant, previous: ContinuousClock.Instant?) {
         let now = ContinuousClock.now
+        let tokenID = order.tokenId
         return prefetching.withLock { state in
-            defer { state.lastOrder[tokenID] = now }
-            return (now, state.lastOrder[tokenID])
+            let previous = state.lastOrder[tokenID]
+            let priced: MarketBook?
+            if state.inFlight[tokenID, default: 0] > 0 {
+                priced = state.predicted[tokenID]
+            } else if let served = state.served[tokenID], previous.map({ served.at > $0 }) ?? true {
+                priced = served.book
+            } else {
+                priced = nil
+            }
+            state.predicted[tokenID] = priced.flatMap {
+                Self.taking($0, by: order, orderType: orderType)?.left
+            }
+            state.inFlight[tokenID, default: 0] += 1
+            state.lastOrder[tokenID] = now
+            return (now, previous)
         }
     }
 
@@ -177,6 +220,11 @@ public final class ClobGateway: ExchangeGateway {
         let dropped = prefetching.withLock { state -> Prefetch? in
             let dropped = state.requests.removeValue(forKey: tokenID)
             state.derived[tokenID] = nil
+            state.inFlight[tokenID, default: 1] -= 1
+            if state.inFlight[tokenID]! <= 0 {
+                state.inFlight[tokenID] = nil
+                state.predicted[tokenID] = nil
+            }
             if let answer, let served = state.served[tokenID], state.lastOrder[tokenID] == sent.sent,
                 sent.previous.map({ served.at > $0 }) ?? true,
                 let left = Self.book(served.book, after: order, orderType: orderType, answer: answer)
@@ -197,8 +245,23 @@ public final class ClobGateway: ExchangeGateway {
     public static func book(
         _ book: MarketBook, after order: SignedOrder, orderType: OrderType, answer: ExchangeOrder
     ) -> MarketBook? {
-        guard orderType == .fak || orderType == .fok, answer.status == .matched || answer.status == .unmatched
+        guard orderType == .fak || orderType == .fok,
+            answer.status == .matched || answer.status == .unmatched,
+            let (taken, left) = taking(book, by: order, orderType: orderType)
         else { return nil }
+        let difference = taken.exactNotional / Fixed6.scale - answer.matchedCollateral.micros
+        guard taken.totalSize == answer.matchedShares, abs(difference) <= Int128(max(taken.count, 1)) else {
+            return nil
+        }
+        return left
+    }
+
+    /// The levels of `book` that `order` may take (as a taker: from the best, while within its
+    /// limit, up to its size; nothing for a FOK they cannot fill), and the book left. Nil for
+    /// amounts above 2^63 millionths.
+    static func taking(
+        _ book: MarketBook, by order: SignedOrder, orderType: OrderType
+    ) -> (taken: [PriceLevel], left: MarketBook)? {
         let (maker, taker): (UInt256, UInt256)
         switch order.payload {
         case .v1(let o): (maker, taker) = (o.makerAmount, o.takerAmount)
@@ -212,19 +275,12 @@ public final class ClobGateway: ExchangeGateway {
         let orderShares = Fixed6(micros: Int128(shares))
         // The limit is the order's own ratio: price × shares against collateral, exactly.
         let bound = Int128(collateral) * Fixed6.scale
-        var (taken, left) = book.taking(order.side, shares: orderShares) { price in
+        let (taken, left) = book.taking(order.side, shares: orderShares) { price in
             let cost = price.micros * Int128(shares)
             return buy ? cost <= bound : cost >= bound
         }
-        var takenShares = taken.totalSize
-        if orderType == .fok, takenShares < orderShares {
-            (taken, left, takenShares) = ([], book, .zero)
-        }
-        let difference = taken.exactNotional / Fixed6.scale - answer.matchedCollateral.micros
-        guard takenShares == answer.matchedShares, abs(difference) <= Int128(max(taken.count, 1)) else {
-            return nil
-        }
-        return left
+        if orderType == .fok, taken.totalSize < orderShares { return ([], book) }
+        return (taken, left)
     }
 
     /// Fails at once while the CLOB was just found unreachable, or the token's book unavailable.
@@ -252,6 +308,7 @@ public final class ClobGateway: ExchangeGateway {
         try checkReachable(tokenID, now: now)
         let book: OrderBook
         var requestedAt = now
+        if let predicted = predictedBook(tokenID, now: now) { return predicted }
         do {
             switch takePrefetch(tokenID, now: now) {
             case .derived(let derived):
@@ -299,7 +356,16 @@ public final class ClobGateway: ExchangeGateway {
     /// `POST /order`. A lost answer the client could not resolve by look-up is a fault (the engine
     /// looks the order up again later); a definitive refusal is ``GatewayError/rejected(_:)``.
     public func post(_ order: SignedOrder, orderType: OrderType) async throws -> ExchangeOrder {
-        let sent = ordering(order.tokenId)
+        try await post(order, orderType: orderType, sent: {})
+    }
+
+    /// `POST /order`, calling `sent` once the order is noted as in flight: from then on, the book of
+    /// its token is the one the order was priced on less what it may take.
+    public func post(
+        _ order: SignedOrder, orderType: OrderType, sent notify: @escaping @Sendable () -> Void
+    ) async throws -> ExchangeOrder {
+        let sent = ordering(order, orderType: orderType)
+        notify()
         let outcome = await client.postOrder(order, type: orderType)
         switch outcome {
         case .accepted(let acceptance):
