@@ -158,7 +158,7 @@ public final class ClobGateway: ExchangeGateway {
     /// The book while our orders of `tokenID` are in flight, if known; it is served as a book read
     /// when the last of them was sent, so that no book is derived from it at that order's answer
     /// (the orders before it may have met another book).
-    private func predictedBook(_ tokenID: UInt256, now: ContinuousClock.Instant) -> MarketBook? {
+    private func predictedBook(_ tokenID: UInt256) -> MarketBook? {
         let (book, stale) = prefetching.withLock { state -> (MarketBook?, Prefetch?) in
             guard state.inFlight[tokenID, default: 0] > 0, let predicted = state.predicted[tokenID],
                 let sent = state.lastOrder[tokenID]
@@ -308,7 +308,7 @@ public final class ClobGateway: ExchangeGateway {
         try checkReachable(tokenID, now: now)
         let book: OrderBook
         var requestedAt = now
-        if let predicted = predictedBook(tokenID, now: now) { return predicted }
+        if let predicted = predictedBook(tokenID) { return predicted }
         do {
             switch takePrefetch(tokenID, now: now) {
             case .derived(let derived):
