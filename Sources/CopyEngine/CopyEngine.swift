@@ -563,7 +563,7 @@ public final class CopyEngine: Sendable {
             shares: order.matchedShares, collateral: order.matchedCollateral, fee: order.fee)
         guard
             let conclusion = try await store.concludeIntent(
-                stored.key, expecting: [.posting, .open], to: IntentStatus(order.status), matched: matched,
+                stored, expecting: [.posting, .open], to: IntentStatus(order.status), matched: matched,
                 message: nil, at: clock.now(), decide: decider(stored.trade))
         else {
             if let reservation { portfolio.release(reservation) }

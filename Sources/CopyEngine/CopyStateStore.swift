@@ -333,8 +333,14 @@ public protocol CopyStateStore: Sendable {
     /// back in the state its claim left it (written synced before the post), and the recovery
     /// pass looks the order up; the store keeps commit order, so nothing written after this
     /// survives without it. A claim (`created` → `posting`) must never go through here.
+    ///
+    /// `claimed` is the intent as the caller stored or read it. What never changes once an intent
+    /// is stored (its key, trade, order, signed order, salt, mode and creation time) may be taken
+    /// from it instead of being read back; the status, matched totals and message compared and
+    /// updated are always the stored ones.
     func concludeIntent(
-        _ key: DecisionKey, expecting: Set<IntentStatus>, to status: IntentStatus, matched: MatchedTotals?,
+        _ claimed: StoredIntent, expecting: Set<IntentStatus>, to status: IntentStatus,
+        matched: MatchedTotals?,
         message: String?, at: UnixTime, decide: @escaping @Sendable (StoredIntent) -> DecisionRecord
     ) async throws -> IntentConclusion?
 

@@ -178,13 +178,15 @@ public final class InMemoryCopyStateStore: CopyStateStore {
     }
 
     public func concludeIntent(
-        _ key: DecisionKey, expecting: Set<IntentStatus>, to status: IntentStatus, matched: MatchedTotals?,
+        _ claimed: StoredIntent, expecting: Set<IntentStatus>, to status: IntentStatus,
+        matched: MatchedTotals?,
         message: String?, at: UnixTime, decide: @escaping @Sendable (StoredIntent) -> DecisionRecord
     ) async throws -> IntentConclusion? {
         try write("concludeIntent") { state -> IntentConclusion? in
             guard
                 let update = Self.update(
-                    &state, key, expecting: expecting, to: status, matched: matched, message: message, at: at)
+                    &state, claimed.key, expecting: expecting, to: status, matched: matched, message: message,
+                    at: at)
             else { return nil }
             let (record, inserted) = Self.insert(&state, decide(update.intent))
             return IntentConclusion(update: update, decision: record, inserted: inserted)

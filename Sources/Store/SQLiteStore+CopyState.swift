@@ -190,14 +190,20 @@ extension SQLiteStore: CopyStateStore {
         }
     }
 
+    /// Reads back only the mutable columns of the intent (status, matched totals, message, update
+    /// time) and takes the rest from `claimed`: decoding the stored trade, order and signed order
+    /// again was most of this write's time, on the way from one order's answer to the next order
+    /// of its token.
     public func concludeIntent(
-        _ key: DecisionKey, expecting: Set<IntentStatus>, to status: IntentStatus, matched: MatchedTotals?,
+        _ claimed: StoredIntent, expecting: Set<IntentStatus>, to status: IntentStatus,
+        matched: MatchedTotals?,
         message: String?, at: UnixTime, decide: @escaping @Sendable (StoredIntent) -> DecisionRecord
     ) async throws -> IntentConclusion? {
         try await writeSyncedLater { db -> IntentConclusion? in
             guard
                 let update = try Self.updateIntent(
-                    db, key, expecting: expecting, to: status, matched: matched, message: message, at: at)
+                    db, claimed.key, knowing: claimed, expecting: expecting, to: status, matched: matched,
+                    message: message, at: at)
             else { return nil }
             let record = decide(update.intent)
             let (stored, inserted) = try Self.insertDecision(
@@ -215,14 +221,26 @@ extension SQLiteStore: CopyStateStore {
         }
     }
 
-    /// The compare-and-set of ``updateIntent(_:expecting:to:matched:message:at:)`` in `db`.
+    /// The compare-and-set of ``updateIntent(_:expecting:to:matched:message:at:)`` in `db`; with
+    /// `known`, the intent's immutable parts are taken from it and only its mutable columns read.
     static func updateIntent(
-        _ db: Database, _ key: DecisionKey, expecting: Set<IntentStatus>, to status: IntentStatus,
-        matched: MatchedTotals?, message: String?, at: UnixTime
+        _ db: Database, _ key: DecisionKey, knowing known: StoredIntent? = nil, expecting: Set<IntentStatus>,
+        to status: IntentStatus, matched: MatchedTotals?, message: String?, at: UnixTime
     ) throws -> IntentUpdate? {
-        guard var intent = try Self.fetchIntent(db, key), expecting.contains(intent.status) else {
-            return nil
+        let current: StoredIntent?
+        if let known {
+            current = try Row.fetchOne(
+                db.cachedStatement(
+                    sql: """
+                        SELECT status, matched, message, updated_at FROM copy_intents
+                        WHERE account = ? AND identity = ?
+                        """),
+                arguments: keyArguments(key)
+            ).map { row in try Self.withMutableColumns(row, of: known) }
+        } else {
+            current = try Self.fetchIntent(db, key)
         }
+        guard var intent = current, expecting.contains(intent.status) else { return nil }
         intent.status = status
         if let message { intent.message = message }
         intent.updatedAt = at
@@ -550,21 +568,27 @@ extension SQLiteStore {
 
     static func storedIntent(_ row: Row) throws -> StoredIntent {
         let modeText: String = row["mode"]
-        let statusText: String = row["status"]
         let saltText: String = row["salt"]
         guard let mode = ExecutionMode(rawValue: modeText) else {
             throw StoreError.corrupt("mode \(modeText)")
         }
-        guard let status = IntentStatus(rawValue: statusText) else {
-            throw StoreError.corrupt("intent status \(statusText)")
-        }
         guard let salt = UInt256(decimal: saltText) else { throw StoreError.corrupt("salt \(saltText)") }
         let signed: String? = row["signed_order"]
-        var intent = StoredIntent(
+        let intent = StoredIntent(
             key: try decisionKey(row), trade: try decode(TradeSummary.self, row["trade"]), mode: mode,
             intent: try decode(OrderIntent.self, row["intent"]),
             signedOrder: try signed.map { try decode(SignedOrder.self, $0) }, salt: salt,
             createdAt: UnixTime(milliseconds: row["created_at"]))
+        return try withMutableColumns(row, of: intent)
+    }
+
+    /// `intent` with the status, matched totals, message and update time of `row`.
+    static func withMutableColumns(_ row: Row, of intent: StoredIntent) throws -> StoredIntent {
+        let statusText: String = row["status"]
+        guard let status = IntentStatus(rawValue: statusText) else {
+            throw StoreError.corrupt("intent status \(statusText)")
+        }
+        var intent = intent
         intent.status = status
         intent.matched = try decode(MatchedTotals.self, row["matched"])
         intent.message = row["message"]

@@ -664,18 +664,18 @@ struct CopyStateStoreConformanceTests {
                                 fill: intent.matched.summary)),
                     decidedAt: UnixTime(milliseconds: 7_000))
             }
-            #expect(
-                try await store.concludeIntent(
-                    key(1), expecting: [.posting], to: .matched, matched: matched("20", "10"), message: nil,
-                    at: UnixTime(milliseconds: 3_000), decide: decide) == nil)
             var claimed = storedIntent(key(1), mode: .live, signed: signedOrder(1))
             claimed.status = .posting
+            #expect(
+                try await store.concludeIntent(
+                    claimed, expecting: [.posting], to: .matched, matched: matched("20", "10"), message: nil,
+                    at: UnixTime(milliseconds: 3_000), decide: decide) == nil)
             _ = try await store.storeIntent(claimed)
 
             // Wrong expected status: no update, no fill, no decision.
             #expect(
                 try await store.concludeIntent(
-                    key(1), expecting: [.created], to: .matched, matched: matched("20", "10"), message: nil,
+                    claimed, expecting: [.created], to: .matched, matched: matched("20", "10"), message: nil,
                     at: UnixTime(milliseconds: 3_000), decide: decide) == nil)
             #expect(try await store.intent(for: key(1)) == claimed)
             #expect(try await store.decision(for: key(1)) == nil)
@@ -683,7 +683,7 @@ struct CopyStateStoreConformanceTests {
 
             let conclusion = try #require(
                 try await store.concludeIntent(
-                    key(1), expecting: [.posting, .open], to: .matched, matched: matched("20", "10"),
+                    claimed, expecting: [.posting, .open], to: .matched, matched: matched("20", "10"),
                     message: nil, at: UnixTime(milliseconds: 3_000), decide: decide))
             #expect(conclusion.update.intent.status == .matched)
             #expect(conclusion.update.intent.matched == matched("20", "10"))
@@ -703,13 +703,37 @@ struct CopyStateStoreConformanceTests {
             _ = try await store.recordDecision(first)
             let second = try #require(
                 try await store.concludeIntent(
-                    key(2), expecting: [.posting], to: .rejected, matched: nil, message: "not enough balance",
+                    other, expecting: [.posting], to: .rejected, matched: nil, message: "not enough balance",
                     at: UnixTime(milliseconds: 4_000), decide: decide))
             #expect(!second.inserted)
             #expect(second.decision == first)
             #expect(second.update.fill == nil)
             #expect(try await store.intent(for: key(2))?.status == .rejected)
             #expect(try await store.intent(for: key(2))?.message == "not enough balance")
+
+            // The status compared and the totals grown are the stored ones, not those of the intent
+            // passed (as claimed, before an update that made it `open` with 5 shares matched).
+            var resting = storedIntent(key(3), mode: .live, signed: signedOrder(3))
+            resting.status = .posting
+            _ = try await store.storeIntent(resting)
+            let partial = try #require(
+                try await store.updateIntent(
+                    key(3), expecting: [.posting], to: .open, matched: matched("5", "2.5"),
+                    message: "resting",
+                    at: UnixTime(milliseconds: 5_000)))
+            #expect(
+                try await store.concludeIntent(
+                    resting, expecting: [.posting], to: .matched, matched: matched("20", "10"), message: nil,
+                    at: UnixTime(milliseconds: 6_000), decide: decide) == nil)
+            let grown = try #require(
+                try await store.concludeIntent(
+                    resting, expecting: [.open], to: .matched, matched: matched("20", "10"), message: nil,
+                    at: UnixTime(milliseconds: 6_000), decide: decide))
+            #expect(grown.update.fill?.fill.shares == d("15"))
+            #expect(grown.update.fill?.sequence == (partial.fill?.sequence ?? 0) + 1)
+            #expect(grown.update.intent.message == "resting")
+            #expect(grown.update.intent.signedOrder == resting.signedOrder)
+            #expect(try await store.intent(for: key(3)) == grown.update.intent)
         }
     }
 

@@ -58,7 +58,7 @@ struct SQLiteStoreTests {
             claimed.status = .posting
             _ = try await store.storeIntent(claimed)
             _ = try await store.concludeIntent(
-                key(1), expecting: [.posting], to: .matched, matched: matched("20", "10"), message: nil,
+                claimed, expecting: [.posting], to: .matched, matched: matched("20", "10"), message: nil,
                 at: UnixTime(milliseconds: 3_000)
             ) { intent in record(intent.key, .failed(.unfilled)) }
 

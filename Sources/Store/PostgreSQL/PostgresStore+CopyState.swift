@@ -109,15 +109,17 @@ extension PostgresStore: CopyStateStore {
     /// ``updateIntent(_:expecting:to:matched:message:at:)`` and the decision, in one transaction
     /// with `synchronous_commit` off (the locks and their order are those of `updateIntent`, then
     /// the decision's insert as ``recordDecision(_:)``).
+    /// Only the intent's mutable columns are read back; the rest is `claimed`'s.
     public func concludeIntent(
-        _ key: DecisionKey, expecting: Set<IntentStatus>, to status: IntentStatus, matched: MatchedTotals?,
+        _ claimed: StoredIntent, expecting: Set<IntentStatus>, to status: IntentStatus,
+        matched: MatchedTotals?,
         message: String?, at: UnixTime, decide: @escaping @Sendable (StoredIntent) -> DecisionRecord
     ) async throws -> IntentConclusion? {
         try await transaction(syncedLater: true) { c -> IntentConclusion? in
             guard
                 let update = try await Self.updateIntent(
-                    c, key, expecting: expecting, to: status, matched: matched, message: message, at: at,
-                    logger: logger)
+                    c, claimed.key, knowing: claimed, expecting: expecting, to: status, matched: matched,
+                    message: message, at: at, logger: logger)
             else { return nil }
             let (stored, inserted) = try await Self.insertDecision(c, decide(update.intent), logger: logger)
             return IntentConclusion(update: update, decision: stored, inserted: inserted)
@@ -136,20 +138,30 @@ extension PostgresStore: CopyStateStore {
     }
 
     /// The compare-and-set of ``updateIntent(_:expecting:to:matched:message:at:)`` on `c`, inside a
-    /// transaction.
+    /// transaction; with `known`, the intent's immutable parts are taken from it and only its
+    /// mutable columns read.
     static func updateIntent(
-        _ c: PostgresConnection, _ key: DecisionKey, expecting: Set<IntentStatus>, to status: IntentStatus,
-        matched: MatchedTotals?, message: String?, at: UnixTime, logger: Logger
+        _ c: PostgresConnection, _ key: DecisionKey, knowing known: StoredIntent? = nil,
+        expecting: Set<IntentStatus>, to status: IntentStatus, matched: MatchedTotals?, message: String?,
+        at: UnixTime, logger: Logger
     ) async throws -> IntentUpdate? {
         let (account, identity) = Self.key(key)
-        guard
-            var intent = try await c.row(
+        let current: StoredIntent?
+        if let known {
+            current = try await c.row(
+                """
+                SELECT status, matched, message, updated_at FROM copy_intents
+                WHERE account = \(account) AND identity = \(identity) FOR UPDATE
+                """, logger: logger
+            ).map { row in try Self.withMutableColumns(row, of: known) }
+        } else {
+            current = try await c.row(
                 """
                 SELECT * FROM copy_intents WHERE account = \(account) AND identity = \(identity) FOR UPDATE
                 """, logger: logger
-            ).map(Self.storedIntent),
-            expecting.contains(intent.status)
-        else { return nil }
+            ).map(Self.storedIntent)
+        }
+        guard var intent = current, expecting.contains(intent.status) else { return nil }
         intent.status = status
         if let message { intent.message = message }
         intent.updatedAt = at
@@ -476,22 +488,28 @@ extension PostgresStore {
 
     static func storedIntent(_ row: PGRow) throws -> StoredIntent {
         let modeText = try row("mode", as: String.self)
-        let statusText = try row("status", as: String.self)
         let saltText = try row("salt", as: String.self)
         guard let mode = ExecutionMode(rawValue: modeText) else {
             throw StoreError.corrupt("mode \(modeText)")
         }
-        guard let status = IntentStatus(rawValue: statusText) else {
-            throw StoreError.corrupt("intent status \(statusText)")
-        }
         guard let salt = UInt256(decimal: saltText) else { throw StoreError.corrupt("salt \(saltText)") }
         let signed = try row("signed_order", as: String?.self)
-        var intent = StoredIntent(
+        let intent = StoredIntent(
             key: try decisionKey(row), trade: try StoreCoding.decode(TradeSummary.self, row("trade")),
             mode: mode,
             intent: try StoreCoding.decode(OrderIntent.self, row("intent")),
             signedOrder: try signed.map { try StoreCoding.decode(SignedOrder.self, $0) }, salt: salt,
             createdAt: UnixTime(milliseconds: try row("created_at")))
+        return try withMutableColumns(row, of: intent)
+    }
+
+    /// `intent` with the status, matched totals, message and update time of `row`.
+    static func withMutableColumns(_ row: PGRow, of intent: StoredIntent) throws -> StoredIntent {
+        let statusText = try row("status", as: String.self)
+        guard let status = IntentStatus(rawValue: statusText) else {
+            throw StoreError.corrupt("intent status \(statusText)")
+        }
+        var intent = intent
         intent.status = status
         intent.matched = try StoreCoding.decode(MatchedTotals.self, row("matched"))
         intent.message = try row("message", as: String?.self)
