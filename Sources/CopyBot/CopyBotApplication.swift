@@ -512,7 +512,16 @@ public final class CopyBotApplication: Sendable {
                     CopyEngine.mayOverlap(
                         running: Self.copyTrade($0, blockTime: nil), next: Self.copyTrade($1, blockTime: nil))
                 },
-                handle: { event, turn -> [CopyDecision]? in
+                prepare: { event -> DecisionBeginning? in
+                    // One account's first store step may run while the token's earlier trade
+                    // waits for its answer.
+                    let targets = engines.filter {
+                        $0.wallets.contains(event.trade.wallet) && $0.engine != nil
+                    }
+                    guard targets.count == 1, !Task.isCancelled else { return nil }
+                    return await targets[0].engine!.begin(Self.copyTrade(event, blockTime: nil))
+                },
+                handle: { event, begun, turn -> [CopyDecision]? in
                     guard !Task.isCancelled else { return nil }
                     let wallet = event.trade.wallet
                     let targets = engines.filter {
@@ -533,7 +542,7 @@ public final class CopyBotApplication: Sendable {
                             return [
                                 await Self.decide(
                                     event, engine: targets[0].engine!, blockTime: blockTime,
-                                    logger: logger, turn: turn)
+                                    logger: logger, turn: turn, begun: begun)
                             ]
                         }
                         return await withTaskGroup(of: CopyDecision.self) { group in
@@ -656,9 +665,10 @@ public final class CopyBotApplication: Sendable {
     /// nothing is decided without being stored.
     static func decide(
         _ event: TradeFeedEvent, engine: CopyEngine, blockTime: UnixTime?, logger: Logger,
-        turn: LaneTurn? = nil
+        turn: LaneTurn? = nil, begun: DecisionBeginning? = nil
     ) async -> CopyDecision {
-        await decide(copyTrade(event, blockTime: blockTime), engine: engine, logger: logger, turn: turn)
+        await decide(
+            copyTrade(event, blockTime: blockTime), engine: engine, logger: logger, turn: turn, begun: begun)
     }
 
     /// The engine's input for a feed event.
@@ -671,11 +681,15 @@ public final class CopyBotApplication: Sendable {
 
     /// The decision for `trade`, retrying while the store fails (see the other `decide`).
     static func decide(
-        _ trade: CopyTrade, engine: CopyEngine, logger: Logger, turn: LaneTurn? = nil
+        _ trade: CopyTrade, engine: CopyEngine, logger: Logger, turn: LaneTurn? = nil,
+        begun: DecisionBeginning? = nil
     ) async -> CopyDecision {
         var delay = Duration.milliseconds(250)
+        var begun = begun
         while true {
-            let decision = await engine.handle(trade, turn: turn)
+            // A retry takes the first store step again (the one taken ahead may be what failed).
+            defer { begun = nil }
+            let decision = await engine.handle(trade, turn: turn, begun: begun)
             guard case .failed(.store(let message)) = decision, !Task.isCancelled else { return decision }
             logger.error(
                 "the store failed while deciding; retrying in \(delay)", metadata: ["error": "\(message)"])

@@ -31,6 +31,15 @@ public struct CopyTrade: Hashable, Sendable {
 extension CopyTrade.Kind: Codable {}
 extension CopyTrade: Codable {}
 
+/// The first store step of a trade's decision, taken by ``CopyEngine/begin(_:)`` ahead of
+/// ``CopyEngine/handle(_:turn:begun:)``.
+public struct DecisionBeginning: Sendable {
+    /// The decision's key (the engine's account and the trade's identity).
+    public let key: DecisionKey
+    /// What the step read, or how the store failed.
+    let start: Result<DecisionStart, any Error>
+}
+
 /// Counters of the engine, for status and metrics.
 public struct EngineStatistics: Hashable, Sendable {
     /// Decisions recorded by this process, by kind.
@@ -160,19 +169,45 @@ public final class CopyEngine: Sendable {
             && running.trade.side == next.trade.side
     }
 
+    /// Takes the first store step of deciding `event` (``CopyStateStore/beginDecision(_:applying:)``:
+    /// whether it was decided, and the followed wallet's holding before it, applying it), for
+    /// ``handle(_:turn:begun:)``.
+    ///
+    /// It reads and applies nothing that depends on how earlier trades of the token end, so it may
+    /// run while the token's earlier trade waits for its order's answer; the trades of one token
+    /// must begin in the order they are handled. Nil for a retraction or a trade that is not a
+    /// valid fill (their handling takes no such step).
+    public func begin(_ event: CopyTrade) async -> DecisionBeginning? {
+        guard event.kind == .trade, let fill = Self.fill(of: event.trade) else { return nil }
+        let key = DecisionKey(account: configuration.account, identity: event.identity)
+        do {
+            return DecisionBeginning(
+                key: key,
+                start: .success(
+                    try await store.beginDecision(key, applying: Self.target(event, shares: fill.shares))))
+        } catch {
+            return DecisionBeginning(key: key, start: .failure(error))
+        }
+    }
+
     /// Decides `event` once: returns the recorded decision (the existing one if the trade was
     /// decided before, by this or another executor).
     ///
     /// A live order releases `turn` once it is stored and on its way to the exchange (while the
     /// breaker is closed), so that the token's next trade may be decided beside it (see
     /// ``mayOverlap(running:next:)``); otherwise the turn is left to the caller.
-    public func handle(_ event: CopyTrade, turn: LaneTurn? = nil) async -> CopyDecision {
+    ///
+    /// - Parameter begun: the trade's first store step, when ``begin(_:)`` took it already (it is
+    ///   taken here otherwise). One taken for another trade or account is not used.
+    public func handle(
+        _ event: CopyTrade, turn: LaneTurn? = nil, begun: DecisionBeginning? = nil
+    ) async -> CopyDecision {
         let key = DecisionKey(account: configuration.account, identity: event.identity)
         if let turn { turns.withLock { $0[key] = turn } }
         defer { if turn != nil { turns.withLock { _ = $0.removeValue(forKey: key) } } }
         do {
             switch event.kind {
-            case .trade: return try await decideOnce(key, event)
+            case .trade: return try await decideOnce(key, event, begun: begun?.key == key ? begun : nil)
             case .retracted: return try await retract(key, event)
             }
         } catch {
@@ -203,12 +238,27 @@ public final class CopyEngine: Sendable {
 
     // MARK: Deciding
 
-    private func decideOnce(_ key: DecisionKey, _ event: CopyTrade) async throws -> CopyDecision {
-        let trade = event.trade
-        let summary = TradeSummary(trade)
+    /// The shares, collateral and price of `trade` as a valid fill (nil when it is not one).
+    private static func fill(of trade: TradeEvent) -> (shares: Fixed6, collateral: Fixed6, price: Fixed6)? {
         guard let shares = Fixed6(trade.shares), let collateral = Fixed6(trade.collateral),
             let price = Fixed6(trade.price), shares.isPositive, price.isPositive, price < .one
-        else {
+        else { return nil }
+        return (shares, collateral, price)
+    }
+
+    /// The followed wallet's trade, as applied to its holding.
+    private static func target(_ event: CopyTrade, shares: Fixed6) -> TargetTrade {
+        TargetTrade(
+            identity: event.identity, wallet: event.trade.wallet, tokenId: event.trade.tokenId,
+            side: event.trade.side == .buy ? .buy : .sell, shares: shares)
+    }
+
+    private func decideOnce(
+        _ key: DecisionKey, _ event: CopyTrade, begun: DecisionBeginning?
+    ) async throws -> CopyDecision {
+        let trade = event.trade
+        let summary = TradeSummary(trade)
+        guard let (shares, collateral, price) = Self.fill(of: trade) else {
             // Recorded unless decided before (the store keeps the first decision).
             return try await record(
                 key, summary,
@@ -218,11 +268,12 @@ public final class CopyEngine: Sendable {
                     )))
         }
         // One store step: the decision if there is one, else the target's holding and any intent.
-        let start = try await store.beginDecision(
-            key,
-            applying: TargetTrade(
-                identity: event.identity, wallet: trade.wallet, tokenId: trade.tokenId, side: summary.side,
-                shares: shares))
+        let start: DecisionStart
+        if let begun {
+            start = try begun.start.get()
+        } else {
+            start = try await store.beginDecision(key, applying: Self.target(event, shares: shares))
+        }
         switch start {
         case .decided(let existing):
             statisticsBox.withLock { $0.alreadyDecided += 1 }

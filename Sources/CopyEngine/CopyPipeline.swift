@@ -69,6 +69,40 @@ public struct CopyPipeline: Sendable {
         handle: @escaping @Sendable (Source.Element, LaneTurn) async -> Result,
         completed: @escaping @Sendable (Source.Element, Result) async -> Void
     ) async throws where Source.Element: Sendable {
+        try await run(
+            source, lane: lane, overlapping: overlapping, prepare: { _ in () },
+            handle: { element, _, turn in await handle(element, turn) }, completed: completed)
+    }
+
+    /// Runs until `source` ends (or throws, or the task is cancelled), then waits for every event
+    /// read to complete, as ``run(_:lane:overlapping:handle:completed:)`` does, and prepares each
+    /// event of a lane as soon as the one before it has released its turn, even when it may not
+    /// overlap it.
+    ///
+    /// `prepare` is for work that does not depend on how the earlier events of the lane end (for
+    /// the copy engine, the store step that reads whether the trade was decided and applies it to
+    /// the followed wallet's holding). Within a lane, preparations run in source order, one at a
+    /// time, each after the earlier events released their turns; `handle` runs when `overlapping`
+    /// allows (at once beside those it may overlap, after every other earlier one is done).
+    ///
+    /// - Parameters:
+    ///   - source: the events.
+    ///   - lane: the ordering key of an event (the token id).
+    ///   - overlapping: whether `next` may be handled beside `running`, an earlier event of its lane
+    ///     that released its turn and is not done.
+    ///   - prepare: the part of an event's handling that may run beside any earlier event of its
+    ///     lane that released its turn.
+    ///   - handle: decides one event, given what `prepare` returned; it may release its turn once
+    ///     what the lane's next event must see of it is in place.
+    ///   - completed: called after `handle`, in lane order, one at a time per lane.
+    public func run<Source: AsyncSequence, Prepared: Sendable, Result: Sendable>(
+        _ source: Source,
+        lane: @escaping @Sendable (Source.Element) -> UInt256,
+        overlapping: @escaping @Sendable (_ running: Source.Element, _ next: Source.Element) -> Bool,
+        prepare: @escaping @Sendable (Source.Element) async -> Prepared,
+        handle: @escaping @Sendable (Source.Element, Prepared, LaneTurn) async -> Result,
+        completed: @escaping @Sendable (Source.Element, Result) async -> Void
+    ) async throws where Source.Element: Sendable {
         let lanes = Lanes<Source.Element>()
         let buffered = AsyncSemaphore(permits: maxBuffered)
         let running = AsyncSemaphore(permits: maxConcurrency)
@@ -86,20 +120,21 @@ public struct CopyPipeline: Sendable {
                 group.addTask {
                     await Self.drain(
                         lane: key, lanes: lanes, running: running, buffered: buffered,
-                        overlapping: overlapping,
-                        handle: handle, completed: completed)
+                        overlapping: overlapping, prepare: prepare, handle: handle, completed: completed)
                 }
             }
         }
     }
 
-    /// Drains one lane: starts its events in order (beside the earlier ones when they allow it),
-    /// and completes them in order, each completion after the one before it, beside the next
-    /// events' handling. The lane stays busy until the last completion has run.
-    private static func drain<Element: Sendable, Result: Sendable>(
+    /// Drains one lane: starts its events in order, each once the one before it released its turn
+    /// (prepared at once, handled beside the earlier ones it may overlap and after the others are
+    /// done), and completes them in order, each completion after the one before it, beside the
+    /// next events' handling. The lane stays busy until the last completion has run.
+    private static func drain<Element: Sendable, Prepared: Sendable, Result: Sendable>(
         lane key: UInt256, lanes: Lanes<Element>, running: AsyncSemaphore, buffered: AsyncSemaphore,
         overlapping: @escaping @Sendable (Element, Element) -> Bool,
-        handle: @escaping @Sendable (Element, LaneTurn) async -> Result,
+        prepare: @escaping @Sendable (Element) async -> Prepared,
+        handle: @escaping @Sendable (Element, Prepared, LaneTurn) async -> Result,
         completed: @escaping @Sendable (Element, Result) async -> Void
     ) async {
         await withDiscardingTaskGroup { handlers in
@@ -109,9 +144,12 @@ public struct CopyPipeline: Sendable {
             func start(_ element: Element) async {
                 await running.acquireIgnoringCancellation()
                 let handling = Handling<Element, Result>(element)
+                let awaited = started.filter { !overlapping($0.element, element) }
                 started.append(handling)
                 handlers.addTask {
-                    let result = await handle(element, handling.turn)
+                    let prepared = await prepare(element)
+                    for earlier in awaited { _ = await earlier.result() }
+                    let result = await handle(element, prepared, handling.turn)
                     running.release()
                     handling.finish(result)
                 }
@@ -131,11 +169,9 @@ public struct CopyPipeline: Sendable {
                 }
                 if let last = started.last {
                     // Every earlier one released before `last` started: once `last` has too, the
-                    // next may start beside them all if it may overlap each.
+                    // next starts (its handling waits for those it may not overlap).
                     await last.turn.released()
-                    if let next = lanes.next(
-                        lane: key, where: { next in started.allSatisfy { overlapping($0.element, next) } })
-                    {
+                    if let next = lanes.next(lane: key, keepBusy: true) {
                         await start(next)
                         continue
                     }
@@ -156,7 +192,8 @@ public struct CopyPipeline: Sendable {
 
     /// Runs the engine over `source`, mapping each element to a ``CopyTrade``: a trade may be
     /// decided beside an earlier one of its token on the same side whose order is on its way
-    /// (``CopyEngine/mayOverlap(running:next:)``).
+    /// (``CopyEngine/mayOverlap(running:next:)``), and begins (``CopyEngine/begin(_:)``) while an
+    /// earlier one on the other side waits for its order's answer.
     public func run<Source: AsyncSequence>(
         _ source: Source, engine: CopyEngine,
         trade: @escaping @Sendable (Source.Element) -> CopyTrade,
@@ -165,7 +202,8 @@ public struct CopyPipeline: Sendable {
         try await run(
             source, lane: { trade($0).trade.tokenId },
             overlapping: { CopyEngine.mayOverlap(running: trade($0), next: trade($1)) },
-            handle: { await engine.handle(trade($0), turn: $1) }, completed: completed)
+            prepare: { await engine.begin(trade($0)) },
+            handle: { await engine.handle(trade($0), turn: $2, begun: $1) }, completed: completed)
     }
 }
 
@@ -263,16 +301,6 @@ final class Lanes<Element: Sendable>: Sendable {
             }
             queues[lane] = [element]
             return true
-        }
-    }
-
-    /// The lane's next element if `condition` holds for it (the lane stays busy either way: its
-    /// drainer has work to finish).
-    func next(lane: UInt256, where condition: (Element) -> Bool) -> Element? {
-        queues.withLock { queues in
-            guard let first = queues[lane]?.first, condition(first) else { return nil }
-            queues[lane]!.removeFirst()
-            return first
         }
     }
 

@@ -193,6 +193,68 @@ struct PipelineTests {
         for n in 0..<2 { #expect(try at("end 2.\(n)") < at("start 2.\(n + 1)"), "\(entries)") }
     }
 
+    @Test(
+        "a lane's next event is prepared once the one before released its turn, even when it may not overlap it; it is handled after that one ends"
+    )
+    func preparedBesideEarlier() async throws {
+        // Lane 1 releases its turns: sides A B B. Lane 2 never releases: A B.
+        let sides: [UInt64: [Character]] = [1: ["A", "B", "B"], 2: ["A", "B"]]
+        let events =
+            (0..<3).map { Event(token: 1, sequence: $0) } + (0..<2).map { Event(token: 2, sequence: $0) }
+        let (prepared, preparedSignal) = AsyncStream.makeStream(of: Event.self)
+        let log = Mutex<[String]>([])
+        @Sendable func side(_ event: Event) -> Character { sides[event.token]![event.sequence] }
+        try await CopyPipeline(maxConcurrency: 8, maxBuffered: 16).run(
+            CountingSource(events), lane: { UInt256($0.token) },
+            overlapping: { side($0) == side($1) },
+            prepare: { event -> String in
+                log.withLock { $0.append("prepared \(event.token).\(event.sequence)") }
+                preparedSignal.yield(event)
+                return "\(event.token).\(event.sequence)"
+            },
+            handle: { event, preparation, turn in
+                #expect(preparation == "\(event.token).\(event.sequence)")
+                log.withLock { $0.append("start \(event.token).\(event.sequence)") }
+                if event.token == 1, event.sequence == 0 {
+                    turn.release()
+                    // Waits (up to 10 s, only so that a pipeline that does not prepare early fails
+                    // instead of hanging) for the next event to be prepared.
+                    await withTaskGroup(of: Void.self) { group in
+                        group.addTask {
+                            for await e in prepared where e.token == 1 && e.sequence == 1 { break }
+                        }
+                        group.addTask { try? await Task.sleep(for: .seconds(10)) }
+                        await group.next()
+                        group.cancelAll()
+                    }
+                }
+                log.withLock { $0.append("end \(event.token).\(event.sequence)") }
+                return event.sequence
+            },
+            completed: { event, result in
+                #expect(result == event.sequence)
+                log.withLock { $0.append("completed \(event.token).\(event.sequence)") }
+            })
+        let entries = log.withLock { $0 }
+        func at(_ entry: String) throws -> Int {
+            try #require(entries.firstIndex(of: entry), "\(entry) in \(entries)")
+        }
+        for token: UInt64 in [1, 2] {
+            let completions = entries.filter { $0.hasPrefix("completed \(token).") }
+            #expect(completions == (0..<sides[token]!.count).map { "completed \(token).\($0)" })
+            for n in 0..<sides[token]!.count {
+                #expect(try at("prepared \(token).\(n)") < at("start \(token).\(n)"), "\(entries)")
+            }
+        }
+        // Prepared beside the earlier event, handled only after it ended.
+        #expect(try at("prepared 1.1") < at("end 1.0"), "\(entries)")
+        #expect(try at("end 1.0") < at("start 1.1"), "\(entries)")
+        // 1.1 never released its turn: 1.2 is prepared after it ended.
+        #expect(try at("end 1.1") < at("prepared 1.2"), "\(entries)")
+        // A lane whose handler never releases its turn: the next is prepared after the last ends.
+        #expect(try at("end 2.0") < at("prepared 2.1"), "\(entries)")
+    }
+
     @Test("BUY then SELL of the same token through the engine: never reordered; tokens in parallel")
     func engineOrdering() async throws {
         let h = Harness(sizing: .multipleOfTargetShares(d("0.1")))

@@ -87,13 +87,19 @@ final class ClusterExecutor: Sendable {
                             $0.item.account == $1.item.account
                                 && CopyEngine.mayOverlap(running: $0.item.trade, next: $1.item.trade)
                         },
-                        handle: { work, turn -> CopyDecision? in
+                        prepare: { work -> DecisionBeginning? in
+                            guard let engine = self.state.withLock({ $0.held[work.item.account] })
+                            else { return nil }
+                            return await engine.begin(work.item.trade)
+                        },
+                        handle: { work, begun, turn -> CopyDecision? in
                             guard let engine = self.state.withLock({ $0.held[work.item.account] })
                             else { return nil }
                             // Not cancelled with the service: a started trade is finished.
                             return await Task {
                                 await CopyBotApplication.decide(
-                                    work.item.trade, engine: engine, logger: self.logger, turn: turn)
+                                    work.item.trade, engine: engine, logger: self.logger, turn: turn,
+                                    begun: begun)
                             }.value
                         },
                         completed: { work, decision in await self.completed(work, decision) })
