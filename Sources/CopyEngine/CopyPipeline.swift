@@ -137,6 +137,11 @@ public struct CopyPipeline: Sendable {
         handle: @escaping @Sendable (Element, Prepared, LaneTurn) async -> Result,
         completed: @escaping @Sendable (Element, Result) async -> Void
     ) async {
+        // Woken by an event of the lane arriving or a handler ending (whichever the loop waits for).
+        let (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        lanes.wake(wake, onEnqueue: key)
+        defer { wake.finish() }
+        var wakeups = wakes.makeAsyncIterator()
         await withDiscardingTaskGroup { handlers in
             // Started and not yet completed, oldest first.
             var started: [Handling<Element, Result>] = []
@@ -152,6 +157,7 @@ public struct CopyPipeline: Sendable {
                     let result = await handle(element, prepared, handling.turn)
                     running.release()
                     handling.finish(result)
+                    wake.yield()
                 }
             }
             func complete(_ handling: Handling<Element, Result>, _ result: Result) {
@@ -175,8 +181,9 @@ public struct CopyPipeline: Sendable {
                         await start(next)
                         continue
                     }
-                    let oldest = started.removeFirst()
-                    complete(oldest, await oldest.result())
+                    // Nothing queued yet: the next event of the lane may arrive before the oldest
+                    // one is done, and then starts at once.
+                    if started.first?.finished == nil { await wakeups.next() }
                     continue
                 }
                 guard let next = lanes.next(lane: key, keepBusy: completing != nil) else {
@@ -290,32 +297,43 @@ final class Handling<Element: Sendable, Result: Sendable>: Sendable {
 
 /// Per-lane FIFO queues; a lane has at most one drainer.
 final class Lanes<Element: Sendable>: Sendable {
-    private let queues = Mutex<[UInt256: [Element]]>([:])
+    private struct Lane {
+        var queue: [Element]
+        /// Told of each element appended while the lane is busy (its drainer may be waiting).
+        var wake: AsyncStream<Void>.Continuation?
+    }
+
+    private let lanes = Mutex<[UInt256: Lane]>([:])
 
     /// Appends; true when the lane was idle (the caller starts a drainer).
     func enqueue(_ element: Element, lane: UInt256) -> Bool {
-        queues.withLock { queues in
-            if queues[lane] != nil {
-                queues[lane]!.append(element)
-                return false
+        let (idle, wake) = lanes.withLock { lanes -> (Bool, AsyncStream<Void>.Continuation?) in
+            if lanes[lane] != nil {
+                lanes[lane]!.queue.append(element)
+                return (false, lanes[lane]!.wake)
             }
-            queues[lane] = [element]
-            return true
+            lanes[lane] = Lane(queue: [element])
+            return (true, nil)
         }
+        wake?.yield()
+        return idle
+    }
+
+    /// Tells `wake` of every element appended to the busy lane from now until it is idle.
+    func wake(_ wake: AsyncStream<Void>.Continuation, onEnqueue lane: UInt256) {
+        lanes.withLock { $0[lane]?.wake = wake }
     }
 
     /// The lane's next element (the lane stays busy while it is handled); nil when nothing is
     /// left, and the lane is then idle unless `keepBusy` (its drainer has work to finish first).
     func next(lane: UInt256, keepBusy: Bool = false) -> Element? {
-        queues.withLock { queues in
-            guard var queue = queues[lane] else { return nil }
-            if queue.isEmpty {
-                if !keepBusy { queues[lane] = nil }
+        lanes.withLock { lanes in
+            guard lanes[lane] != nil else { return nil }
+            if lanes[lane]!.queue.isEmpty {
+                if !keepBusy { lanes[lane] = nil }
                 return nil
             }
-            let element = queue.removeFirst()
-            queues[lane] = queue
-            return element
+            return lanes[lane]!.queue.removeFirst()
         }
     }
 }

@@ -255,6 +255,51 @@ struct PipelineTests {
         #expect(try at("end 2.0") < at("prepared 2.1"), "\(entries)")
     }
 
+    @Test(
+        "an event that arrives after the one before it released its turn is prepared at once, not when that one ends"
+    )
+    func preparedOnArrival() async throws {
+        let (source, feed) = AsyncStream.makeStream(of: Event.self)
+        let (prepared, preparedSignal) = AsyncStream.makeStream(of: Event.self)
+        let log = Mutex<[String]>([])
+        feed.yield(Event(token: 1, sequence: 0))
+        try await CopyPipeline(maxConcurrency: 4, maxBuffered: 8).run(
+            source, lane: { UInt256($0.token) },
+            overlapping: { _, _ in false },
+            prepare: { event in
+                log.withLock { $0.append("prepared \(event.sequence)") }
+                preparedSignal.yield(event)
+            },
+            handle: { event, _, turn in
+                log.withLock { $0.append("start \(event.sequence)") }
+                if event.sequence == 0 {
+                    turn.release()
+                    // The lane's next event arrives only now, while this one is still running.
+                    feed.yield(Event(token: 1, sequence: 1))
+                    feed.finish()
+                    await withTaskGroup(of: Void.self) { group in
+                        group.addTask { for await e in prepared where e.sequence == 1 { break } }
+                        group.addTask { try? await Task.sleep(for: .seconds(10)) }
+                        await group.next()
+                        group.cancelAll()
+                    }
+                }
+                log.withLock { $0.append("end \(event.sequence)") }
+                return event.sequence
+            },
+            completed: { event, result in
+                #expect(result == event.sequence)
+                log.withLock { $0.append("completed \(event.sequence)") }
+            })
+        let entries = log.withLock { $0 }
+        func at(_ entry: String) throws -> Int {
+            try #require(entries.firstIndex(of: entry), "\(entry) in \(entries)")
+        }
+        #expect(try at("prepared 1") < at("end 0"), "\(entries)")
+        #expect(try at("end 0") < at("start 1"), "\(entries)")
+        #expect(try at("completed 0") < at("completed 1"), "\(entries)")
+    }
+
     @Test("BUY then SELL of the same token through the engine: never reordered; tokens in parallel")
     func engineOrdering() async throws {
         let h = Harness(sizing: .multipleOfTargetShares(d("0.1")))
