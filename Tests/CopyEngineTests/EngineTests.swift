@@ -48,6 +48,33 @@ struct EngineTests {
         #expect(none == .skipped(.noPosition(token: 2)))
     }
 
+    @Test(
+        "a trade begun ahead is decided on that step, its wallet's trade applied once; a step begun for another trade is not used"
+    )
+    func begunAhead() async throws {
+        let h = Harness(sizing: .multipleOfTargetShares(d("0.5")))
+        h.gateway.setBook(book(1, bids: [("0.6", "1000")], asks: [("0.5", "1000")]))
+        let buy = copyTrade(1, .buy, token: 1, shares: "200", price: "0.5")
+        let begun = try #require(await h.engine.begin(buy))
+        // The step applied the followed wallet's trade and decided nothing.
+        #expect(h.store.targetHolding(wallet: wallet, tokenId: 1) == d("200"))
+        #expect(try await h.store.decision(for: begun.key) == nil)
+        #expect(await h.engine.handle(buy, begun: begun).copiedOrder?.fill.shares == d("100"))
+        #expect(h.store.targetHolding(wallet: wallet, tokenId: 1) == d("200"))
+        // Handed the BUY's step, a SELL takes its own: it sells the quarter the wallet sold of
+        // what it held (200 before it), not all of ours as for a holding of none.
+        let sell = await h.engine.handle(
+            copyTrade(2, .sell, token: 1, shares: "50", price: "0.6"), begun: begun)
+        #expect(sell.copiedOrder?.intent.shares == d("25"))
+        #expect(h.store.targetHolding(wallet: wallet, tokenId: 1) == d("150"))
+        // Nothing is begun for a retraction or a trade that is not a valid fill.
+        #expect(
+            await h.engine.begin(copyTrade(1, .buy, token: 1, shares: "200", price: "0.5", kind: .retracted))
+                == nil)
+        #expect(await h.engine.begin(copyTrade(3, .buy, token: 1, shares: "10", price: "1.5")) == nil)
+        #expect(h.store.targetHolding(wallet: wallet, tokenId: 1) == d("150"))
+    }
+
     @Test("a retraction before the decision records retracted; after a copy it is flagged, not unwound")
     func retractions() async {
         let h = Harness()
