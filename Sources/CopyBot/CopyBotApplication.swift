@@ -515,20 +515,15 @@ public final class CopyBotApplication: Sendable {
                 prepare: { event -> DecisionBeginning? in
                     // One account's first store step may run while the token's earlier trade
                     // waits for its answer.
-                    let targets = engines.filter {
-                        $0.wallets.contains(event.trade.wallet) && $0.engine != nil
-                    }
+                    let targets = Self.following(event, engines)
                     guard targets.count == 1, !Task.isCancelled else { return nil }
                     return await targets[0].engine!.begin(Self.copyTrade(event, blockTime: nil))
                 },
                 handle: { event, begun, turn -> [CopyDecision]? in
                     guard !Task.isCancelled else { return nil }
-                    let wallet = event.trade.wallet
-                    let targets = engines.filter {
-                        $0.wallets.contains(wallet) && $0.engine != nil
-                    }
+                    let targets = Self.following(event, engines)
                     self.report(
-                        event, name: targets.lazy.compactMap { $0.names[wallet] }.first ?? "")
+                        event, name: targets.lazy.compactMap { $0.names[event.trade.wallet] }.first ?? "")
                     // Not cancelled with the service: a started trade is finished.
                     return await Task {
                         let started = ContinuousClock.now
@@ -669,6 +664,11 @@ public final class CopyBotApplication: Sendable {
     ) async -> CopyDecision {
         await decide(
             copyTrade(event, blockTime: blockTime), engine: engine, logger: logger, turn: turn, begun: begun)
+    }
+
+    /// The accounts (with an engine) that follow the wallet of `event`.
+    static func following(_ event: TradeFeedEvent, _ engines: [AccountEngine]) -> [AccountEngine] {
+        engines.filter { $0.wallets.contains(event.trade.wallet) && $0.engine != nil }
     }
 
     /// The engine's input for a feed event.
