@@ -130,6 +130,51 @@ struct PipelineTests {
             "\(entries)")
     }
 
+    /// What the handlers of a test did, in order: "start 1.0", "end 1.0", "completed 1.0", ….
+    final class Log: Sendable, CustomStringConvertible {
+        private let entries = Mutex<[String]>([])
+
+        func append(_ what: String, _ event: Event) {
+            entries.withLock { $0.append("\(what) \(event.token).\(event.sequence)") }
+        }
+
+        /// Records the end of the handling of `event` and returns its result, its sequence.
+        func end(_ event: Event) -> Int {
+            append("end", event)
+            return event.sequence
+        }
+
+        /// Checks the result a completion got, and records the completion.
+        func complete(_ event: Event, _ result: Int) {
+            #expect(result == event.sequence)
+            append("completed", event)
+        }
+
+        /// Where `entry` was recorded.
+        func at(_ entry: String) throws -> Int {
+            let all = entries.withLock { $0 }
+            return try #require(all.firstIndex(of: entry), "\(entry) in \(all)")
+        }
+
+        /// The completions of lane `token`, in the order they ran.
+        func completions(_ token: UInt64) -> [String] {
+            entries.withLock { $0.filter { $0.hasPrefix("completed \(token).") } }
+        }
+
+        var description: String { "\(entries.withLock { $0 })" }
+    }
+
+    /// Waits for `stream` to yield `event`: up to 10 s, only so that a pipeline that never gets
+    /// there fails instead of hanging.
+    static func awaitEvent(_ event: Event, in stream: AsyncStream<Event>) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { for await e in stream where e == event { break } }
+            group.addTask { try? await Task.sleep(for: .seconds(10)) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
     @Test(
         "a lane's next event starts beside earlier ones that released their turn, only when overlapping allows; completions stay in order"
     )
@@ -139,58 +184,38 @@ struct PipelineTests {
         let events =
             (0..<6).map { Event(token: 1, sequence: $0) } + (0..<3).map { Event(token: 2, sequence: $0) }
         let (started, startedSignal) = AsyncStream.makeStream(of: Event.self)
-        let log = Mutex<[String]>([])
+        let log = Log()
         @Sendable func side(_ event: Event) -> Character { sides[event.token]![event.sequence] }
         try await CopyPipeline(maxConcurrency: 8, maxBuffered: 16).run(
             CountingSource(events), lane: { UInt256($0.token) },
             overlapping: { side($0) == side($1) },
             handle: { event, turn in
-                log.withLock { $0.append("start \(event.token).\(event.sequence)") }
+                log.append("start", event)
                 startedSignal.yield(event)
                 if event.token == 1 {
                     turn.release()
                     #expect(turn.isReleased)
-                    // An event the next may overlap waits (up to 10 s, only so that a pipeline
-                    // that does not overlap fails instead of hanging) for the next one to start.
+                    // An event the next may overlap waits for the next one to start.
                     let sequence = sides[1]!
                     if event.sequence + 1 < sequence.count, sequence[event.sequence + 1] == side(event) {
-                        await withTaskGroup(of: Void.self) { group in
-                            group.addTask {
-                                for await e in started where e.token == 1 && e.sequence == event.sequence + 1
-                                {
-                                    break
-                                }
-                            }
-                            group.addTask { try? await Task.sleep(for: .seconds(10)) }
-                            await group.next()
-                            group.cancelAll()
-                        }
+                        await Self.awaitEvent(Event(token: 1, sequence: event.sequence + 1), in: started)
                     }
                 }
-                log.withLock { $0.append("end \(event.token).\(event.sequence)") }
-                return event.sequence
+                return log.end(event)
             },
-            completed: { event, result in
-                #expect(result == event.sequence)
-                log.withLock { $0.append("completed \(event.token).\(event.sequence)") }
-            })
-        let entries = log.withLock { $0 }
-        func at(_ entry: String) throws -> Int {
-            try #require(entries.firstIndex(of: entry), "\(entry) in \(entries)")
-        }
+            completed: log.complete)
         for token: UInt64 in [1, 2] {
-            let completions = entries.filter { $0.hasPrefix("completed \(token).") }
-            #expect(completions == (0..<sides[token]!.count).map { "completed \(token).\($0)" })
+            #expect(log.completions(token) == (0..<sides[token]!.count).map { "completed \(token).\($0)" })
         }
         // Overlapped: A after A while the earlier one still runs.
         for (earlier, later) in [(0, 1), (1, 2), (4, 5)] {
-            #expect(try at("start 1.\(later)") < at("end 1.\(earlier)"), "\(entries)")
+            #expect(try log.at("start 1.\(later)") < log.at("end 1.\(earlier)"), "\(log)")
         }
         // Not overlapped: B waits for every A before it to end; A after B waits for B.
-        for earlier in 0...2 { #expect(try at("end 1.\(earlier)") < at("start 1.3"), "\(entries)") }
-        #expect(try at("end 1.3") < at("start 1.4"), "\(entries)")
+        for earlier in 0...2 { #expect(try log.at("end 1.\(earlier)") < log.at("start 1.3"), "\(log)") }
+        #expect(try log.at("end 1.3") < log.at("start 1.4"), "\(log)")
         // A lane whose handler never releases its turn: one event at a time.
-        for n in 0..<2 { #expect(try at("end 2.\(n)") < at("start 2.\(n + 1)"), "\(entries)") }
+        for n in 0..<2 { #expect(try log.at("end 2.\(n)") < log.at("start 2.\(n + 1)"), "\(log)") }
     }
 
     @Test(
@@ -202,57 +227,39 @@ struct PipelineTests {
         let events =
             (0..<3).map { Event(token: 1, sequence: $0) } + (0..<2).map { Event(token: 2, sequence: $0) }
         let (prepared, preparedSignal) = AsyncStream.makeStream(of: Event.self)
-        let log = Mutex<[String]>([])
+        let log = Log()
         @Sendable func side(_ event: Event) -> Character { sides[event.token]![event.sequence] }
         try await CopyPipeline(maxConcurrency: 8, maxBuffered: 16).run(
             CountingSource(events), lane: { UInt256($0.token) },
             overlapping: { side($0) == side($1) },
-            prepare: { event -> String in
-                log.withLock { $0.append("prepared \(event.token).\(event.sequence)") }
+            prepare: { event -> Event in
+                log.append("prepared", event)
                 preparedSignal.yield(event)
-                return "\(event.token).\(event.sequence)"
+                return event
             },
             handle: { event, preparation, turn in
-                #expect(preparation == "\(event.token).\(event.sequence)")
-                log.withLock { $0.append("start \(event.token).\(event.sequence)") }
-                if event.token == 1, event.sequence == 0 {
+                #expect(preparation == event)
+                log.append("start", event)
+                if event == Event(token: 1, sequence: 0) {
                     turn.release()
-                    // Waits (up to 10 s, only so that a pipeline that does not prepare early fails
-                    // instead of hanging) for the next event to be prepared.
-                    await withTaskGroup(of: Void.self) { group in
-                        group.addTask {
-                            for await e in prepared where e.token == 1 && e.sequence == 1 { break }
-                        }
-                        group.addTask { try? await Task.sleep(for: .seconds(10)) }
-                        await group.next()
-                        group.cancelAll()
-                    }
+                    await Self.awaitEvent(Event(token: 1, sequence: 1), in: prepared)
                 }
-                log.withLock { $0.append("end \(event.token).\(event.sequence)") }
-                return event.sequence
+                return log.end(event)
             },
-            completed: { event, result in
-                #expect(result == event.sequence)
-                log.withLock { $0.append("completed \(event.token).\(event.sequence)") }
-            })
-        let entries = log.withLock { $0 }
-        func at(_ entry: String) throws -> Int {
-            try #require(entries.firstIndex(of: entry), "\(entry) in \(entries)")
-        }
+            completed: log.complete)
         for token: UInt64 in [1, 2] {
-            let completions = entries.filter { $0.hasPrefix("completed \(token).") }
-            #expect(completions == (0..<sides[token]!.count).map { "completed \(token).\($0)" })
+            #expect(log.completions(token) == (0..<sides[token]!.count).map { "completed \(token).\($0)" })
             for n in 0..<sides[token]!.count {
-                #expect(try at("prepared \(token).\(n)") < at("start \(token).\(n)"), "\(entries)")
+                #expect(try log.at("prepared \(token).\(n)") < log.at("start \(token).\(n)"), "\(log)")
             }
         }
         // Prepared beside the earlier event, handled only after it ended.
-        #expect(try at("prepared 1.1") < at("end 1.0"), "\(entries)")
-        #expect(try at("end 1.0") < at("start 1.1"), "\(entries)")
+        #expect(try log.at("prepared 1.1") < log.at("end 1.0"), "\(log)")
+        #expect(try log.at("end 1.0") < log.at("start 1.1"), "\(log)")
         // 1.1 never released its turn: 1.2 is prepared after it ended.
-        #expect(try at("end 1.1") < at("prepared 1.2"), "\(entries)")
+        #expect(try log.at("end 1.1") < log.at("prepared 1.2"), "\(log)")
         // A lane whose handler never releases its turn: the next is prepared after the last ends.
-        #expect(try at("end 2.0") < at("prepared 2.1"), "\(entries)")
+        #expect(try log.at("end 2.0") < log.at("prepared 2.1"), "\(log)")
     }
 
     @Test(
@@ -261,43 +268,30 @@ struct PipelineTests {
     func preparedOnArrival() async throws {
         let (source, feed) = AsyncStream.makeStream(of: Event.self)
         let (prepared, preparedSignal) = AsyncStream.makeStream(of: Event.self)
-        let log = Mutex<[String]>([])
+        let log = Log()
         feed.yield(Event(token: 1, sequence: 0))
         try await CopyPipeline(maxConcurrency: 4, maxBuffered: 8).run(
             source, lane: { UInt256($0.token) },
             overlapping: { _, _ in false },
             prepare: { event in
-                log.withLock { $0.append("prepared \(event.sequence)") }
+                log.append("prepared", event)
                 preparedSignal.yield(event)
             },
             handle: { event, _, turn in
-                log.withLock { $0.append("start \(event.sequence)") }
+                log.append("start", event)
                 if event.sequence == 0 {
                     turn.release()
                     // The lane's next event arrives only now, while this one is still running.
                     feed.yield(Event(token: 1, sequence: 1))
                     feed.finish()
-                    await withTaskGroup(of: Void.self) { group in
-                        group.addTask { for await e in prepared where e.sequence == 1 { break } }
-                        group.addTask { try? await Task.sleep(for: .seconds(10)) }
-                        await group.next()
-                        group.cancelAll()
-                    }
+                    await Self.awaitEvent(Event(token: 1, sequence: 1), in: prepared)
                 }
-                log.withLock { $0.append("end \(event.sequence)") }
-                return event.sequence
+                return log.end(event)
             },
-            completed: { event, result in
-                #expect(result == event.sequence)
-                log.withLock { $0.append("completed \(event.sequence)") }
-            })
-        let entries = log.withLock { $0 }
-        func at(_ entry: String) throws -> Int {
-            try #require(entries.firstIndex(of: entry), "\(entry) in \(entries)")
-        }
-        #expect(try at("prepared 1") < at("end 0"), "\(entries)")
-        #expect(try at("end 0") < at("start 1"), "\(entries)")
-        #expect(try at("completed 0") < at("completed 1"), "\(entries)")
+            completed: log.complete)
+        #expect(try log.at("prepared 1.1") < log.at("end 1.0"), "\(log)")
+        #expect(try log.at("end 1.0") < log.at("start 1.1"), "\(log)")
+        #expect(log.completions(1) == ["completed 1.0", "completed 1.1"])
     }
 
     @Test("BUY then SELL of the same token through the engine: never reordered; tokens in parallel")
