@@ -218,79 +218,74 @@ public struct CopyPipeline: Sendable {
 /// one is done (see ``CopyPipeline/run(_:lane:overlapping:handle:completed:)``). Released at the
 /// latest when the handler returns; releasing it again does nothing.
 public final class LaneTurn: Sendable {
-    private struct State {
-        var released = false
-        var waiters: [CheckedContinuation<Void, Never>] = []
-    }
-
-    private let state = Mutex(State())
+    private let signal = OneShot<Void>()
 
     /// A turn not released yet.
     public init() {}
 
     /// Whether the turn was released.
-    public var isReleased: Bool { state.withLock { $0.released } }
+    public var isReleased: Bool { signal.value != nil }
 
     /// Lets the lane's next event start, if it may run beside this one.
-    public func release() {
-        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
-            guard !state.released else { return [] }
-            state.released = true
-            defer { state.waiters = [] }
-            return state.waiters
-        }
-        for waiter in waiters { waiter.resume() }
-    }
+    public func release() { signal.set(()) }
 
     /// Returns once the turn is released.
-    func released() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let now = state.withLock { state -> Bool in
-                if state.released { return true }
-                state.waiters.append(continuation)
-                return false
-            }
-            if now { continuation.resume() }
-        }
-    }
+    func released() async { await signal.wait() }
 }
 
 /// One event of a lane being handled: its turn, and its result once the handler is done.
 final class Handling<Element: Sendable, Result: Sendable>: Sendable {
-    private struct State {
-        var result: Result?
-        var waiters: [CheckedContinuation<Result, Never>] = []
-    }
-
     let element: Element
     let turn = LaneTurn()
-    private let state = Mutex(State())
+    private let outcome = OneShot<Result>()
 
     init(_ element: Element) { self.element = element }
 
     /// Records the handler's result and releases the turn.
     func finish(_ result: Result) {
-        let waiters = state.withLock { state -> [CheckedContinuation<Result, Never>] in
-            state.result = result
-            defer { state.waiters = [] }
-            return state.waiters
-        }
-        for waiter in waiters { waiter.resume(returning: result) }
+        outcome.set(result)
         turn.release()
     }
 
     /// The handler's result if it is done.
-    var finished: Result? { state.withLock { $0.result } }
+    var finished: Result? { outcome.value }
 
     /// The handler's result, once it is done.
-    func result() async -> Result {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Result, Never>) in
-            let done = state.withLock { state -> Result? in
-                if let result = state.result { return result }
+    func result() async -> Result { await outcome.wait() }
+}
+
+/// A value set once, and the tasks waiting for it.
+final class OneShot<Value: Sendable>: Sendable {
+    private struct State {
+        var value: Value?
+        var waiters: [CheckedContinuation<Value, Never>] = []
+    }
+
+    private let state = Mutex(State())
+
+    /// The value, once set.
+    var value: Value? { state.withLock { $0.value } }
+
+    /// Sets the value and resumes the tasks waiting for it; only the first call sets it.
+    func set(_ value: Value) {
+        let waiters = state.withLock { state -> [CheckedContinuation<Value, Never>] in
+            guard state.value == nil else { return [] }
+            state.value = value
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume(returning: value) }
+    }
+
+    /// The value, once it is set.
+    func wait() async -> Value {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Value, Never>) in
+            let now = state.withLock { state -> Value? in
+                if let value = state.value { return value }
                 state.waiters.append(continuation)
                 return nil
             }
-            if let done { continuation.resume(returning: done) }
+            if let now { continuation.resume(returning: now) }
         }
     }
 }
