@@ -70,8 +70,13 @@ public final class ClobGateway: ExchangeGateway {
         func usable(
             _ prefetch: Prefetch, for token: UInt256, now: ContinuousClock.Instant, lifetime: Duration
         ) -> Bool {
-            now - prefetch.requestedAt <= lifetime
-                && (lastOrder[token].map { prefetch.requestedAt > $0 } ?? true)
+            now - prefetch.requestedAt <= lifetime && Self.read(prefetch.requestedAt, after: lastOrder[token])
+        }
+
+        /// Whether a book requested (or derived) at `at` came after our order of its token sent at
+        /// `sent`, so that it shows it; true when no order was sent.
+        static func read(_ at: ContinuousClock.Instant, after sent: ContinuousClock.Instant?) -> Bool {
+            sent.map { at > $0 } ?? true
         }
 
         /// Starts a request for `token` unless one is waiting.
@@ -141,7 +146,7 @@ public final class ClobGateway: ExchangeGateway {
             if state.waiting[tokenID]?.isEmpty == false { state.waiting[tokenID]!.removeFirst() }
             if let derived = state.derived.removeValue(forKey: tokenID),
                 now - derived.at <= prefetchLifetime,
-                state.lastOrder[tokenID].map({ derived.at > $0 }) ?? true
+                Prefetching.read(derived.at, after: state.lastOrder[tokenID])
             {
                 return (.derived(derived.book), nil)
             }
@@ -188,7 +193,7 @@ public final class ClobGateway: ExchangeGateway {
             let priced: MarketBook?
             if state.inFlight[tokenID, default: 0] > 0 {
                 priced = state.predicted[tokenID]
-            } else if let served = state.served[tokenID], previous.map({ served.at > $0 }) ?? true {
+            } else if let served = state.served[tokenID], Prefetching.read(served.at, after: previous) {
                 priced = served.book
             } else {
                 priced = nil
@@ -226,7 +231,7 @@ public final class ClobGateway: ExchangeGateway {
                 state.predicted[tokenID] = nil
             }
             if let answer, let served = state.served[tokenID], state.lastOrder[tokenID] == sent.sent,
-                sent.previous.map({ served.at > $0 }) ?? true,
+                Prefetching.read(served.at, after: sent.previous),
                 let left = Self.book(served.book, after: order, orderType: orderType, answer: answer)
             {
                 state.derived[tokenID] = (left, now)
