@@ -111,8 +111,8 @@ extension SQLiteStore: CopyStateStore {
     public func recordDecision(
         _ record: DecisionRecord
     ) async throws -> (record: DecisionRecord, inserted: Bool) {
-        let trade = try Self.json(record.trade)
-        let decision = try Self.json(record.decision)
+        let trade = try StoreCoding.json(record.trade)
+        let decision = try StoreCoding.json(record.decision)
         return try await pool.write { db in
             try Self.insertDecision(db, record, trade: trade, decision: decision)
         }
@@ -149,10 +149,10 @@ extension SQLiteStore: CopyStateStore {
     }
 
     public func storeIntent(_ intent: StoredIntent) async throws -> StoredIntent {
-        let trade = try Self.json(intent.trade)
-        let order = try Self.json(intent.intent)
-        let signed = try intent.signedOrder.map { try Self.json($0) }
-        let matched = try Self.json(intent.matched)
+        let trade = try StoreCoding.json(intent.trade)
+        let order = try StoreCoding.json(intent.intent)
+        let signed = try intent.signedOrder.map { try StoreCoding.json($0) }
+        let matched = try StoreCoding.json(intent.matched)
         return try await pool.write { db in
             try db.cached(
                 sql: """
@@ -207,7 +207,8 @@ extension SQLiteStore: CopyStateStore {
             else { return nil }
             let record = decide(update.intent)
             let (stored, inserted) = try Self.insertDecision(
-                db, record, trade: try Self.json(record.trade), decision: try Self.json(record.decision))
+                db, record, trade: try StoreCoding.json(record.trade),
+                decision: try StoreCoding.json(record.decision))
             return IntentConclusion(update: update, decision: stored, inserted: inserted)
         }
     }
@@ -250,7 +251,7 @@ extension SQLiteStore: CopyStateStore {
                 try Int64.fetchOne(
                     db.cachedStatement(sql: "SELECT MAX(sequence) FROM copy_fills WHERE account = ?"),
                     arguments: [key.account.name]) ?? 0
-            let fillJSON = try Self.json(fill)
+            let fillJSON = try StoreCoding.json(fill)
             let record = FillRecord(
                 sequence: last + 1, key: key, mode: intent.mode, fill: fill,
                 pricedFromTarget: matched.pricedFromTarget, at: at)
@@ -267,7 +268,7 @@ extension SQLiteStore: CopyStateStore {
             intent.matched = matched
             booked = record
         }
-        let matchedJSON = try Self.json(intent.matched)
+        let matchedJSON = try StoreCoding.json(intent.matched)
         try db.cached(
             sql: """
                 UPDATE copy_intents SET status = ?, message = ?, matched = ?, updated_at = ?
@@ -323,7 +324,7 @@ extension SQLiteStore: CopyStateStore {
     }
 
     public func saveLedger(account: AccountID, _ snapshot: LedgerSnapshot) async throws {
-        let ledger = try Self.json(snapshot.ledger)
+        let ledger = try StoreCoding.json(snapshot.ledger)
         try await writeSyncedLater { db in
             // An equal `throughFill` replaces the stored snapshot (as in memory); only a newer one stays.
             try db.cached(
@@ -523,8 +524,6 @@ extension SQLiteStore: CopyStateReader {
 // MARK: - Row mapping
 
 extension SQLiteStore {
-    static func json(_ value: some Encodable) throws -> String { try StoreCoding.json(value) }
-
     static func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {
         try StoreCoding.decode(type, text)
     }
