@@ -3,6 +3,7 @@ import EVM
 import Foundation
 import Logging
 import Store
+import Synchronization
 import Testing
 
 /// A temporary SQLite store, removed at the end of the test.
@@ -73,7 +74,7 @@ struct EventSourceTests {
 
     /// Runs `body` with a source running in the background.
     func withSource(
-        _ chain: FakeChain, store: SQLiteStore, configuration: EventSourceConfiguration,
+        _ chain: FakeChain, store: any ChainStateStore, configuration: EventSourceConfiguration,
         announce: (@Sendable (EthLog) -> Void)? = nil, _ body: (EventSource) async throws -> Void
     ) async throws {
         let source = EventSource(
@@ -142,6 +143,35 @@ struct EventSourceTests {
             #expect(
                 next.map { $0 < index } == true, "block \(to + 1)'s log before the verification up to \(to)")
         }
+        #expect(await collector.deliveredTransactions == chain.canonicalLogs.map(\.transactionHash))
+    }
+
+    @Test("a block's logs that arrive together are stored in one step, duplicates dropped")
+    func blockLogsInOneStep() async throws {
+        let chain = FakeChain()
+        chain.headsFirst = true
+        for _ in 0..<3 { chain.mine(logs: 1) }
+        let temporary = try TemporaryStore()
+        let store = StepRecordingStore(temporary.store)
+        var configuration = configuration(chain)
+        configuration.verifyEvery = 1_000  // no eth_getLogs verification steps among the live ones
+        let collector = Collector()
+        try await withSource(chain, store: store, configuration: configuration) { source in
+            try await collector.consume(source) { await $0.delivered.count == 3 }
+            while !source.status.live { try await Task.sleep(for: .milliseconds(5)) }
+            store.steps.withLock { $0 = [] }
+            // Block 4's step is held in the store while blocks 5 to 8 arrive, so that each of
+            // them is wholly there when the source reads its first log.
+            store.hold.withLock { $0 = .waiting(block: 4) }
+            chain.mine(logs: 1)
+            while store.hold.withLock({ $0 }) != .holding { try await Task.sleep(for: .milliseconds(2)) }
+            chain.duplicate = true  // each log notified twice
+            for _ in 0..<4 { chain.mine(logs: 3) }
+            store.hold.withLock { $0 = .released }
+            try await collector.consume(source) { await $0.delivered.count == 16 }
+        }
+        let steps = store.steps.withLock { $0 }.filter { !$0.isEmpty }
+        #expect(steps == [[4]] + (5...8).map { [UInt64](repeating: $0, count: 3) })
         #expect(await collector.deliveredTransactions == chain.canonicalLogs.map(\.transactionHash))
     }
 
@@ -328,4 +358,49 @@ struct EventSourceTests {
         #expect(blocks == Array(11...40))
         #expect(chain.subscriptionCount == 0)
     }
+}
+
+/// A store that records the block numbers of each step's logs, over a SQLite store, and can hold
+/// the step of one block until the test releases it.
+final class StepRecordingStore: ChainStateStore {
+    enum Hold: Equatable {
+        case released
+        /// The next step with a log of `block` is held.
+        case waiting(block: UInt64)
+        case holding
+    }
+
+    let base: SQLiteStore
+    let steps = Mutex<[[UInt64]]>([])
+    let hold = Mutex(Hold.released)
+
+    init(_ base: SQLiteStore) { self.base = base }
+
+    func loadState(stream: String) async throws -> ChainState? { try await base.loadState(stream: stream) }
+
+    func apply(_ step: ChainStep, stream: String) async throws -> [ChainEvent] {
+        let blocks = step.logs.map(\.log.blockNumber)
+        steps.withLock { $0.append(blocks) }
+        let held = hold.withLock { hold in
+            guard case .waiting(let block) = hold, blocks.contains(block) else { return false }
+            hold = .holding
+            return true
+        }
+        while held, hold.withLock({ $0 }) == .holding { try await Task.sleep(for: .milliseconds(2)) }
+        return try await base.apply(step, stream: stream)
+    }
+
+    func pendingEvents(stream: String) async throws -> [ChainEvent] {
+        try await base.pendingEvents(stream: stream)
+    }
+
+    func acknowledge(_ events: [ChainEvent], stream: String) async throws {
+        try await base.acknowledge(events, stream: stream)
+    }
+
+    func liveIdentities(stream: String, aboveBlock: UInt64) async throws -> [LogIdentity: BlockRef] {
+        try await base.liveIdentities(stream: stream, aboveBlock: aboveBlock)
+    }
+
+    func deliveredCount(stream: String) async throws -> Int { try await base.deliveredCount(stream: stream) }
 }

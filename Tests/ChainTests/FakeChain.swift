@@ -222,5 +222,7 @@ final class FakeSubscription: ChainSubscription {
         return nil
     }
 
+    func nextIfArrived() -> ChainNotification? { queue.nextIfQueued() }
+
     func cancel() async { queue.finish() }
 }

@@ -308,6 +308,10 @@ enum Service {
         summary(
             "copies that are their block's only decision",
             copies.filter { copiesInBlock[$0.block] == 1 && decisionsInBlock[$0.block] == 1 }.map(\.latency))
+        // Their block's other decisions came in the same notifications, and are stored with them.
+        summary(
+            "copies whose block had other decisions",
+            copies.filter { (decisionsInBlock[$0.block] ?? 0) > 1 }.map(\.latency))
         let slowest = copies.sorted { $0.latency > $1.latency }.prefix(5).map {
             "\(String(format: "%.2f", $0.latency)) ms (\(copiesInBlock[$0.block] ?? 0) in its block)"
         }

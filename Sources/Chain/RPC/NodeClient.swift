@@ -285,6 +285,10 @@ final class WebSocketSubscription: ChainSubscription {
         return nil
     }
 
+    func nextIfArrived() -> ChainNotification? {
+        queue.nextIfQueued()
+    }
+
     func cancel() async {
         try? socket.send(JSONRPCCodec.request(id: 3, method: "eth_unsubscribe", params: "[\"\(ids.logs)\"]"))
         try? socket.send(JSONRPCCodec.request(id: 4, method: "eth_unsubscribe", params: "[\"\(ids.heads)\"]"))

@@ -13,6 +13,9 @@ public protocol ChainSubscription: Sendable {
     /// The next notification, or nil if none came within `timeout`. Throws when the connection or
     /// the subscription ended.
     func next(timeout: Duration) async throws -> ChainNotification?
+    /// The next notification if it has arrived already, without waiting; nil if none has. The
+    /// listener takes a block's logs that arrived together in one store step.
+    func nextIfArrived() -> ChainNotification?
     /// Unsubscribes and releases the subscription.
     func cancel() async
 }

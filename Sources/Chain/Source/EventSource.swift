@@ -265,32 +265,31 @@ public final class EventSource: Sendable {
         // once by its block's logs, so the `eth_getLogs` round trip waits until the subscription
         // is quiet (or the next head makes another due) instead of holding those logs up.
         var verification: UInt64? = nil
+        // A notification read while gathering a block's logs that belongs to the next turn.
+        var held: ChainNotification? = nil
         while true {
             try Task.checkCancellation()
-            let wait = verification == nil ? poll : Self.verificationQuietPeriod
-            guard let notification = try await subscription.next(timeout: wait) else {
-                if let target = verification {
-                    verification = nil
-                    try await sync(&state, to: target)
+            let notification: ChainNotification
+            if let next = held {
+                held = nil
+                notification = next
+            } else {
+                let wait = verification == nil ? poll : Self.verificationQuietPeriod
+                guard let next = try await subscription.next(timeout: wait) else {
+                    if let target = verification {
+                        verification = nil
+                        try await sync(&state, to: target)
+                    }
+                    if clock.now - lastHead > configuration.staleAfter {
+                        throw EventSourceError.staleSubscription
+                    }
+                    continue
                 }
-                if clock.now - lastHead > configuration.staleAfter {
-                    throw EventSourceError.staleSubscription
-                }
-                continue
+                notification = next
             }
             switch notification {
             case .log(let log):
-                guard configuration.filter.matches(log) else {
-                    reject(log, "it does not match the subscription's filter")
-                    continue
-                }
-                if log.removed {
-                    state.needsResync = true
-                    continue
-                }
-                if log.blockNumber <= state.cursor.number { continue }  // confirmed already
-                // Announced once: a duplicate notification of a log already taken is not.
-                if state.positions[log.blockHash]?[log.logIndex] == nil { announce?(log) }
+                guard take(log, &state) else { continue }
                 if let known = state.known[log.blockNumber] {
                     if known != log.blockHash {
                         state.needsResync = true
@@ -310,6 +309,18 @@ public final class EventSource: Sendable {
                 state.known[log.blockNumber] = log.blockHash
                 var step = ChainStep()
                 step.logs = [(liveIdentity(log, &state), log)]
+                // The block's further logs that have arrived already join this one: one store step
+                // and one delivery for them all, instead of each waiting for the step before it.
+                while let next = subscription.nextIfArrived() {
+                    guard case .log(let more) = next, more.blockHash == log.blockHash, !more.removed else {
+                        held = next
+                        break
+                    }
+                    // A duplicate of a log taken already is dropped (the store would ignore it).
+                    guard state.positions[more.blockHash]?[more.logIndex] == nil else { continue }
+                    guard take(more, &state) else { continue }
+                    step.logs.append((liveIdentity(more, &state), more))
+                }
                 try await deliver(try await store.apply(step, stream: configuration.stream))
             case .head(let head):
                 lastHead = clock.now
@@ -342,6 +353,23 @@ public final class EventSource: Sendable {
                 }
             }
         }
+    }
+
+    /// Whether a live log goes on to be stored: it matches the filter, is not a removal (which
+    /// makes a resync due), and is above the checkpoint. Announces it the first time it is seen.
+    private func take(_ log: EthLog, _ state: inout SyncState) -> Bool {
+        guard configuration.filter.matches(log) else {
+            reject(log, "it does not match the subscription's filter")
+            return false
+        }
+        if log.removed {
+            state.needsResync = true
+            return false
+        }
+        if log.blockNumber <= state.cursor.number { return false }  // confirmed already
+        // Announced once: a duplicate notification of a log already taken is not.
+        if state.positions[log.blockHash]?[log.logIndex] == nil { announce?(log) }
+        return true
     }
 
     /// The identity of a live log: its position decides, so a duplicate notification maps to the

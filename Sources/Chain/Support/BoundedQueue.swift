@@ -120,7 +120,7 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
     /// Like ``next()``, but returns nil after `timeout` if nothing arrived (check ``isFinished``
     /// to tell a timeout from the end).
     public func next(timeout: Duration?) async throws -> Element? {
-        if let element = try takeImmediately() { return element }
+        if let element = takeImmediately() { return element }
         if state.withLock({ $0.finished != nil && $0.count == 0 }) { return try finishedResult() }
         let waitID = state.withLock { s -> UInt64 in
             s.consumerWaitID += 1
@@ -158,6 +158,12 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
         }
     }
 
+    /// Removes and returns the first element if one is queued, without waiting; nil if none is
+    /// (check ``isFinished`` to tell an empty queue from its end).
+    public func nextIfQueued() -> Element? {
+        takeImmediately()
+    }
+
     /// Whether ``finish(throwing:)`` was called.
     public var isFinished: Bool { state.withLock { $0.finished != nil } }
 
@@ -180,7 +186,7 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
         for producer in producers { producer.resume() }
     }
 
-    private func takeImmediately() throws -> Element? {
+    private func takeImmediately() -> Element? {
         state.withLock { s in
             guard let element = s.popFirst() else { return nil }
             resumeOneProducer(&s)
