@@ -43,8 +43,15 @@ struct RunCrashRecoveryTests {
             let process = try ServiceTestSupport.startCopybot(environment, log: log)
             try await Task.sleep(for: .milliseconds(Int.random(in: 300...1_200, using: &rng)))
             if round == 4 {
-                // One graceful stop mid-stream: it finishes the trades in hand and exits 0.
-                #expect(ServiceTestSupport.terminate(process))
+                // One graceful stop mid-stream: it finishes the trades in hand and exits 0. A
+                // SIGTERM before the service group handles signals (its start can take longer than
+                // the wait above on a loaded machine) would end the process by the signal instead.
+                try await Task.sleep(for: .seconds(2))
+                let clean = ServiceTestSupport.terminate(process)
+                #expect(
+                    clean,
+                    "SIGTERM: \(process.terminationReason == .exit ? "exit" : "signal") \(process.terminationStatus); the log's end:\n\(ServiceTestSupport.tail(of: log))"
+                )
                 continue
             }
             kill(process.processIdentifier, SIGKILL)

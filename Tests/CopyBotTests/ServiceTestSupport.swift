@@ -104,6 +104,13 @@ enum ServiceTestSupport {
     }
 
     /// Sends SIGTERM and waits: whether `copybot` stopped cleanly (exit 0).
+    /// The last `lines` lines of a service's log, for a failed expectation's message.
+    static func tail(of log: URL, lines: Int = 40) -> String {
+        let text = (try? String(contentsOf: log, encoding: .utf8)) ?? "(no log)"
+        return text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(
+            separator: "\n")
+    }
+
     static func terminate(_ process: Process) -> Bool {
         kill(process.processIdentifier, SIGTERM)
         process.waitUntilExit()
