@@ -51,7 +51,7 @@ extension StoreCoding {
     static func json(_ trade: TradeSummary) throws -> String {
         guard JSONText.isPlain(trade.exchange) else { return try encoded(trade) }
         var out = JSONText()
-        out.field("blockNumber", number: "\(trade.blockNumber)", first: true)
+        out.field("blockNumber", number: "\(trade.blockNumber)")
         out.field("collateral", trade.collateral.description)
         out.field("exchange", trade.exchange)
         out.field("logIndex", number: "\(trade.logIndex)")
@@ -66,7 +66,7 @@ extension StoreCoding {
 
     static func json(_ intent: OrderIntent) throws -> String {
         var out = JSONText()
-        out.field("collateral", intent.collateral.fixedString, first: true)
+        out.field("collateral", intent.collateral.fixedString)
         out.field("limitPrice", intent.limitPrice.fixedString)
         if let market = intent.market { out.field("market", market.condition.hex) }
         out.field("minOrderSize", intent.minOrderSize.fixedString)
@@ -82,9 +82,11 @@ extension StoreCoding {
 
     static func json(_ order: SignedOrder) throws -> String {
         var payload = JSONText()
+        let version: String
         switch order.payload {
         case .v1(let o):
-            payload.field("expiration", o.expiration.decimalString, first: true)
+            version = "v1"
+            payload.field("expiration", o.expiration.decimalString)
             payload.field("feeRateBps", o.feeRateBps.decimalString)
             payload.field("maker", o.maker.lowercased)
             payload.field("makerAmount", o.makerAmount.decimalString)
@@ -97,7 +99,8 @@ extension StoreCoding {
             payload.field("takerAmount", o.takerAmount.decimalString)
             payload.field("tokenId", o.tokenId.decimalString)
         case .v2(let o):
-            payload.field("builder", o.builder.hex, first: true)
+            version = "v2"
+            payload.field("builder", o.builder.hex)
             payload.field("expiration", o.expiration.decimalString)
             payload.field("maker", o.maker.lowercased)
             payload.field("makerAmount", o.makerAmount.decimalString)
@@ -110,13 +113,8 @@ extension StoreCoding {
             payload.field("timestamp", o.timestamp.decimalString)
             payload.field("tokenId", o.tokenId.decimalString)
         }
-        let version: String
-        switch order.payload {
-        case .v1: version = "v1"
-        case .v2: version = "v2"
-        }
         var out = JSONText()
-        out.field("orderHash", order.orderHash.hex, first: true)
+        out.field("orderHash", order.orderHash.hex)
         out.field("payload", number: "{\"\(version)\":{\"_0\":\(payload.closed())}}")
         out.field("signature", order.signatureHex)
         return out.closed()
@@ -124,7 +122,7 @@ extension StoreCoding {
 
     static func json(_ matched: MatchedTotals) throws -> String {
         var out = JSONText()
-        out.field("collateral", matched.collateral.fixedString, first: true)
+        out.field("collateral", matched.collateral.fixedString)
         out.field("fee", matched.fee.fixedString)
         out.field("pricedFromTarget", number: "\(matched.pricedFromTarget)")
         out.field("shares", matched.shares.fixedString)
@@ -144,14 +142,13 @@ struct JSONText {
     }
 
     /// A string field; `value` must be plain (hex, decimal, or a fixed name).
-    mutating func field(_ key: String, _ value: String, first: Bool = false) {
-        if !first { text += "," }
-        text += "\"\(key)\":\"\(value)\""
+    mutating func field(_ key: String, _ value: String) {
+        field(key, number: "\"\(value)\"")
     }
 
     /// A field written as it is (a number, a boolean or an object).
-    mutating func field(_ key: String, number value: String, first: Bool = false) {
-        if !first { text += "," }
+    mutating func field(_ key: String, number value: String) {
+        if text != "{" { text += "," }
         text += "\"\(key)\":\(value)"
     }
 
