@@ -106,6 +106,26 @@ struct OrderBookParserTests {
         }
     }
 
+    @Test("a level's price and size read the same as their text: escaped, past 19 digits, or numbers")
+    func levelText() throws {
+        let size = "123456789012345678901234.5"  // more digits than a 64-bit word holds
+        let body = """
+            {"tick_size":"0.01","bids":[{"price":"\\u0030.4\\u0035","size":"\(size)"}],\
+            "asks":[{"price":0.55,"size":10.250}]}
+            """
+        let book = try OrderBookParser.parse(Array(body.utf8), tokenID: UInt256(1), status: 200)
+        #expect(
+            book.bids == [
+                BookLevel(price: try #require(ExactDecimal("0.45")), size: try #require(ExactDecimal(size)))
+            ])
+        #expect(
+            book.asks == [
+                BookLevel(
+                    price: try #require(ExactDecimal("0.55")), size: try #require(ExactDecimal("10.25")))
+            ])
+        #expect(book.bids.first?.size.description == size)
+    }
+
     @Test("null levels are an empty side")
     func nullLevels() throws {
         let book = try OrderBookParser.parse(

@@ -333,10 +333,25 @@ struct OrderBuilderTests {
                 let scale =
                     text.firstIndex(of: ".").map { text.distance(from: $0, to: text.endIndex) - 1 } ?? 0
                 #expect(ExactDecimal(text) == ExactDecimal(significand: significand, scale: scale), "\(text)")
+                #expect(
+                    Self.fromBytes(text) == ExactDecimal(significand: significand, scale: scale), "\(text)")
             }
+        }
+        // Read from bytes in place (a book's levels), text parses as it does from a String.
+        for text in [
+            "", ".", "1.2.3", "-1", "1e5", " 1", "0x10", "１", "0.50", ".5", "0.000", "9999999999999999999",
+            "99999999999999999999", "1.0000000000000000000000", "00000000000000000000.5",
+            "123456789012345678901.2.3", "18446744073709551615", "18446744073709551616", "0.01",
+        ] {
+            #expect(Self.fromBytes(text) == ExactDecimal(text), "\(text)")
         }
         #expect(TickSize(text: "0.010") == .hundredth)
         #expect(TickSize(text: "0.02") == nil)
+    }
+
+    /// `ExactDecimal(utf8:)` of the text's bytes.
+    static func fromBytes(_ text: String) -> ExactDecimal? {
+        Array(text.utf8).withUnsafeBytes { ExactDecimal(utf8: $0) }
     }
 
     @Test("build + sign throughput")

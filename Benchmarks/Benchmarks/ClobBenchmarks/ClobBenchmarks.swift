@@ -24,6 +24,25 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
+    Benchmark("GET /book answer, 99 bids and 99 asks → OrderBook") { benchmark in
+        // The shape of the CLOB's answer (and of the loopback stand-in's): prices and sizes as strings.
+        func levels(_ cents: [Int]) -> String {
+            cents.map { "{\"price\":\"0.\(String(format: "%02d", $0))\",\"size\":\"1000000\"}" }
+                .joined(separator: ",")
+        }
+        let body = Array(
+            """
+            {"market":"0x\(String(repeating: "ab", count: 32))","asset_id":"123456789",\
+            "timestamp":"1800000000000","hash":"\(String(repeating: "cd", count: 20))",\
+            "bids":[\(levels(Array(1...99)))],"asks":[\(levels(Array((1...99).reversed())))],\
+            "min_order_size":"5","tick_size":"0.01","neg_risk":false}
+            """.utf8)
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            blackHole(try OrderBookParser.parse(body, tokenID: UInt256(123_456_789), status: 200))
+        }
+    }
+
     Benchmark("CLOB V2 POST /order body JSON") { benchmark in
         let key = PrivateKey.generate()
         let contracts = ExchangeContracts(

@@ -21,13 +21,15 @@ public struct MarketParameters: Hashable, Sendable {
 /// The exchange contracts of one order version, from configuration (never compiled in).
 public struct ExchangeContracts: Hashable, Sendable {
     /// The EIP-712 domain version: "1", "2" or "3".
-    public var domainVersion: String
+    public let domainVersion: String
     /// The chain id.
-    public var chainId: UInt64
+    public let chainId: UInt64
     /// The CTF exchange.
-    public var exchange: Address
+    public let exchange: Address
     /// The NegRisk CTF exchange (V3 has one exchange for both: pass it twice).
-    public var negRiskExchange: Address
+    public let negRiskExchange: Address
+    /// The domains of the two exchanges, made once (each order is signed in one).
+    private let domains: (exchange: ExchangeDomain, negRisk: ExchangeDomain)
 
     /// Creates a contract set.
     public init(domainVersion: String, chainId: UInt64, exchange: Address, negRiskExchange: Address) {
@@ -35,12 +37,27 @@ public struct ExchangeContracts: Hashable, Sendable {
         self.chainId = chainId
         self.exchange = exchange
         self.negRiskExchange = negRiskExchange
+        self.domains = (
+            ExchangeDomain(version: domainVersion, chainId: chainId, verifyingContract: exchange),
+            ExchangeDomain(version: domainVersion, chainId: chainId, verifyingContract: negRiskExchange)
+        )
     }
 
     /// The domain orders for a market are signed in.
     public func domain(negRisk: Bool) -> ExchangeDomain {
-        ExchangeDomain(
-            version: domainVersion, chainId: chainId, verifyingContract: negRisk ? negRiskExchange : exchange)
+        negRisk ? domains.negRisk : domains.exchange
+    }
+
+    public static func == (a: ExchangeContracts, b: ExchangeContracts) -> Bool {
+        a.domainVersion == b.domainVersion && a.chainId == b.chainId && a.exchange == b.exchange
+            && a.negRiskExchange == b.negRiskExchange
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(domainVersion)
+        hasher.combine(chainId)
+        hasher.combine(exchange)
+        hasher.combine(negRiskExchange)
     }
 }
 

@@ -1,15 +1,16 @@
 import EVM
 
 /// `GET /book` answers read straight from the bytes with ``JSONScanner``: one pass, no
-/// intermediate dictionaries or `NSNumber`s, two strings per level. The book is on the path of
-/// every copy (the slippage guard and the paper fill read it), and a busy market's book has
-/// hundreds of levels.
+/// intermediate dictionaries or `NSNumber`s, and each level's price and size read in place (no
+/// string, no allocation). The book is on the path of every copy (the slippage guard and the paper
+/// fill read it), and a busy market's book has hundreds of levels.
 ///
 /// Accepts what the CLOB sends and what `JSONSerialization` accepted before: prices, sizes, tick
 /// and minimum sizes as strings or plain numbers; `neg_risk` as a boolean; unknown members
 /// skipped; levels missing `price` or `size` are an error.
-enum OrderBookParser {
-    static func parse(_ body: [UInt8], tokenID: UInt256, status: Int) throws(ClobError) -> OrderBook {
+public enum OrderBookParser {
+    /// The book in a `GET /book` answer's body (`status` is the answer's, for errors).
+    public static func parse(_ body: [UInt8], tokenID: UInt256, status: Int) throws(ClobError) -> OrderBook {
         let result: Result<OrderBook, ClobError> = body.withUnsafeBytes { raw in
             var scanner = JSONScanner(raw)
             do {
@@ -90,6 +91,22 @@ enum OrderBookParser {
         }
     }
 
+    /// A string or number as a decimal, read in place; nil for anything else (skipped) or text that
+    /// is not plain decimal.
+    private static func decimal(_ s: inout JSONScanner) throws -> ExactDecimal? {
+        switch try s.peekKind() {
+        case .string:
+            let token = try s.readStringToken()
+            if token.hasEscapes { return ExactDecimal(try s.decodeString(token)) }
+            return ExactDecimal(utf8: UnsafeRawBufferPointer(rebasing: s.buffer[token.start..<token.end]))
+        case .number:
+            return ExactDecimal(utf8: UnsafeRawBufferPointer(rebasing: s.buffer[try s.scanNumber()]))
+        default:
+            try s.skipValue()
+            return nil
+        }
+    }
+
     /// `null` or a list of `{"price": …, "size": …}`.
     private static func levels(_ s: inout JSONScanner) throws -> [BookLevel] {
         if try s.peekKind() == .null {
@@ -110,9 +127,9 @@ enum OrderBookParser {
             var size: ExactDecimal?
             while let key = try s.nextKey() {
                 if s.equals(key, "price") {
-                    price = try text(&s).flatMap { ExactDecimal($0) }
+                    price = try decimal(&s)
                 } else if s.equals(key, "size") {
-                    size = try text(&s).flatMap { ExactDecimal($0) }
+                    size = try decimal(&s)
                 } else {
                     try s.skipValue()
                 }
