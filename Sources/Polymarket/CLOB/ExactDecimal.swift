@@ -43,54 +43,61 @@ public struct ExactDecimal: Hashable, Sendable, Comparable, CustomStringConverti
     /// longer text goes through `BigUInt`. A deep book has hundreds of levels, and is read on the
     /// path of every copy.
     public init?(_ text: some StringProtocol) {
-        guard let (value, scale) = Self.parseWord(text.utf8) else {
-            self.init(wide: text)
-            return
+        switch Self.parseWord(text.utf8) {
+        case .word(let value, let scale): self.init(normalized: value, scale: scale)
+        case .wide: self.init(wide: text)
+        case .invalid: return nil
         }
-        guard let value else { return nil }
-        self.init(normalized: value, scale: scale)
     }
 
     /// Parses plain decimal text given as its UTF-8 bytes, as ``init(_:)`` does: straight from a
     /// buffer (a book's levels, read in place), without making a `String` of each.
     public init?(utf8 bytes: UnsafeRawBufferPointer) {
-        guard let (value, scale) = Self.parseWord(bytes) else {
-            self.init(wide: String(decoding: bytes, as: UTF8.self))
-            return
+        switch Self.parseWord(bytes) {
+        case .word(let value, let scale): self.init(normalized: value, scale: scale)
+        case .wide: self.init(wide: String(decoding: bytes, as: UTF8.self))
+        case .invalid: return nil
         }
-        guard let value else { return nil }
-        self.init(normalized: value, scale: scale)
     }
 
-    /// Plain decimal text of up to 19 digits read into one word, normalised: `(value, scale)`,
-    /// with a nil value when the text is not plain decimal; nil for text of more digits.
+    /// What ``parseWord(_:)`` made of a text.
+    private enum WordParse {
+        /// Up to 19 digits, read into one word and normalised.
+        case word(BigUInt, scale: Int)
+        /// More digits than a word holds (read through `BigUInt` instead).
+        case wide
+        /// Not plain decimal text.
+        case invalid
+    }
+
+    /// Plain decimal text of up to 19 digits read into one word.
     @inline(__always)
-    private static func parseWord<Bytes: Sequence<UInt8>>(_ bytes: Bytes) -> (BigUInt?, Int)? {
+    private static func parseWord<Bytes: Sequence<UInt8>>(_ bytes: Bytes) -> WordParse {
         var value: UInt64 = 0
         var digits = 0
         var scale = 0
         var seenPoint = false
         for byte in bytes {
             if byte == UInt8(ascii: ".") {
-                guard !seenPoint else { return (nil, 0) }
+                guard !seenPoint else { return .invalid }
                 seenPoint = true
             } else if byte &- UInt8(ascii: "0") < 10 {
                 digits += 1
-                guard digits <= 19 else { return nil }
+                guard digits <= 19 else { return .wide }
                 value = value &* 10 &+ UInt64(byte &- UInt8(ascii: "0"))
                 if seenPoint { scale += 1 }
             } else {
-                return (nil, 0)
+                return .invalid
             }
         }
-        guard digits > 0 else { return (nil, 0) }
+        guard digits > 0 else { return .invalid }
         while scale > 0, value % 10 == 0 {
             value /= 10
             scale -= 1
         }
         // Not `BigUInt(value)`: BigInt's generic initialisers run unspecialised from here, and
         // allocate twice for each value; its literal initialiser is specialised in its module.
-        return (BigUInt(integerLiteral: value), value == 0 ? 0 : scale)
+        return .word(BigUInt(integerLiteral: value), scale: value == 0 ? 0 : scale)
     }
 
     /// The significand when it fits one 64-bit word (the fast paths of parsing, printing and

@@ -28,8 +28,9 @@ public struct ExchangeContracts: Hashable, Sendable {
     public let exchange: Address
     /// The NegRisk CTF exchange (V3 has one exchange for both: pass it twice).
     public let negRiskExchange: Address
-    /// The domains of the two exchanges, made once (each order is signed in one).
-    private let domains: (exchange: ExchangeDomain, negRisk: ExchangeDomain)
+    /// The domains of the two exchanges, made once (each order is signed in one of them).
+    private let exchangeDomain: ExchangeDomain
+    private let negRiskDomain: ExchangeDomain
 
     /// Creates a contract set.
     public init(domainVersion: String, chainId: UInt64, exchange: Address, negRiskExchange: Address) {
@@ -37,27 +38,15 @@ public struct ExchangeContracts: Hashable, Sendable {
         self.chainId = chainId
         self.exchange = exchange
         self.negRiskExchange = negRiskExchange
-        self.domains = (
-            ExchangeDomain(version: domainVersion, chainId: chainId, verifyingContract: exchange),
-            ExchangeDomain(version: domainVersion, chainId: chainId, verifyingContract: negRiskExchange)
-        )
+        self.exchangeDomain = ExchangeDomain(
+            version: domainVersion, chainId: chainId, verifyingContract: exchange)
+        self.negRiskDomain = ExchangeDomain(
+            version: domainVersion, chainId: chainId, verifyingContract: negRiskExchange)
     }
 
     /// The domain orders for a market are signed in.
     public func domain(negRisk: Bool) -> ExchangeDomain {
-        negRisk ? domains.negRisk : domains.exchange
-    }
-
-    public static func == (a: ExchangeContracts, b: ExchangeContracts) -> Bool {
-        a.domainVersion == b.domainVersion && a.chainId == b.chainId && a.exchange == b.exchange
-            && a.negRiskExchange == b.negRiskExchange
-    }
-
-    public func hash(into hasher: inout Hasher) {
-        hasher.combine(domainVersion)
-        hasher.combine(chainId)
-        hasher.combine(exchange)
-        hasher.combine(negRiskExchange)
+        negRisk ? negRiskDomain : exchangeDomain
     }
 }
 

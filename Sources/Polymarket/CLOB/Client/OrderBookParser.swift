@@ -51,7 +51,7 @@ public enum OrderBookParser {
             } else if s.equals(key, "tick_size") {
                 tick = try text(&s).flatMap { TickSize(text: $0) }
             } else if s.equals(key, "min_order_size") {
-                minimum = try text(&s).flatMap { ExactDecimal($0) } ?? ExactDecimal(0)
+                minimum = try decimal(&s) ?? ExactDecimal(0)
             } else if s.equals(key, "neg_risk") {
                 negRisk =
                     try s.peekKind() == .bool
