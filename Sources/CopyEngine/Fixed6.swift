@@ -83,6 +83,7 @@ public struct Fixed6: Hashable, Sendable, Comparable, AdditiveArithmetic, Custom
     /// The value as an exact decimal; nil when negative.
     public var exactDecimal: ExactDecimal? {
         guard micros >= 0 else { return nil }
+        if let units = UInt64(exactly: micros) { return ExactDecimal(units: units, places: 6) }
         return ExactDecimal(plainString)
     }
 
@@ -255,5 +256,5 @@ extension Fixed6: Codable {
 
 extension TickSize {
     /// The tick as a ``Fixed6``.
-    public var fixed6: Fixed6 { Fixed6(micros: Int128(value.scaledInteger(places: 6)!.uint64!)) }
+    public var fixed6: Fixed6 { Fixed6(micros: Int128(micros)) }
 }

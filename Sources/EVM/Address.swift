@@ -87,14 +87,35 @@ public struct Address: Hashable, Sendable, Comparable, CustomStringConvertible {
     public var lowercased: String { Hex.encode(bytes) }
 
     /// The EIP-55 mixed-case checksum form.
-    public var checksummed: String {
-        var lower = Array(lowercased.utf8.dropFirst(2))
-        let hash = Keccak256.hash(lower).bytes
-        for i in 0..<40 where lower[i] >= UInt8(ascii: "a") {
-            let nibble = i % 2 == 0 ? hash[i / 2] >> 4 : hash[i / 2] & 0x0F
-            if nibble >= 8 { lower[i] -= 32 }
+    public var checksummed: String { withChecksummedUTF8 { String(decoding: $0, as: UTF8.self) } }
+
+    /// Calls `body` with the UTF-8 bytes of ``checksummed`` (`0x` and 40 digits), made in a
+    /// temporary buffer: a request body can take them without a string.
+    public func withChecksummedUTF8<R>(_ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+        try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 42) { text in
+            text[0] = UInt8(ascii: "0")
+            text[1] = UInt8(ascii: "x")
+            var limbs = (hi.bigEndian, mid.bigEndian, lo.bigEndian)
+            Swift.withUnsafeBytes(of: &limbs) { raw in
+                for i in 0..<20 {
+                    text[2 + 2 * i] = Self.hexDigit(raw[i] >> 4)
+                    text[3 + 2 * i] = Self.hexDigit(raw[i] & 0x0F)
+                }
+            }
+            let digits = UnsafeMutableBufferPointer(rebasing: text[2...])
+            let hash = Keccak256.hash(UnsafeRawBufferPointer(digits))
+            hash.withUnsafeBytes { hash in
+                for i in 0..<40 where digits[i] >= UInt8(ascii: "a") {
+                    let nibble = i % 2 == 0 ? hash[i / 2] >> 4 : hash[i / 2] & 0x0F
+                    if nibble >= 8 { digits[i] -= 32 }
+                }
+            }
+            return try body(UnsafeBufferPointer(text))
         }
-        return "0x" + String(decoding: lower, as: UTF8.self)
+    }
+
+    private static func hexDigit(_ nibble: UInt8) -> UInt8 {
+        nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
     }
 
     public var description: String { checksummed }

@@ -183,4 +183,20 @@ struct Fixed6Tests {
             #expect(Fixed6(try #require(ExactDecimal(text))) == Fixed6(cut), "\(text)")
         }
     }
+
+    @Test("a Fixed6 as an exact decimal is its text's, and a tick as a Fixed6 is its text's")
+    func exactDecimals() throws {
+        var state: UInt64 = 11
+        for i in 0..<5_000 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            let micros = i % 3 == 0 ? Int128(state % 1_000) * 1_000 : Int128(state >> (state % 64))
+            let value = Fixed6(micros: micros)
+            #expect(value.exactDecimal == ExactDecimal(value.description), "\(value)")
+        }
+        #expect(Fixed6.limit.exactDecimal == ExactDecimal(Fixed6.limit.description))
+        #expect(Fixed6(micros: -1).exactDecimal == nil)
+        for tick in TickSize.allCases {
+            #expect(tick.fixed6 == Fixed6(tick.rawValue), "\(tick)")
+        }
+    }
 }

@@ -30,6 +30,19 @@ public struct ExactDecimal: Hashable, Sendable, Comparable, CustomStringConverti
         self.scale = scale
     }
 
+    /// `units` × 10^−`places`: the decimal of a count of units of 10^−`places` (a token amount in
+    /// millionths), normalised in word arithmetic, with no text and no call of BigInt's generic
+    /// initialiser (which runs unspecialised from this module).
+    public init(units: UInt64, places: Int) {
+        var value = units
+        var scale = value == 0 ? 0 : max(places, 0)
+        while scale > 0, value % 10 == 0 {
+            value /= 10
+            scale -= 1
+        }
+        self.init(normalized: BigUInt(integerLiteral: value), scale: scale)
+    }
+
     /// Creates an integer value.
     public init(_ integer: Int) {
         precondition(integer >= 0, "ExactDecimal is non-negative")
@@ -100,8 +113,8 @@ public struct ExactDecimal: Hashable, Sendable, Comparable, CustomStringConverti
         return .word(BigUInt(integerLiteral: value), scale: value == 0 ? 0 : scale)
     }
 
-    /// The significand when it fits one 64-bit word (the fast paths of parsing, printing and
-    /// flooring).
+    /// The significand when it fits one 64-bit word (the word-arithmetic paths of parsing,
+    /// printing, comparing, flooring and rounding).
     private var word: UInt64? {
         significand.words.count <= 1 ? UInt64(significand.words.first ?? 0) : nil
     }
@@ -152,6 +165,7 @@ public struct ExactDecimal: Hashable, Sendable, Comparable, CustomStringConverti
 
     public static func < (lhs: ExactDecimal, rhs: ExactDecimal) -> Bool {
         let scale = max(lhs.scale, rhs.scale)
+        if let a = lhs.exactUnits(places: scale), let b = rhs.exactUnits(places: scale) { return a < b }
         return lhs.significand * BigUInt(10).power(scale - lhs.scale)
             < rhs.significand * BigUInt(10).power(scale - rhs.scale)
     }
@@ -183,6 +197,7 @@ public struct ExactDecimal: Hashable, Sendable, Comparable, CustomStringConverti
     /// The value rounded toward zero to `places` fractional digits.
     public func floored(toPlaces places: Int) -> ExactDecimal {
         guard scale > places else { return self }
+        if let units = flooredUnits(places: places) { return ExactDecimal(units: units, places: places) }
         return ExactDecimal(
             significand: significand / BigUInt(10).power(scale - places), scale: places)
     }
@@ -214,6 +229,33 @@ public struct ExactDecimal: Hashable, Sendable, Comparable, CustomStringConverti
         var divisor: UInt64 = 1
         for _ in 0..<(scale - places) { divisor *= 10 }
         return value / divisor
+    }
+
+    /// The value × 10^`places`, when that is a whole number that fits 64 bits; nil otherwise.
+    public func exactUnits(places: Int) -> UInt64? {
+        guard places >= scale, let value = word else { return nil }
+        var result = value
+        for _ in 0..<(places - scale) {
+            let (product, overflow) = result.multipliedReportingOverflow(by: 10)
+            if overflow { return nil }
+            result = product
+        }
+        return result
+    }
+
+    /// The value × 10^`places`, rounded half to even (as ``Rational/roundedHalfEven(_:)``), when
+    /// the digits fit 64 bits and so does the result; nil otherwise.
+    func roundedHalfEvenUnits(places: Int) -> UInt64? {
+        guard places >= 0, let value = word else { return nil }
+        if scale <= places { return exactUnits(places: places) }
+        // Below half a unit whatever the digits: a word is under 2^64 < 5 × 10^19.
+        guard scale - places < 20 else { return 0 }
+        var divisor: UInt64 = 1
+        for _ in 0..<(scale - places) { divisor *= 10 }
+        let (quotient, remainder) = value.quotientAndRemainder(dividingBy: divisor)
+        let rest = divisor - remainder
+        let up = remainder > rest || (remainder == rest && quotient % 2 == 1)
+        return up ? quotient + 1 : quotient
     }
 
     /// The value times 10^`places`, if that is a whole number that fits 256 bits (token units).

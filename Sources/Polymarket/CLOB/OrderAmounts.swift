@@ -20,7 +20,19 @@ public enum TickSize: String, CaseIterable, Hashable, Sendable, CustomStringConv
     }
 
     /// The step as a decimal.
-    public var value: ExactDecimal { ExactDecimal(rawValue)! }
+    public var value: ExactDecimal { ExactDecimal(units: micros, places: 6) }
+
+    /// The step in millionths.
+    public var micros: UInt64 {
+        switch self {
+        case .tenth: 100_000
+        case .hundredth: 10_000
+        case .thousandth: 1_000
+        case .tenThousandth: 100
+        case .halfCent: 5_000
+        case .quarterCent: 2_500
+        }
+    }
 
     /// Fractional digits allowed in a price.
     public var priceDecimals: Int {
@@ -84,6 +96,40 @@ public enum AmountRounding {
     /// floored to 2 decimals, and collateral = shares × price (at most the tick's amount decimals;
     /// otherwise rounded up at amount + 4 decimals and then, if still longer, floored).
     public static func limit(
+        side: Side, price: ExactDecimal, size: ExactDecimal, tick: TickSize
+    ) -> OrderAmounts {
+        wordLimit(side: side, price: price, size: size, tick: tick)
+            ?? exactLimit(side: side, price: price, size: size, tick: tick)
+    }
+
+    /// ``limit(side:price:size:tick:)`` in word arithmetic, when the price's and the size's digits
+    /// fit 64 bits (nil otherwise). The price rounded to the tick's d decimals times the size floored
+    /// to 2 has exactly d + 2 decimals, the amount decimals: the client's fit step leaves it as it
+    /// is, and with d + 2 ≤ 6 its token units are exact.
+    static func wordLimit(
+        side: Side, price: ExactDecimal, size: ExactDecimal, tick: TickSize
+    ) -> OrderAmounts? {
+        let places = tick.priceDecimals + tick.sizeDecimals
+        guard places == tick.amountDecimals, places <= 6,
+            let p = price.roundedHalfEvenUnits(places: tick.priceDecimals),
+            let s = size.flooredUnits(places: tick.sizeDecimals)
+        else { return nil }
+        var unit: UInt64 = 1
+        for _ in 0..<(6 - places) { unit *= 10 }
+        var shareUnit: UInt64 = 1
+        for _ in 0..<(6 - tick.sizeDecimals) { shareUnit *= 10 }
+        let (collateral, overflow) = (UInt128(s) * UInt128(p)).multipliedReportingOverflow(by: UInt128(unit))
+        guard !overflow else { return nil }
+        let shares = UInt256(uint128: UInt128(s) * UInt128(shareUnit))
+        switch side {
+        case .buy: return OrderAmounts(makerAmount: UInt256(uint128: collateral), takerAmount: shares)
+        case .sell: return OrderAmounts(makerAmount: shares, takerAmount: UInt256(uint128: collateral))
+        }
+    }
+
+    /// ``limit(side:price:size:tick:)`` in exact fractions, step by step as the client's code goes
+    /// (any digits).
+    static func exactLimit(
         side: Side, price: ExactDecimal, size: ExactDecimal, tick: TickSize
     ) -> OrderAmounts {
         let p = price.rational.roundedHalfEven(tick.priceDecimals)

@@ -6,68 +6,209 @@ import EVM
 /// Key order: `order` {V2: salt, maker, signer, tokenId, makerAmount, takerAmount, side, expiration,
 /// signatureType, timestamp, metadata, builder, signature}, `owner`, `orderType`, `deferExec`, `postOnly`.
 /// `salt` and `signatureType` are JSON numbers; amounts, ids and times are strings.
+///
+/// The body is written as bytes into one buffer (digits, hex and checksums in place, with no
+/// string per field): it is made on the way from a stored intent to its `POST /order`.
 public enum OrderBody {
     /// The body for one signed order. Throws for post-only FOK/FAK orders, as the client does.
     public static func json(
         _ signed: SignedOrder, owner: String, orderType: OrderType, postOnly: Bool = false,
         deferExec: Bool = false
     ) throws(OrderError) -> String {
+        String(
+            decoding: try bytes(
+                signed, owner: owner, orderType: orderType, postOnly: postOnly, deferExec: deferExec),
+            as: UTF8.self)
+    }
+
+    /// ``json(_:owner:orderType:postOnly:deferExec:)`` as the UTF-8 bytes sent.
+    public static func bytes(
+        _ signed: SignedOrder, owner: String, orderType: OrderType, postOnly: Bool = false,
+        deferExec: Bool = false
+    ) throws(OrderError) -> [UInt8] {
         if postOnly, orderType == .fok || orderType == .fak { throw .postOnlyNotAllowed(orderType) }
-        var out = "{\"order\":"
+        var out = JSONBytes(capacity: 1_024 + owner.utf8.count)
+        out.raw("{\"order\":")
         orderObject(signed, into: &out)
-        out += ",\"owner\":"
-        appendString(owner, to: &out)
-        out += ",\"orderType\":\"\(orderType.rawValue)\",\"deferExec\":\(deferExec),\"postOnly\":\(postOnly)}"
-        return out
+        out.raw(",\"owner\":")
+        out.string(owner)
+        out.raw(",\"orderType\":\"")
+        out.append(orderType.rawValue)
+        out.raw("\",\"deferExec\":")
+        out.raw(deferExec ? "true" : "false")
+        out.raw(",\"postOnly\":")
+        out.raw(postOnly ? "true" : "false")
+        out.raw("}")
+        return out.bytes
     }
 
     /// The `order` object alone.
-    static func orderObject(_ signed: SignedOrder, into out: inout String) {
+    static func orderObject(_ signed: SignedOrder, into out: inout JSONBytes) {
         switch signed.payload {
         case .v2(let o):
-            out += "{\"salt\":\(o.salt.decimalString),\"maker\":\"\(o.maker.checksummed)\""
-            out += ",\"signer\":\"\(o.signer.checksummed)\",\"tokenId\":\"\(o.tokenId.decimalString)\""
-            out +=
-                ",\"makerAmount\":\"\(o.makerAmount.decimalString)\",\"takerAmount\":\"\(o.takerAmount.decimalString)\""
-            out += ",\"side\":\"\(o.side.text)\",\"expiration\":\"\(o.expiration.decimalString)\""
-            out +=
-                ",\"signatureType\":\(o.signatureType.rawValue),\"timestamp\":\"\(o.timestamp.decimalString)\""
-            out += ",\"metadata\":\"\(o.metadata.hex)\",\"builder\":\"\(o.builder.hex)\""
-            out += ",\"signature\":\"\(signed.signatureHex)\"}"
+            out.raw("{\"salt\":")
+            out.decimal(o.salt)
+            out.raw(",\"maker\":\"")
+            let maker = out.count
+            out.checksummed(o.maker)
+            out.raw("\",\"signer\":\"")
+            // The signer is usually the maker: its checksum (a Keccak-256) is copied, not made again.
+            if o.signer == o.maker { out.copy(from: maker, count: 42) } else { out.checksummed(o.signer) }
+            out.raw("\",\"tokenId\":\"")
+            out.decimal(o.tokenId)
+            out.raw("\",\"makerAmount\":\"")
+            out.decimal(o.makerAmount)
+            out.raw("\",\"takerAmount\":\"")
+            out.decimal(o.takerAmount)
+            out.raw("\",\"side\":\"")
+            out.raw(o.side == .buy ? "BUY" : "SELL")
+            out.raw("\",\"expiration\":\"")
+            out.decimal(o.expiration)
+            out.raw("\",\"signatureType\":")
+            out.decimal(UInt64(o.signatureType.rawValue))
+            out.raw(",\"timestamp\":\"")
+            out.decimal(o.timestamp)
+            out.raw("\",\"metadata\":\"")
+            o.metadata.withUnsafeBytes { out.hex($0) }
+            out.raw("\",\"builder\":\"")
+            o.builder.withUnsafeBytes { out.hex($0) }
+            out.raw("\",\"signature\":\"")
+            signed.signature.withUnsafeBytes { out.hex($0) }
+            out.raw("\"}")
         case .v1(let o):
-            out += "{\"salt\":\(o.salt.decimalString),\"maker\":\"\(o.maker.checksummed)\""
-            out += ",\"signer\":\"\(o.signer.checksummed)\",\"taker\":\"\(o.taker.checksummed)\""
-            out += ",\"tokenId\":\"\(o.tokenId.decimalString)\""
-            out +=
-                ",\"makerAmount\":\"\(o.makerAmount.decimalString)\",\"takerAmount\":\"\(o.takerAmount.decimalString)\""
-            out += ",\"side\":\"\(o.side.text)\",\"expiration\":\"\(o.expiration.decimalString)\""
-            out += ",\"nonce\":\"\(o.nonce.decimalString)\",\"feeRateBps\":\"\(o.feeRateBps.decimalString)\""
-            out += ",\"signatureType\":\(o.signatureType.rawValue),\"signature\":\"\(signed.signatureHex)\"}"
+            out.raw("{\"salt\":")
+            out.decimal(o.salt)
+            out.raw(",\"maker\":\"")
+            out.checksummed(o.maker)
+            out.raw("\",\"signer\":\"")
+            out.checksummed(o.signer)
+            out.raw("\",\"taker\":\"")
+            out.checksummed(o.taker)
+            out.raw("\",\"tokenId\":\"")
+            out.decimal(o.tokenId)
+            out.raw("\",\"makerAmount\":\"")
+            out.decimal(o.makerAmount)
+            out.raw("\",\"takerAmount\":\"")
+            out.decimal(o.takerAmount)
+            out.raw("\",\"side\":\"")
+            out.raw(o.side == .buy ? "BUY" : "SELL")
+            out.raw("\",\"expiration\":\"")
+            out.decimal(o.expiration)
+            out.raw("\",\"nonce\":\"")
+            out.decimal(o.nonce)
+            out.raw("\",\"feeRateBps\":\"")
+            out.decimal(o.feeRateBps)
+            out.raw("\",\"signatureType\":")
+            out.decimal(UInt64(o.signatureType.rawValue))
+            out.raw(",\"signature\":\"")
+            signed.signature.withUnsafeBytes { out.hex($0) }
+            out.raw("\"}")
         }
     }
 
     /// A JSON string as Python's `json.dumps(ensure_ascii=False)` writes it.
     static func appendString(_ text: String, to out: inout String) {
-        out += "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
+        var bytes = JSONBytes(capacity: text.utf8.count + 2)
+        bytes.string(text)
+        out += String(decoding: bytes.bytes, as: UTF8.self)
+    }
+}
+
+/// JSON written as UTF-8 bytes into one growing buffer.
+struct JSONBytes {
+    private(set) var bytes: [UInt8]
+
+    init(capacity: Int) {
+        bytes = []
+        bytes.reserveCapacity(capacity)
+    }
+
+    /// How many bytes are written.
+    var count: Int { bytes.count }
+
+    /// Appends again the `count` bytes written from `start`.
+    mutating func copy(from start: Int, count: Int) {
+        // Through a temporary: a slice of the buffer would share it, and the append would copy it all.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: count) { copied in
+            for i in 0..<count { copied[i] = bytes[start + i] }
+            bytes.append(contentsOf: UnsafeBufferPointer(copied))
+        }
+    }
+
+    /// Text that needs no escaping.
+    mutating func raw(_ text: StaticString) {
+        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
+    }
+
+    /// Text that needs no escaping.
+    mutating func append(_ text: String) {
+        bytes.append(contentsOf: text.utf8)
+    }
+
+    /// Decimal digits.
+    mutating func decimal(_ value: UInt256) {
+        if let small = value.uint64 {
+            decimal(small)
+        } else {
+            bytes.append(contentsOf: value.decimalString.utf8)
+        }
+    }
+
+    /// Decimal digits.
+    mutating func decimal(_ value: UInt64) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var rest = value
+            var start = 20
+            repeat {
+                start -= 1
+                digits[start] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+            } while rest > 0
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: digits[start...]))
+        }
+    }
+
+    /// `0x` and two lowercase hex digits per byte.
+    mutating func hex(_ data: UnsafeRawBufferPointer) {
+        bytes.append(UInt8(ascii: "0"))
+        bytes.append(UInt8(ascii: "x"))
+        for byte in data {
+            bytes.append(Self.hexDigit(byte >> 4))
+            bytes.append(Self.hexDigit(byte & 0x0F))
+        }
+    }
+
+    /// The EIP-55 form of an address.
+    mutating func checksummed(_ address: Address) {
+        address.withChecksummedUTF8 { bytes.append(contentsOf: $0) }
+    }
+
+    /// A JSON string as Python's `json.dumps(ensure_ascii=False)` writes it: `"` and `\\`
+    /// escaped, control characters by name or as `\u00xx`, everything else as it is (a byte of a
+    /// multi-byte character is never below 0x80, so the bytes can be read one by one).
+    mutating func string(_ text: String) {
+        bytes.append(UInt8(ascii: "\""))
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): raw("\\\"")
+            case UInt8(ascii: "\\"): raw("\\\\")
+            case 0x0A: raw("\\n")
+            case 0x0D: raw("\\r")
+            case 0x09: raw("\\t")
+            case 0x08: raw("\\b")
+            case 0x0C: raw("\\f")
+            case ..<0x20:
+                raw("\\u00")
+                bytes.append(Self.hexDigit(byte >> 4))
+                bytes.append(Self.hexDigit(byte & 0x0F))
+            default: bytes.append(byte)
             }
         }
-        out += "\""
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    private static func hexDigit(_ nibble: UInt8) -> UInt8 {
+        nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
     }
 }
 

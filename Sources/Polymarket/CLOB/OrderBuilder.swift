@@ -191,6 +191,14 @@ public struct OrderBuilder: Sendable {
 
     /// Checks a price against the market's tick: on the tick and within [tick, 1 − tick].
     public static func validate(price: ExactDecimal, tick: TickSize) throws(OrderError) {
+        // In millionths when the price has at most six decimals (every tick has fewer).
+        if let units = price.exactUnits(places: 6) {
+            guard units >= tick.micros, units <= 1_000_000 - tick.micros else {
+                throw .priceOutOfRange(price: price, min: tick.minPrice, max: tick.maxPrice)
+            }
+            guard units % tick.micros == 0 else { throw .priceNotOnTick(price: price, tick: tick) }
+            return
+        }
         guard price >= tick.minPrice, price <= tick.maxPrice else {
             throw .priceOutOfRange(price: price, min: tick.minPrice, max: tick.maxPrice)
         }

@@ -197,11 +197,8 @@ public struct ClobHTTPClient: ClobAPI, MarketParametersSource {
         }
         let body: [UInt8]
         do {
-            body = Array(
-                try OrderBody.json(
-                    order, owner: credentials.apiKey, orderType: type, postOnly: postOnly,
-                    deferExec: deferExec
-                ).utf8)
+            body = try OrderBody.bytes(
+                order, owner: credentials.apiKey, orderType: type, postOnly: postOnly, deferExec: deferExec)
         } catch {
             return .rejected(ClobError(kind: .invalidRequest, message: error.description))
         }
