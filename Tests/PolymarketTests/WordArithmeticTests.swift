@@ -9,17 +9,14 @@ import Testing
 /// check `AmountRounding` itself in `OrderBuilderTests`).
 @Suite("Word arithmetic of exact decimals and order amounts")
 struct WordArithmeticTests {
-    /// SplitMix64, so each run checks the same values.
+    /// A 64-bit LCG (its state's high bits folded down), so each run checks the same values.
     struct Generator {
         var state: UInt64
         mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return state ^ (state >> 29)
         }
-        mutating func below(_ bound: UInt64) -> UInt64 { next() % bound }
+        mutating func below(_ bound: UInt64) -> UInt64 { (next() >> 11) % bound }
     }
 
     static func pow10(_ n: Int) -> BigUInt { BigUInt(10).power(n) }

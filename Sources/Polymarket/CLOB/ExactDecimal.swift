@@ -215,15 +215,7 @@ public struct ExactDecimal: Hashable, Sendable, Comparable, CustomStringConverti
     /// for the hundreds of levels of a book read on the path of each copy.
     public func flooredUnits(places: Int) -> UInt64? {
         guard places >= 0, let value = word else { return nil }
-        if scale <= places {
-            var result = value
-            for _ in 0..<(places - scale) {
-                let (product, overflow) = result.multipliedReportingOverflow(by: 10)
-                if overflow { return nil }
-                result = product
-            }
-            return result
-        }
+        if scale <= places { return exactUnits(places: places) }
         // 10^20 exceeds every 64-bit value.
         guard scale - places < 20 else { return 0 }
         var divisor: UInt64 = 1

@@ -46,64 +46,57 @@ public enum OrderBody {
     static func orderObject(_ signed: SignedOrder, into out: inout JSONBytes) {
         switch signed.payload {
         case .v2(let o):
-            out.raw("{\"salt\":")
-            out.decimal(o.salt)
-            out.raw(",\"maker\":\"")
-            let maker = out.count
-            out.checksummed(o.maker)
-            out.raw("\",\"signer\":\"")
-            // The signer is usually the maker: its checksum (a Keccak-256) is copied, not made again.
-            if o.signer == o.maker { out.copy(from: maker, count: 42) } else { out.checksummed(o.signer) }
-            out.raw("\",\"tokenId\":\"")
-            out.decimal(o.tokenId)
-            out.raw("\",\"makerAmount\":\"")
-            out.decimal(o.makerAmount)
-            out.raw("\",\"takerAmount\":\"")
-            out.decimal(o.takerAmount)
-            out.raw("\",\"side\":\"")
-            out.raw(o.side == .buy ? "BUY" : "SELL")
-            out.raw("\",\"expiration\":\"")
-            out.decimal(o.expiration)
-            out.raw("\",\"signatureType\":")
-            out.decimal(UInt64(o.signatureType.rawValue))
-            out.raw(",\"timestamp\":\"")
-            out.decimal(o.timestamp)
-            out.raw("\",\"metadata\":\"")
-            o.metadata.withUnsafeBytes { out.hex($0) }
-            out.raw("\",\"builder\":\"")
-            o.builder.withUnsafeBytes { out.hex($0) }
-            out.raw("\",\"signature\":\"")
-            signed.signature.withUnsafeBytes { out.hex($0) }
-            out.raw("\"}")
+            parties(salt: o.salt, maker: o.maker, signer: o.signer, taker: nil, into: &out)
+            trade(
+                tokenId: o.tokenId, makerAmount: o.makerAmount, takerAmount: o.takerAmount, side: o.side,
+                expiration: o.expiration, into: &out)
+            out.field("signatureType", number: UInt64(o.signatureType.rawValue))
+            out.field("timestamp", decimal: o.timestamp)
+            out.field("metadata", hex: o.metadata)
+            out.field("builder", hex: o.builder)
         case .v1(let o):
-            out.raw("{\"salt\":")
-            out.decimal(o.salt)
-            out.raw(",\"maker\":\"")
-            out.checksummed(o.maker)
-            out.raw("\",\"signer\":\"")
-            out.checksummed(o.signer)
-            out.raw("\",\"taker\":\"")
-            out.checksummed(o.taker)
-            out.raw("\",\"tokenId\":\"")
-            out.decimal(o.tokenId)
-            out.raw("\",\"makerAmount\":\"")
-            out.decimal(o.makerAmount)
-            out.raw("\",\"takerAmount\":\"")
-            out.decimal(o.takerAmount)
-            out.raw("\",\"side\":\"")
-            out.raw(o.side == .buy ? "BUY" : "SELL")
-            out.raw("\",\"expiration\":\"")
-            out.decimal(o.expiration)
-            out.raw("\",\"nonce\":\"")
-            out.decimal(o.nonce)
-            out.raw("\",\"feeRateBps\":\"")
-            out.decimal(o.feeRateBps)
-            out.raw("\",\"signatureType\":")
-            out.decimal(UInt64(o.signatureType.rawValue))
-            out.raw(",\"signature\":\"")
-            signed.signature.withUnsafeBytes { out.hex($0) }
-            out.raw("\"}")
+            parties(salt: o.salt, maker: o.maker, signer: o.signer, taker: o.taker, into: &out)
+            trade(
+                tokenId: o.tokenId, makerAmount: o.makerAmount, takerAmount: o.takerAmount, side: o.side,
+                expiration: o.expiration, into: &out)
+            out.field("nonce", decimal: o.nonce)
+            out.field("feeRateBps", decimal: o.feeRateBps)
+            out.field("signatureType", number: UInt64(o.signatureType.rawValue))
         }
+        out.key("signature")
+        out.quoted { out in signed.signature.withUnsafeBytes { out.hex($0) } }
+        out.raw("}")
+    }
+
+    /// `{"salt":…,"maker":"…","signer":"…"` and, for V1, `,"taker":"…"`. The signer is usually
+    /// the maker: its checksum (a Keccak-256) is then copied, not made again.
+    private static func parties(
+        salt: UInt256, maker: Address, signer: Address, taker: Address?, into out: inout JSONBytes
+    ) {
+        out.raw("{\"salt\":")
+        out.decimal(salt)
+        out.key("maker")
+        let makerAt = out.count + 1
+        out.quoted { $0.checksummed(maker) }
+        out.key("signer")
+        out.quoted { signer == maker ? $0.copy(from: makerAt, count: 42) : $0.checksummed(signer) }
+        if let taker {
+            out.key("taker")
+            out.quoted { $0.checksummed(taker) }
+        }
+    }
+
+    /// `,"tokenId":"…","makerAmount":"…","takerAmount":"…","side":"…","expiration":"…"`.
+    private static func trade(
+        tokenId: UInt256, makerAmount: UInt256, takerAmount: UInt256, side: Side, expiration: UInt256,
+        into out: inout JSONBytes
+    ) {
+        out.field("tokenId", decimal: tokenId)
+        out.field("makerAmount", decimal: makerAmount)
+        out.field("takerAmount", decimal: takerAmount)
+        out.key("side")
+        out.quoted { $0.raw(side == .buy ? "BUY" : "SELL") }
+        out.field("expiration", decimal: expiration)
     }
 
     /// A JSON string as Python's `json.dumps(ensure_ascii=False)` writes it.
@@ -121,6 +114,38 @@ struct JSONBytes {
     init(capacity: Int) {
         bytes = []
         bytes.reserveCapacity(capacity)
+    }
+
+    /// `,"key":` (keys need no escaping).
+    mutating func key(_ name: StaticString) {
+        raw(",\"")
+        raw(name)
+        raw("\":")
+    }
+
+    /// What `body` writes, in quotes (a value that needs no escaping).
+    mutating func quoted(_ body: (inout JSONBytes) -> Void) {
+        bytes.append(UInt8(ascii: "\""))
+        body(&self)
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// `,"key":"digits"`: an integer as a JSON string.
+    mutating func field(_ name: StaticString, decimal value: UInt256) {
+        key(name)
+        quoted { $0.decimal(value) }
+    }
+
+    /// `,"key":digits`: an integer as a JSON number.
+    mutating func field(_ name: StaticString, number value: UInt64) {
+        key(name)
+        decimal(value)
+    }
+
+    /// `,"key":"0x…"`.
+    mutating func field(_ name: StaticString, hex value: Bytes32) {
+        key(name)
+        quoted { out in value.withUnsafeBytes { out.hex($0) } }
     }
 
     /// How many bytes are written.
