@@ -98,8 +98,8 @@ public struct Address: Hashable, Sendable, Comparable, CustomStringConvertible {
             var limbs = (hi.bigEndian, mid.bigEndian, lo.bigEndian)
             Swift.withUnsafeBytes(of: &limbs) { raw in
                 for i in 0..<20 {
-                    text[2 + 2 * i] = Self.hexDigit(raw[i] >> 4)
-                    text[3 + 2 * i] = Self.hexDigit(raw[i] & 0x0F)
+                    text[2 + 2 * i] = Hex.digit(raw[i] >> 4)
+                    text[3 + 2 * i] = Hex.digit(raw[i] & 0x0F)
                 }
             }
             let digits = UnsafeMutableBufferPointer(rebasing: text[2...])
@@ -112,10 +112,6 @@ public struct Address: Hashable, Sendable, Comparable, CustomStringConvertible {
             }
             return try body(UnsafeBufferPointer(text))
         }
-    }
-
-    private static func hexDigit(_ nibble: UInt8) -> UInt8 {
-        nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
     }
 
     public var description: String { checksummed }

@@ -35,6 +35,12 @@ public enum Hex {
         }
     }
 
+    /// The lowercase ASCII hex digit of a nibble (0...15): the inverse of ``nibble(_:)``.
+    @inlinable
+    public static func digit(_ nibble: UInt8) -> UInt8 {
+        nibble < 10 ? UInt8(ascii: "0") &+ nibble : UInt8(ascii: "a") &+ nibble &- 10
+    }
+
     @usableFromInline
     static let digits: [UInt8] = Array("0123456789abcdef".utf8)
 

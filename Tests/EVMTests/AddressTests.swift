@@ -49,6 +49,11 @@ struct AddressTests {
         #expect(throws: Hex.Error.invalidCharacter(offset: 3)) { try Hex.decode("0xazcd") }
         #expect(throws: Hex.Error.invalidCharacter(offset: 2)) { try Hex.decode("0x\u{00e9}") }
         #expect(Hex.encode([0x00, 0xFF, 0x10]) == "0x00ff10")
+        // A nibble's digit is the lowercase one `encode` writes, and `nibble` reads it back.
+        for n in UInt8(0)..<16 {
+            #expect(Hex.digit(n) == Array(Hex.encode([n], prefix: false).utf8)[1])
+            #expect(Hex.nibble(Hex.digit(n)) == n)
+        }
         #expect(throws: Hex.Error.wrongLength(expected: 32, actual: 2)) { try Bytes32(hex: "0xabcd") }
     }
 }

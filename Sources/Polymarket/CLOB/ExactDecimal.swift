@@ -31,8 +31,7 @@ public struct ExactDecimal: Hashable, Sendable, Comparable, CustomStringConverti
     }
 
     /// `units` × 10^−`places`: the decimal of a count of units of 10^−`places` (a token amount in
-    /// millionths), normalised in word arithmetic, with no text and no call of BigInt's generic
-    /// initialiser (which runs unspecialised from this module).
+    /// millionths), normalised in word arithmetic.
     public init(units: UInt64, places: Int) {
         var value = units
         var scale = value == 0 ? 0 : max(places, 0)
@@ -40,13 +39,23 @@ public struct ExactDecimal: Hashable, Sendable, Comparable, CustomStringConverti
             value /= 10
             scale -= 1
         }
+        // Not `BigUInt(value)`: BigInt's generic initialisers run unspecialised from here, and
+        // allocate twice for each value; its literal initialiser is specialised in its module.
         self.init(normalized: BigUInt(integerLiteral: value), scale: scale)
+    }
+
+    /// 10^`exponent` in a word (`exponent` < 20).
+    static func wordPower(_ exponent: Int) -> UInt64 {
+        precondition(exponent >= 0 && exponent < 20, "10^\(exponent) does not fit 64 bits")
+        var power: UInt64 = 1
+        for _ in 0..<exponent { power *= 10 }
+        return power
     }
 
     /// Creates an integer value.
     public init(_ integer: Int) {
         precondition(integer >= 0, "ExactDecimal is non-negative")
-        self.init(significand: BigUInt(integerLiteral: UInt64(integer)))
+        self.init(units: UInt64(integer), places: 0)
     }
 
     /// Parses plain decimal text: digits, optionally one `.` and more digits. Nil otherwise
@@ -57,7 +66,7 @@ public struct ExactDecimal: Hashable, Sendable, Comparable, CustomStringConverti
     /// path of every copy.
     public init?(_ text: some StringProtocol) {
         switch Self.parseWord(text.utf8) {
-        case .word(let value, let scale): self.init(normalized: value, scale: scale)
+        case .word(let value, let scale): self.init(units: value, places: scale)
         case .wide: self.init(wide: text)
         case .invalid: return nil
         }
@@ -67,7 +76,7 @@ public struct ExactDecimal: Hashable, Sendable, Comparable, CustomStringConverti
     /// buffer (a book's levels, read in place), without making a `String` of each.
     public init?(utf8 bytes: UnsafeRawBufferPointer) {
         switch Self.parseWord(bytes) {
-        case .word(let value, let scale): self.init(normalized: value, scale: scale)
+        case .word(let value, let scale): self.init(units: value, places: scale)
         case .wide: self.init(wide: String(decoding: bytes, as: UTF8.self))
         case .invalid: return nil
         }
@@ -75,8 +84,8 @@ public struct ExactDecimal: Hashable, Sendable, Comparable, CustomStringConverti
 
     /// What ``parseWord(_:)`` made of a text.
     private enum WordParse {
-        /// Up to 19 digits, read into one word and normalised.
-        case word(BigUInt, scale: Int)
+        /// Up to 19 digits, read into one word, and how many of them are fractional.
+        case word(UInt64, scale: Int)
         /// More digits than a word holds (read through `BigUInt` instead).
         case wide
         /// Not plain decimal text.
@@ -104,13 +113,7 @@ public struct ExactDecimal: Hashable, Sendable, Comparable, CustomStringConverti
             }
         }
         guard digits > 0 else { return .invalid }
-        while scale > 0, value % 10 == 0 {
-            value /= 10
-            scale -= 1
-        }
-        // Not `BigUInt(value)`: BigInt's generic initialisers run unspecialised from here, and
-        // allocate twice for each value; its literal initialiser is specialised in its module.
-        return .word(BigUInt(integerLiteral: value), scale: value == 0 ? 0 : scale)
+        return .word(value, scale: scale)
     }
 
     /// The significand when it fits one 64-bit word (the word-arithmetic paths of parsing,
@@ -218,9 +221,7 @@ public struct ExactDecimal: Hashable, Sendable, Comparable, CustomStringConverti
         if scale <= places { return exactUnits(places: places) }
         // 10^20 exceeds every 64-bit value.
         guard scale - places < 20 else { return 0 }
-        var divisor: UInt64 = 1
-        for _ in 0..<(scale - places) { divisor *= 10 }
-        return value / divisor
+        return value / Self.wordPower(scale - places)
     }
 
     /// The value × 10^`places`, when that is a whole number that fits 64 bits; nil otherwise.
@@ -242,8 +243,7 @@ public struct ExactDecimal: Hashable, Sendable, Comparable, CustomStringConverti
         if scale <= places { return exactUnits(places: places) }
         // Below half a unit whatever the digits: a word is under 2^64 < 5 × 10^19.
         guard scale - places < 20 else { return 0 }
-        var divisor: UInt64 = 1
-        for _ in 0..<(scale - places) { divisor *= 10 }
+        let divisor = Self.wordPower(scale - places)
         let (quotient, remainder) = value.quotientAndRemainder(dividingBy: divisor)
         let rest = divisor - remainder
         let up = remainder > rest || (remainder == rest && quotient % 2 == 1)

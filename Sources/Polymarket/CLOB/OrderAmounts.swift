@@ -114,13 +114,10 @@ public enum AmountRounding {
             let p = price.roundedHalfEvenUnits(places: tick.priceDecimals),
             let s = size.flooredUnits(places: tick.sizeDecimals)
         else { return nil }
-        var unit: UInt64 = 1
-        for _ in 0..<(6 - places) { unit *= 10 }
-        var shareUnit: UInt64 = 1
-        for _ in 0..<(6 - tick.sizeDecimals) { shareUnit *= 10 }
-        let (collateral, overflow) = (UInt128(s) * UInt128(p)).multipliedReportingOverflow(by: UInt128(unit))
+        let (collateral, overflow) = (UInt128(s) * UInt128(p)).multipliedReportingOverflow(
+            by: UInt128(ExactDecimal.wordPower(6 - places)))
         guard !overflow else { return nil }
-        let shares = UInt256(uint128: UInt128(s) * UInt128(shareUnit))
+        let shares = UInt256(uint128: UInt128(s) * UInt128(ExactDecimal.wordPower(6 - tick.sizeDecimals)))
         switch side {
         case .buy: return OrderAmounts(makerAmount: UInt256(uint128: collateral), takerAmount: shares)
         case .sell: return OrderAmounts(makerAmount: shares, takerAmount: UInt256(uint128: collateral))

@@ -198,8 +198,8 @@ struct JSONBytes {
         bytes.append(UInt8(ascii: "0"))
         bytes.append(UInt8(ascii: "x"))
         for byte in data {
-            bytes.append(Self.hexDigit(byte >> 4))
-            bytes.append(Self.hexDigit(byte & 0x0F))
+            bytes.append(Hex.digit(byte >> 4))
+            bytes.append(Hex.digit(byte & 0x0F))
         }
     }
 
@@ -224,16 +224,12 @@ struct JSONBytes {
             case 0x0C: raw("\\f")
             case ..<0x20:
                 raw("\\u00")
-                bytes.append(Self.hexDigit(byte >> 4))
-                bytes.append(Self.hexDigit(byte & 0x0F))
+                bytes.append(Hex.digit(byte >> 4))
+                bytes.append(Hex.digit(byte & 0x0F))
             default: bytes.append(byte)
             }
         }
         bytes.append(UInt8(ascii: "\""))
-    }
-
-    private static func hexDigit(_ nibble: UInt8) -> UInt8 {
-        nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
     }
 }
 
