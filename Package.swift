@@ -186,6 +186,7 @@ let package = Package(
             name: "CopyBotTests",
             dependencies: [
                 "CopyBot", "Polymarket", "EVM", "ClobStandIn", "Chain", "DevNode", "Store", "CopyEngine",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -110,12 +110,16 @@ public final class CopyBotApplication: Sendable {
                 "accounts": "\(configuration.effectiveAccounts.map(\.name.name).joined(separator: ","))",
                 "exchanges": "\(registry.contracts.map(\.name).joined(separator: ","))",
             ])
-        let clobHTTP = ClobHTTPClient.makeHTTPClient()
+        // The CLOB's connections on one loop, where the copies' work runs too (see
+        // `EventLoopTaskExecutor`).
+        let clobLoop = HTTPClient.defaultEventLoopGroup.next()
+        let clobHTTP = ClobHTTPClient.makeHTTPClient(eventLoopGroup: clobLoop)
+        let clob = ClobTransport(http: clobHTTP, executor: EventLoopTaskExecutor(clobLoop))
         let nodeHTTP = HTTPClient(eventLoopGroupProvider: .singleton)
         let result: Result<Void, any Error>
         do {
             try await runServices(
-                store: opened.store, upkeep: opened.upkeep, cluster: opened.cluster, clobHTTP: clobHTTP,
+                store: opened.store, upkeep: opened.upkeep, cluster: opened.cluster, clob: clob,
                 nodeHTTP: nodeHTTP)
             result = .success(())
         } catch {
@@ -158,10 +162,17 @@ public final class CopyBotApplication: Sendable {
         var election: any LeaderElection
     }
 
+    /// The CLOB's HTTP client, and the executor on its connections' loop that copies run on.
+    struct ClobTransport: Sendable {
+        var http: HTTPClient
+        var executor: EventLoopTaskExecutor
+    }
+
     private func runServices(
-        store: any CopyBotStore, upkeep: (any Service)?, cluster: Cluster?, clobHTTP: HTTPClient,
+        store: any CopyBotStore, upkeep: (any Service)?, cluster: Cluster?, clob transport: ClobTransport,
         nodeHTTP: HTTPClient
     ) async throws {
+        let clobHTTP = transport.http
         let role = configuration.cluster.role
         let member = configuration.cluster.memberName
         let state = ServiceState(mode: configuration.copy.mode)
@@ -253,7 +264,7 @@ public final class CopyBotApplication: Sendable {
                                     : try await self.makeEngine(
                                         account.configuration, account: account.name,
                                         registry: current.registry,
-                                        store: store, http: clobHTTP, breaker: breaker),
+                                        store: store, clob: transport, breaker: breaker),
                                 wallets: Set(followed.map(\.address)),
                                 names: Dictionary(
                                     followed.map { ($0.address, $0.name ?? "") },
@@ -287,7 +298,7 @@ public final class CopyBotApplication: Sendable {
                     } else {
                         reloaded = try await self.listen(
                             source: source, feed: feed, engines: engines, blocks: blocks, metrics: metrics,
-                            generation: generation)
+                            executor: transport.executor, generation: generation)
                     }
                     self.logStopped(running, reason: reloaded ? "reload" : "shutdown")
                     if !reloaded { return }
@@ -392,7 +403,7 @@ public final class CopyBotApplication: Sendable {
                                 return try await self.makeEngine(
                                     account.configuration, account: account.name, registry: registry,
                                     store: store,
-                                    http: clobHTTP, breaker: breaker)
+                                    clob: transport, breaker: breaker)
                             }
                             self.executor.withLock { $0 = executor }
                             return ClosureService {
@@ -437,7 +448,7 @@ public final class CopyBotApplication: Sendable {
     /// sizing and limits), its ledger restored from the store.
     private func makeEngine(
         _ configuration: CopyBotConfiguration, account: AccountID, registry: ExchangeRegistry,
-        store: any CopyStateStore, http: HTTPClient, breaker: CircuitBreaker
+        store: any CopyStateStore, clob transport: ClobTransport, breaker: CircuitBreaker
     ) async throws -> CopyEngine {
         let live = configuration.copy.mode == .live
         let credentials = configuration.credentials
@@ -452,11 +463,12 @@ public final class CopyBotApplication: Sendable {
         let key = credentials.privateKey ?? PrivateKey.generate()
         let rate = configuration.clob.requestsPerSecond
         let clob = ClobHTTPClient(
-            configuration: Self.clobClientConfiguration(configuration), http: http, signer: key,
+            configuration: Self.clobClientConfiguration(configuration), http: transport.http, signer: key,
             credentials: credentials.api,
             rateLimiter: TokenBucket(ratePerSecond: rate, burst: max(1, Int(rate.rounded(.up)))),
             logger: logger)
-        let gateway = ClobGateway(client: clob, metadata: MarketMetadataCache(source: clob))
+        let gateway = ClobGateway(
+            client: clob, metadata: MarketMetadataCache(source: clob), taskExecutor: transport.executor)
         var signer: (any OrderSigning)?
         if live {
             let contracts = try ExchangeContracts(
@@ -499,7 +511,7 @@ public final class CopyBotApplication: Sendable {
     /// is acknowledged once all of their decisions are stored.
     private func listen(
         source: EventSource, feed: TradeFeed, engines: [AccountEngine], blocks: BlockClock,
-        metrics: MetricsPublisher, generation: Int
+        metrics: MetricsPublisher, executor: EventLoopTaskExecutor, generation: Int
     ) async throws -> Bool {
         let pipeline = CopyPipeline(maxConcurrency: configuration.copy.executors)
         let logger = self.logger
@@ -524,8 +536,10 @@ public final class CopyBotApplication: Sendable {
                     let targets = Self.following(event, engines)
                     self.report(
                         event, name: targets.lazy.compactMap { $0.names[event.trade.wallet] }.first ?? "")
-                    // Not cancelled with the service: a started trade is finished.
-                    return await Task {
+                    // Not cancelled with the service: a started trade is finished. On the CLOB's
+                    // loop (its child tasks too): its requests are written, and their answers
+                    // taken, without hand-offs to other threads.
+                    return await Task(executorPreference: executor) {
                         let started = ContinuousClock.now
                         defer { metrics.recordDecisionLatency(ContinuousClock.now - started) }
                         let blockTime = await blocks.time(

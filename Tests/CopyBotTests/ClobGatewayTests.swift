@@ -36,7 +36,7 @@ struct ClobGatewayTests {
     static func harness(
         risk: RiskLimits = RiskLimits(maxSlippage: Fixed6("0.02")!),
         breaker: CircuitBreaker.Configuration = .init(), markets custom: [ClobStandIn.Market]? = nil,
-        matching: Bool = false
+        matching: Bool = false, onLoop executor: EventLoopTaskExecutor? = nil
     ) async throws -> Harness {
         let key = PrivateKey.generate()
         let credentials = ServiceTestSupport.randomCredentials()
@@ -55,13 +55,17 @@ struct ClobGatewayTests {
         standInConfiguration.matchesTakerOrders = matching
         let standIn = ClobStandIn(configuration: standInConfiguration)
         try await standIn.start()
-        let http = ClobHTTPClient.makeHTTPClient(connectTimeout: .seconds(1))
+        let http =
+            executor.map {
+                ClobHTTPClient.makeHTTPClient(connectTimeout: .seconds(1), eventLoopGroup: $0.eventLoop)
+            } ?? ClobHTTPClient.makeHTTPClient(connectTimeout: .seconds(1))
         let client = ClobHTTPClient(
             configuration: .init(
                 baseURL: standIn.baseURL, requestTimeout: .milliseconds(500),
                 retry: RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(10), maxDelay: .milliseconds(50))),
             http: http, signer: key, credentials: credentials)
-        let gateway = ClobGateway(client: client, metadata: MarketMetadataCache(source: client))
+        let gateway = ClobGateway(
+            client: client, metadata: MarketMetadataCache(source: client), taskExecutor: executor)
         let clock = SystemWallClock()
         let store = InMemoryCopyStateStore()
         let engine = CopyEngine(

@@ -79,17 +79,20 @@ public final class ClobGateway: ExchangeGateway {
             sent.map { at > $0 } ?? true
         }
 
-        /// Starts a request for `token` unless one is waiting.
+        /// Starts a request for `token` on `executor` (if any) unless one is waiting.
         mutating func request(
-            _ token: UInt256, now: ContinuousClock.Instant, client: any ClobAPI
+            _ token: UInt256, now: ContinuousClock.Instant, client: any ClobAPI,
+            executor: (any TaskExecutor)?
         ) {
             guard requests[token] == nil else { return }
             requests[token] = Prefetch(
-                requestedAt: now, request: Task { try await client.book(tokenID: token) })
+                requestedAt: now,
+                request: Task(executorPreference: executor) { try await client.book(tokenID: token) })
         }
     }
 
     private let client: any ClobAPI
+    private let taskExecutor: (any TaskExecutor)?
     private let metadata: MarketMetadataCache
     private let unavailableFor: Duration
     private let unreachableFor: Duration
@@ -100,12 +103,15 @@ public final class ClobGateway: ExchangeGateway {
     private let markets = Mutex<[UInt256: MarketID]>([:])
     private let prefetching = Mutex(Prefetching())
 
-    /// Creates a gateway over `client`, with market rules cached by `metadata`.
+    /// Creates a gateway over `client`, with market rules cached by `metadata`. Prefetched books
+    /// are requested by tasks on `taskExecutor` (the client's connections' loop), when given.
     public init(
-        client: any ClobAPI, metadata: MarketMetadataCache, unavailableFor: Duration = .seconds(60),
-        unreachableFor: Duration = .seconds(10), prefetchLifetime: Duration = .seconds(1)
+        client: any ClobAPI, metadata: MarketMetadataCache, taskExecutor: (any TaskExecutor)? = nil,
+        unavailableFor: Duration = .seconds(60), unreachableFor: Duration = .seconds(10),
+        prefetchLifetime: Duration = .seconds(1)
     ) {
         self.client = client
+        self.taskExecutor = taskExecutor
         self.metadata = metadata
         self.unavailableFor = unavailableFor
         self.unreachableFor = unreachableFor
@@ -122,10 +128,11 @@ public final class ClobGateway: ExchangeGateway {
         let now = ContinuousClock.now
         guard (try? checkReachable(tokenID, now: now)) != nil else { return }
         let client = self.client
+        let executor = taskExecutor
         let expired = prefetching.withLock { state -> [Prefetch] in
             let expired = state.prune(now: now, lifetime: prefetchLifetime)
             state.waiting[tokenID, default: []].append(now)
-            state.request(tokenID, now: now, client: client)
+            state.request(tokenID, now: now, client: client, executor: executor)
             return expired
         }
         for prefetch in expired { prefetch.request.cancel() }
@@ -221,6 +228,7 @@ public final class ClobGateway: ExchangeGateway {
     ) {
         let now = ContinuousClock.now
         let client = self.client
+        let executor = taskExecutor
         let tokenID = order.tokenId
         let dropped = prefetching.withLock { state -> Prefetch? in
             let dropped = state.requests.removeValue(forKey: tokenID)
@@ -236,7 +244,7 @@ public final class ClobGateway: ExchangeGateway {
             {
                 state.derived[tokenID] = (left, now)
             } else if state.waiting[tokenID]?.contains(where: { now - $0 <= prefetchLifetime }) == true {
-                state.request(tokenID, now: now, client: client)
+                state.request(tokenID, now: now, client: client, executor: executor)
             }
             return dropped
         }

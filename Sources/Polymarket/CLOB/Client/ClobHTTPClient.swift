@@ -80,16 +80,18 @@ public struct ClobHTTPClient: ClobAPI, MarketParametersSource {
 
     /// An `HTTPClient` set up for the CLOB: a connect timeout, and no silent reconnect loop (a refused
     /// connection fails the attempt at once, which this client then retries itself). A connection
-    /// idle for `idleTimeout` is closed (the next request opens a new one: TCP and TLS again).
+    /// idle for `idleTimeout` is closed (the next request opens a new one: TCP and TLS again). Its
+    /// connections live on `eventLoopGroup`'s loops (one loop, when it is an `EventLoop`).
     public static func makeHTTPClient(
-        connectTimeout: Duration = .seconds(5), idleTimeout: Duration = .seconds(60)
+        connectTimeout: Duration = .seconds(5), idleTimeout: Duration = .seconds(60),
+        eventLoopGroup: any EventLoopGroup = HTTPClient.defaultEventLoopGroup
     ) -> HTTPClient {
         var configuration = HTTPClient.Configuration()
         configuration.timeout.connect = .nanoseconds(RetryPolicy.nanoseconds(connectTimeout))
         configuration.connectionPool.idleTimeout = .nanoseconds(RetryPolicy.nanoseconds(idleTimeout))
         configuration.connectionPool.retryConnectionEstablishment = false
         configuration.redirectConfiguration = .disallow
-        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+        return HTTPClient(eventLoopGroup: eventLoopGroup, configuration: configuration)
     }
 
     // MARK: Market data
