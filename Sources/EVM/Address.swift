@@ -96,13 +96,10 @@ public struct Address: Hashable, Sendable, Comparable, CustomStringConvertible {
             text[0] = UInt8(ascii: "0")
             text[1] = UInt8(ascii: "x")
             var limbs = (hi.bigEndian, mid.bigEndian, lo.bigEndian)
-            Swift.withUnsafeBytes(of: &limbs) { raw in
-                for i in 0..<20 {
-                    text[2 + 2 * i] = Hex.digit(raw[i] >> 4)
-                    text[3 + 2 * i] = Hex.digit(raw[i] & 0x0F)
-                }
-            }
             let digits = UnsafeMutableBufferPointer(rebasing: text[2...])
+            Swift.withUnsafeBytes(of: &limbs) {
+                Hex.write(UnsafeRawBufferPointer(rebasing: $0[..<20]), into: digits)
+            }
             let hash = Keccak256.hash(UnsafeRawBufferPointer(digits))
             hash.withUnsafeBytes { hash in
                 for i in 0..<40 where digits[i] >= UInt8(ascii: "a") {

@@ -41,8 +41,18 @@ public enum Hex {
         nibble < 10 ? UInt8(ascii: "0") &+ nibble : UInt8(ascii: "a") &+ nibble &- 10
     }
 
-    @usableFromInline
-    static let digits: [UInt8] = Array("0123456789abcdef".utf8)
+    /// Writes two lowercase hex digits per byte of `bytes` (no prefix) at the start of `out`, which
+    /// holds at least twice as many bytes: for text made in place.
+    @inlinable
+    public static func write(_ bytes: UnsafeRawBufferPointer, into out: UnsafeMutableBufferPointer<UInt8>) {
+        precondition(out.count >= 2 * bytes.count, "no room for the hex digits")
+        var o = out.startIndex
+        for b in bytes {
+            out[o] = digit(b >> 4)
+            out[o + 1] = digit(b & 0x0F)
+            o += 2
+        }
+    }
 
     /// Decodes hex digits (an optional `0x` prefix is skipped) into bytes.
     @inlinable
@@ -89,19 +99,11 @@ public enum Hex {
     public static func encode(_ bytes: UnsafeRawBufferPointer, prefix: Bool = true) -> String {
         let length = bytes.count * 2 + (prefix ? 2 : 0)
         return String(unsafeUninitializedCapacity: length) { out in
-            var o = 0
             if prefix {
                 out[0] = UInt8(ascii: "0")
                 out[1] = UInt8(ascii: "x")
-                o = 2
             }
-            digits.withUnsafeBufferPointer { table in
-                for b in bytes {
-                    out[o] = table[Int(b >> 4)]
-                    out[o + 1] = table[Int(b & 0x0F)]
-                    o += 2
-                }
-            }
+            write(bytes, into: UnsafeMutableBufferPointer(rebasing: out[(prefix ? 2 : 0)...]))
             return length
         }
     }

@@ -227,13 +227,10 @@ public struct ExactDecimal: Hashable, Sendable, Comparable, CustomStringConverti
     /// The value × 10^`places`, when that is a whole number that fits 64 bits; nil otherwise.
     public func exactUnits(places: Int) -> UInt64? {
         guard places >= scale, let value = word else { return nil }
-        var result = value
-        for _ in 0..<(places - scale) {
-            let (product, overflow) = result.multipliedReportingOverflow(by: 10)
-            if overflow { return nil }
-            result = product
-        }
-        return result
+        // 10^20 exceeds every 64-bit value: only zero fits.
+        guard places - scale < 20 else { return value == 0 ? 0 : nil }
+        let (product, overflow) = value.multipliedReportingOverflow(by: Self.wordPower(places - scale))
+        return overflow ? nil : product
     }
 
     /// The value × 10^`places`, rounded half to even (as ``Rational/roundedHalfEven(_:)``), when

@@ -195,11 +195,11 @@ struct JSONBytes {
 
     /// `0x` and two lowercase hex digits per byte.
     mutating func hex(_ data: UnsafeRawBufferPointer) {
-        bytes.append(UInt8(ascii: "0"))
-        bytes.append(UInt8(ascii: "x"))
-        for byte in data {
-            bytes.append(Hex.digit(byte >> 4))
-            bytes.append(Hex.digit(byte & 0x0F))
+        raw("0x")
+        let start = bytes.count
+        bytes.append(contentsOf: repeatElement(0, count: 2 * data.count))
+        bytes.withUnsafeMutableBufferPointer {
+            Hex.write(data, into: UnsafeMutableBufferPointer(rebasing: $0[start...]))
         }
     }
 
