@@ -525,8 +525,8 @@ public final class CopyBotApplication: Sendable {
                         running: Self.copyTrade($0, blockTime: nil), next: Self.copyTrade($1, blockTime: nil))
                 },
                 prepare: { event -> DecisionBeginning? in
-                    // One account's first store step may run while the token's earlier trade
-                    // waits for its answer.
+                    // One account's first store step may run while the token's trade before it
+                    // is decided.
                     let targets = Self.following(event, engines)
                     guard targets.count == 1, !Task.isCancelled else { return nil }
                     return await targets[0].engine!.begin(Self.copyTrade(event, blockTime: nil))

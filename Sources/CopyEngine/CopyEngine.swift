@@ -31,13 +31,22 @@ public struct CopyTrade: Hashable, Sendable {
 extension CopyTrade.Kind: Codable {}
 extension CopyTrade: Codable {}
 
-/// The first store step of a trade's decision, taken by ``CopyEngine/begin(_:)`` ahead of
-/// ``CopyEngine/handle(_:turn:begun:)``.
+/// The first store step of a trade's decision (or of a retraction's), taken by
+/// ``CopyEngine/begin(_:)`` ahead of ``CopyEngine/handle(_:turn:begun:)``.
 public struct DecisionBeginning: Sendable {
+    /// What the step did.
+    enum Step: Sendable {
+        /// A trade's: what the step read, or how the store failed.
+        case trade(Result<DecisionStart, any Error>)
+        /// A retraction's: whether it took the followed wallet's trade off its holding, or how the
+        /// store failed.
+        case retraction(Result<Bool, any Error>)
+    }
+
     /// The decision's key (the engine's account and the trade's identity).
     public let key: DecisionKey
-    /// What the step read, or how the store failed.
-    let start: Result<DecisionStart, any Error>
+    /// What the step did.
+    let step: Step
 }
 
 /// Counters of the engine, for status and metrics.
@@ -90,7 +99,7 @@ public final class CopyEngine: Sendable {
     private let logger: Logger
     private let reservations = Mutex<[DecisionKey: Reservation]>([:])
     /// The lane turns of the trades being handled (``handle(_:turn:)``), released when their order
-    /// is on its way.
+    /// is on its way, settled when its answer is booked.
     private let turns = Mutex<[DecisionKey: LaneTurn]>([:])
     /// The last fill of the last ledger snapshot stored (or restored).
     private let snapshotThrough: Mutex<Int64>
@@ -169,24 +178,37 @@ public final class CopyEngine: Sendable {
             && running.trade.side == next.trade.side
     }
 
-    /// Takes the first store step of deciding `event` (``CopyStateStore/beginDecision(_:applying:)``:
-    /// whether it was decided, and the followed wallet's holding before it, applying it), for
-    /// ``handle(_:turn:begun:)``.
+    /// Takes the first store step of deciding `event`, for ``handle(_:turn:begun:)``: for a trade,
+    /// ``CopyStateStore/beginDecision(_:applying:)`` (whether it was decided, and the followed
+    /// wallet's holding before it, applying it); for a retraction,
+    /// ``CopyStateStore/retractTargetTrade(_:)`` (the retracted trade taken off that holding).
     ///
     /// It reads and applies nothing that depends on how earlier trades of the token end, so it may
-    /// run while the token's earlier trade waits for its order's answer; the trades of one token
-    /// must begin in the order they are handled. Nil for a retraction or a trade that is not a
-    /// valid fill (their handling takes no such step).
+    /// run while the token's earlier trades are decided; the events of one token must begin in the
+    /// order they are handled (each sees the holding as the events before it left it). Nil for a
+    /// trade that is not a valid fill (its handling takes no such step).
     public func begin(_ event: CopyTrade) async -> DecisionBeginning? {
-        guard event.kind == .trade, let fill = Self.fill(of: event.trade) else { return nil }
         let key = DecisionKey(account: configuration.account, identity: event.identity)
-        do {
-            return DecisionBeginning(
-                key: key,
-                start: .success(
-                    try await store.beginDecision(key, applying: Self.target(event, shares: fill.shares))))
-        } catch {
-            return DecisionBeginning(key: key, start: .failure(error))
+        switch event.kind {
+        case .retracted:
+            do {
+                return DecisionBeginning(
+                    key: key, step: .retraction(.success(try await store.retractTargetTrade(event.identity))))
+            } catch {
+                return DecisionBeginning(key: key, step: .retraction(.failure(error)))
+            }
+        case .trade:
+            guard let fill = Self.fill(of: event.trade) else { return nil }
+            do {
+                return DecisionBeginning(
+                    key: key,
+                    step: .trade(
+                        .success(
+                            try await store.beginDecision(
+                                key, applying: Self.target(event, shares: fill.shares)))))
+            } catch {
+                return DecisionBeginning(key: key, step: .trade(.failure(error)))
+            }
         }
     }
 
@@ -195,7 +217,10 @@ public final class CopyEngine: Sendable {
     ///
     /// A live order releases `turn` once it is stored and on its way to the exchange (while the
     /// breaker is closed), so that the token's next trade may be decided beside it (see
-    /// ``mayOverlap(running:next:)``); otherwise the turn is left to the caller.
+    /// ``mayOverlap(running:next:)``), and settles it once the order's answer is booked in the
+    /// portfolio, before the decision's bookkeeping writes (the day's PnL, a ledger snapshot), so
+    /// that the token's next trade on the other side need not wait for them; otherwise the turn is
+    /// left to the caller.
     ///
     /// - Parameter begun: the trade's first store step, when ``begin(_:)`` took it already (it is
     ///   taken here otherwise). One taken for another trade or account is not used.
@@ -207,8 +232,9 @@ public final class CopyEngine: Sendable {
         defer { if turn != nil { turns.withLock { _ = $0.removeValue(forKey: key) } } }
         do {
             switch event.kind {
-            case .trade: return try await decideOnce(key, event, begun: begun?.key == key ? begun : nil)
-            case .retracted: return try await retract(key, event)
+            case .trade: return try await decideOnce(key, event, begun: begun?.key == key ? begun?.step : nil)
+            case .retracted:
+                return try await retract(key, event, begun: begun?.key == key ? begun?.step : nil)
             }
         } catch {
             let message = (error as? StoreError)?.message ?? "\(error)"
@@ -254,7 +280,7 @@ public final class CopyEngine: Sendable {
     }
 
     private func decideOnce(
-        _ key: DecisionKey, _ event: CopyTrade, begun: DecisionBeginning?
+        _ key: DecisionKey, _ event: CopyTrade, begun: DecisionBeginning.Step?
     ) async throws -> CopyDecision {
         let trade = event.trade
         let summary = TradeSummary(trade)
@@ -269,8 +295,8 @@ public final class CopyEngine: Sendable {
         }
         // One store step: the decision if there is one, else the target's holding and any intent.
         let start: DecisionStart
-        if let begun {
-            start = try begun.start.get()
+        if case .trade(let begun) = begun {
+            start = try begun.get()
         } else {
             start = try await store.beginDecision(key, applying: Self.target(event, shares: shares))
         }
@@ -621,7 +647,11 @@ public final class CopyEngine: Sendable {
             return try await resumeCurrent(stored.key)
         }
         let decision = noteRecorded(conclusion.decision, inserted: conclusion.inserted)
-        try await book(conclusion.update.fill, reservation: reservation)
+        settle(conclusion.update.fill, reservation: reservation)
+        // The token's next trade may be decided now, whatever its side: it sees what this order
+        // got (a SELL sizes on what a BUY before it bought). Only bookkeeping writes remain.
+        turns.withLock { $0[stored.key] }?.settle()
+        try await saveLedger(after: conclusion.update.fill)
         return decision
     }
 
@@ -729,8 +759,14 @@ public final class CopyEngine: Sendable {
 
     // MARK: Retractions
 
-    private func retract(_ key: DecisionKey, _ event: CopyTrade) async throws -> CopyDecision {
-        _ = try await store.retractTargetTrade(event.identity)
+    private func retract(
+        _ key: DecisionKey, _ event: CopyTrade, begun: DecisionBeginning.Step?
+    ) async throws -> CopyDecision {
+        if case .retraction(let begun) = begun {
+            _ = try begun.get()
+        } else {
+            _ = try await store.retractTargetTrade(event.identity)
+        }
         let decision: CopyDecision
         if let existing = try await store.decision(for: key) {
             decision = existing.decision
@@ -751,13 +787,25 @@ public final class CopyEngine: Sendable {
 
     // MARK: Recording
 
+    /// Books `fill` (if any) in the portfolio, releasing `reservation`, and then stores what the
+    /// ledger now is (``saveLedger(after:)``).
     private func book(_ fill: FillRecord?, reservation: Reservation?) async throws {
+        settle(fill, reservation: reservation)
+        try await saveLedger(after: fill)
+    }
+
+    /// Books `fill` (if any) in the portfolio, releasing `reservation`.
+    private func settle(_ fill: FillRecord?, reservation: Reservation?) {
         do {
             try portfolio.settle(reservation, fill: fill?.fill, sequence: fill?.sequence)
         } catch {
             statisticsBox.withLock { $0.ledgerErrors += 1 }
             logger.error("the ledger refused fill \(String(describing: fill)): \(error)")
         }
+    }
+
+    /// After `fill` was booked: the day's PnL, and a ledger snapshot when one is due.
+    private func saveLedger(after fill: FillRecord?) async throws {
         guard fill != nil else { return }
         if let snapshot = portfolio.snapshot {
             let due = snapshotThrough.withLock { through in

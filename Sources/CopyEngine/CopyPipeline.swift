@@ -51,7 +51,7 @@ public struct CopyPipeline: Sendable {
     /// Within a lane, events start in source order. An event starts when every earlier event of
     /// its lane is done, or when every earlier one still running has released its ``LaneTurn``
     /// and `overlapping` holds between each of them and it. An event that may not overlap waits
-    /// for every earlier one to be done.
+    /// for every earlier one to be settled (``LaneTurn/settle()``; done at the latest).
     ///
     /// - Parameters:
     ///   - source: the events.
@@ -59,7 +59,8 @@ public struct CopyPipeline: Sendable {
     ///   - overlapping: whether `next` may start beside `running`, an earlier event of its lane that
     ///     released its turn and is not done.
     ///   - handle: decides one event; it may release its turn once what the lane's next event must
-    ///     see of it is in place.
+    ///     see of it is in place (when that event may overlap it), and settle it once what any
+    ///     later event must see of it is.
     ///   - completed: called after `handle`, in lane order, one at a time per lane (acknowledge the
     ///     event here). The lane's next event is handled while it runs.
     public func run<Source: AsyncSequence, Result: Sendable>(
@@ -76,24 +77,28 @@ public struct CopyPipeline: Sendable {
 
     /// Runs until `source` ends (or throws, or the task is cancelled), then waits for every event
     /// read to complete, as ``run(_:lane:overlapping:handle:completed:)`` does, and prepares each
-    /// event of a lane as soon as the one before it has released its turn, even when it may not
-    /// overlap it.
+    /// event of a lane while the one before it is handled, even when it may not overlap it.
     ///
     /// `prepare` is for work that does not depend on how the earlier events of the lane end (for
     /// the copy engine, the store step that reads whether the trade was decided and applies it to
-    /// the followed wallet's holding). Within a lane, preparations run in source order, one at a
-    /// time, each after the earlier events released their turns; `handle` runs when `overlapping`
-    /// allows (at once beside those it may overlap, after every other earlier one is done).
+    /// the followed wallet's holding, or takes a retracted one off it). Within a lane, preparations
+    /// run in source order, one at a time: an event is prepared once the one before it is prepared
+    /// and every earlier one but that one has released its turn, so a lane prepares at most one
+    /// event ahead of the turns. `handle` runs once every earlier event has released its turn, when
+    /// `overlapping` allows (at once beside those it may overlap, after every other earlier one is
+    /// settled). An event waiting for earlier ones between its preparation and its handling holds
+    /// no permit of `maxConcurrency`.
     ///
     /// - Parameters:
     ///   - source: the events.
     ///   - lane: the ordering key of an event (the token id).
     ///   - overlapping: whether `next` may be handled beside `running`, an earlier event of its lane
     ///     that released its turn and is not done.
-    ///   - prepare: the part of an event's handling that may run beside any earlier event of its
-    ///     lane that released its turn.
+    ///   - prepare: the part of an event's handling that may run beside the earlier events of its
+    ///     lane, in their order.
     ///   - handle: decides one event, given what `prepare` returned; it may release its turn once
-    ///     what the lane's next event must see of it is in place.
+    ///     what the lane's next event must see of it is in place, and settle it once what any later
+    ///     event must see of it is.
     ///   - completed: called after `handle`, in lane order, one at a time per lane.
     public func run<Source: AsyncSequence, Prepared: Sendable, Result: Sendable>(
         _ source: Source,
@@ -126,9 +131,10 @@ public struct CopyPipeline: Sendable {
         }
     }
 
-    /// Drains one lane: starts its events in order, each once the one before it released its turn
-    /// (prepared at once, handled beside the earlier ones it may overlap and after the others are
-    /// done), and completes them in order, each completion after the one before it, beside the
+    /// Drains one lane: starts its events in order, each once the one before it is prepared and
+    /// the one before that released its turn (prepared at once, handled once every earlier one
+    /// released its turn, beside those it may overlap and after the others are settled), and
+    /// completes them in order, each completion after the one before it, beside the
     /// next events' handling. The lane stays busy until the last completion has run.
     private static func drain<Element: Sendable, Prepared: Sendable, Result: Sendable>(
         lane key: UInt256, lanes: Lanes<Element>, running: AsyncSemaphore, buffered: AsyncSemaphore,
@@ -149,11 +155,21 @@ public struct CopyPipeline: Sendable {
             func start(_ element: Element) async {
                 await running.acquireIgnoringCancellation()
                 let handling = Handling<Element, Result>(element)
-                let awaited = started.filter { !overlapping($0.element, element) }
+                let earlier = started
+                let awaited = earlier.filter { !overlapping($0.element, element) }
                 started.append(handling)
                 handlers.addTask {
                     let prepared = await prepare(element)
-                    for earlier in awaited { _ = await earlier.result() }
+                    handling.markPrepared()
+                    // Waiting, it holds no permit: the earlier events it waits for may need them.
+                    if earlier.contains(where: { !$0.turn.isReleased })
+                        || awaited.contains(where: { !$0.turn.isSettled })
+                    {
+                        running.release()
+                        for event in earlier { await event.turn.released() }
+                        for event in awaited { await event.turn.settled() }
+                        await running.acquireIgnoringCancellation()
+                    }
                     let result = await handle(element, prepared, handling.turn)
                     running.release()
                     handling.finish(result)
@@ -174,16 +190,23 @@ public struct CopyPipeline: Sendable {
                     complete(oldest, result)
                 }
                 if let last = started.last {
-                    // Every earlier one released before `last` started: once `last` has too, the
-                    // next starts (its handling waits for those it may not overlap).
-                    await last.turn.released()
+                    // Every event before the one before `last` released its turn when `last`
+                    // started. Once `last` is prepared and the one before it released its turn too,
+                    // the next starts: it is prepared at once, and handled once `last` releases its
+                    // turn (and every earlier one it may not overlap is settled). So at most one event
+                    // of a lane is prepared ahead of an earlier turn.
+                    await last.prepared()
+                    if started.count >= 2 { await started[started.count - 2].turn.released() }
                     if let next = lanes.next(lane: key, keepBusy: true) {
                         await start(next)
                         continue
                     }
                     // Nothing queued yet: the next event of the lane may arrive before the oldest
-                    // one is done, and then starts at once.
-                    if started.first?.finished == nil { await wakeups.next() }
+                    // one is done, and then starts at once. Once the drain is cancelled the wake-ups
+                    // end (the source is read no further), and it waits for the oldest to be done.
+                    if let oldest = started.first, oldest.finished == nil, await wakeups.next() == nil {
+                        _ = await oldest.result()
+                    }
                     continue
                 }
                 guard let next = lanes.next(lane: key, keepBusy: completing != nil) else {
@@ -199,8 +222,8 @@ public struct CopyPipeline: Sendable {
 
     /// Runs the engine over `source`, mapping each element to a ``CopyTrade``: a trade may be
     /// decided beside an earlier one of its token on the same side whose order is on its way
-    /// (``CopyEngine/mayOverlap(running:next:)``), and begins (``CopyEngine/begin(_:)``) while an
-    /// earlier one on the other side waits for its order's answer.
+    /// (``CopyEngine/mayOverlap(running:next:)``), and begins (``CopyEngine/begin(_:)``) while the
+    /// one before it is decided.
     public func run<Source: AsyncSequence>(
         _ source: Source, engine: CopyEngine,
         trade: @escaping @Sendable (Source.Element) -> CopyTrade,
@@ -215,10 +238,12 @@ public struct CopyPipeline: Sendable {
 }
 
 /// Handed to the handler of each event: releasing it lets the lane's next event start before this
-/// one is done (see ``CopyPipeline/run(_:lane:overlapping:handle:completed:)``). Released at the
-/// latest when the handler returns; releasing it again does nothing.
+/// one is done (see ``CopyPipeline/run(_:lane:overlapping:handle:completed:)``), and settling it
+/// lets every later one start. Released and settled at the latest when the handler returns;
+/// releasing or settling it again does nothing.
 public final class LaneTurn: Sendable {
     private let signal = OneShot<Void>()
+    private let settlement = OneShot<Void>()
 
     /// A turn not released yet.
     public init() {}
@@ -226,25 +251,49 @@ public final class LaneTurn: Sendable {
     /// Whether the turn was released.
     public var isReleased: Bool { signal.value != nil }
 
+    /// Whether the event was settled.
+    public var isSettled: Bool { settlement.value != nil }
+
     /// Lets the lane's next event start, if it may run beside this one.
     public func release() { signal.set(()) }
 
+    /// Lets the lane's later events be handled even when they may not run beside this one: what
+    /// they must see of it is in place, and what remains of its handling does not concern them
+    /// (for the copy engine: its order's answer is booked, and only its bookkeeping writes remain).
+    /// Releases the turn too. Settled at the latest when the handler returns.
+    public func settle() {
+        signal.set(())
+        settlement.set(())
+    }
+
     /// Returns once the turn is released.
     func released() async { await signal.wait() }
+
+    /// Returns once the event is settled.
+    func settled() async { await settlement.wait() }
 }
 
-/// One event of a lane being handled: its turn, and its result once the handler is done.
+/// One event of a lane being handled: whether it is prepared, its turn, and its result once the
+/// handler is done.
 final class Handling<Element: Sendable, Result: Sendable>: Sendable {
     let element: Element
     let turn = LaneTurn()
     private let outcome = OneShot<Result>()
 
+    private let preparation = OneShot<Void>()
+
     init(_ element: Element) { self.element = element }
 
-    /// Records the handler's result and releases the turn.
+    /// Notes that its preparation is done.
+    func markPrepared() { preparation.set(()) }
+
+    /// Returns once its preparation is done.
+    func prepared() async { await preparation.wait() }
+
+    /// Records the handler's result, and settles the turn.
     func finish(_ result: Result) {
         outcome.set(result)
-        turn.release()
+        turn.settle()
     }
 
     /// The handler's result if it is done.

@@ -49,7 +49,7 @@ struct EngineTests {
     }
 
     @Test(
-        "a trade begun ahead is decided on that step, its wallet's trade applied once; a step begun for another trade is not used"
+        "a trade begun ahead is decided on that step, its wallet's trade applied once; a step begun for another trade is not used; a retraction begun ahead takes the trade off"
     )
     func begunAhead() async throws {
         let h = Harness(sizing: .multipleOfTargetShares(d("0.5")))
@@ -67,12 +67,17 @@ struct EngineTests {
             copyTrade(2, .sell, token: 1, shares: "50", price: "0.6"), begun: begun)
         #expect(sell.copiedOrder?.intent.shares == d("25"))
         #expect(h.store.targetHolding(wallet: wallet, tokenId: 1) == d("150"))
-        // Nothing is begun for a retraction or a trade that is not a valid fill.
-        #expect(
-            await h.engine.begin(copyTrade(1, .buy, token: 1, shares: "200", price: "0.5", kind: .retracted))
-                == nil)
+        // A retraction's step takes the retracted trade off the holding; its handling takes that
+        // step and reports the copy it flags.
+        let retraction = copyTrade(2, .sell, token: 1, shares: "50", price: "0.6", kind: .retracted)
+        let retracting = try #require(await h.engine.begin(retraction))
+        #expect(h.store.targetHolding(wallet: wallet, tokenId: 1) == d("200"))
+        #expect(await h.engine.handle(retraction, begun: retracting).copiedOrder?.intent.shares == d("25"))
+        #expect(h.engine.statistics.retractedAfterCopy == 1)
+        #expect(h.store.targetHolding(wallet: wallet, tokenId: 1) == d("200"))
+        // Nothing is begun for a trade that is not a valid fill.
         #expect(await h.engine.begin(copyTrade(3, .buy, token: 1, shares: "10", price: "1.5")) == nil)
-        #expect(h.store.targetHolding(wallet: wallet, tokenId: 1) == d("150"))
+        #expect(h.store.targetHolding(wallet: wallet, tokenId: 1) == d("200"))
     }
 
     @Test("a retraction before the decision records retracted; after a copy it is flagged, not unwound")
@@ -183,6 +188,33 @@ struct LiveEngineTests {
         #expect(await h.engine.handle(copyTrade(1, .buy, token: 1, shares: "100", price: "0.5")) == decision)
         #expect(h.store.writes.count == 5)
         #expect(h.engine.statistics.alreadyDecided == 1)
+    }
+
+    @Test(
+        "a live copy settles its lane turn once the order's answer is booked; a rejected one leaves it to the caller"
+    )
+    func laneTurn() async {
+        let h = Harness(mode: .live)
+        h.gateway.setBook(book(1, asks: [("0.5", "1000")]))
+        let turn = LaneTurn()
+        let atPost = Mutex<Bool?>(nil)
+        h.gateway.state.withLock { $0.onPost = { atPost.withLock { $0 = turn.isSettled } } }
+        let decision = await h.engine.handle(
+            copyTrade(1, .buy, token: 1, shares: "100", price: "0.5"), turn: turn)
+        #expect(decision.copiedOrder != nil)
+        #expect(atPost.withLock { $0 } == false, "not settled before the answer")
+        #expect(turn.isSettled)
+        #expect(h.engine.portfolio.ledger.shares(1).isPositive)
+
+        let rejected = LaneTurn()
+        h.gateway.state.withLock {
+            $0.onPost = nil
+            $0.postScript = [.failure(.rejected("not enough balance"))]
+        }
+        let refused = await h.engine.handle(
+            copyTrade(2, .buy, token: 1, shares: "100", price: "0.5"), turn: rejected)
+        #expect(refused.copiedOrder == nil)
+        #expect(!rejected.isSettled)
     }
 
     @Test("an announced trade prefetches its book, unless the decision will skip it before the book")

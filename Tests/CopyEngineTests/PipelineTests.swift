@@ -1,5 +1,6 @@
 import CopyEngine
 import EVM
+import Foundation
 import Polymarket
 import Synchronization
 import Testing
@@ -29,6 +30,30 @@ struct CountingSource<Element: Sendable>: AsyncSequence, Sendable {
     }
 
     func makeAsyncIterator() -> Iterator { Iterator(source: self) }
+}
+
+/// A gate tasks wait at until it is opened (once); waiting ignores cancellation.
+final class OneShotGate: Sendable {
+    private let state = Mutex<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    func open() {
+        let waiters = state.withLock { state in
+            state.open = true
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    func wait() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let open = state.withLock { state in
+                if !state.open { state.waiters.append(continuation) }
+                return state.open
+            }
+            if open { continuation.resume() }
+        }
+    }
 }
 
 @Suite("Copy pipeline")
@@ -166,6 +191,53 @@ struct PipelineTests {
 
     /// Waits for `stream` to yield `event`: up to 10 s, only so that a pipeline that never gets
     /// there fails instead of hanging.
+    /// The events of `sides` (each lane's sides, in order), lane by lane.
+    static func events(of sides: [UInt64: [Character]]) -> [Event] {
+        sides.keys.sorted().flatMap { token in sides[token]!.indices.map { Event(token: token, sequence: $0) }
+        }
+    }
+
+    /// Runs `source` through a pipeline in which an event may overlap the earlier ones of
+    /// its lane when `overlapping` says so: each handling logged around `body`.
+    static func run<Source: AsyncSequence & Sendable>(
+        _ source: Source, maxConcurrency: Int = 8, maxBuffered: Int = 16,
+        overlapping: @escaping @Sendable (Event, Event) -> Bool, log: Log,
+        prepare: @escaping @Sendable (Event) async -> Void = { _ in },
+        body: @escaping @Sendable (Event, LaneTurn) async -> Void
+    ) async throws where Source.Element == Event {
+        try await CopyPipeline(maxConcurrency: maxConcurrency, maxBuffered: maxBuffered).run(
+            source, lane: { UInt256($0.token) }, overlapping: overlapping, prepare: prepare,
+            handle: { event, _, turn in
+                log.append("start", event)
+                await body(event, turn)
+                return log.end(event)
+            },
+            completed: log.complete)
+    }
+
+    /// Runs the events of `sides` (see ``run(_:maxConcurrency:maxBuffered:overlapping:log:prepare:body:)``):
+    /// an event may overlap the earlier ones of its side.
+    static func run(
+        sides: [UInt64: [Character]], log: Log, prepare: @escaping @Sendable (Event) async -> Void = { _ in },
+        body: @escaping @Sendable (Event, LaneTurn) async -> Void
+    ) async throws {
+        @Sendable func side(_ event: Event) -> Character { sides[event.token]![event.sequence] }
+        try await run(
+            CountingSource(events(of: sides)), overlapping: { side($0) == side($1) }, log: log,
+            prepare: prepare,
+            body: body)
+    }
+
+    /// A `prepare` that logs each event it prepares and yields it to `signal`.
+    static func noting(
+        in log: Log, signal: AsyncStream<Event>.Continuation
+    ) -> @Sendable (Event) async -> Void {
+        { event in
+            log.append("prepared", event)
+            signal.yield(event)
+        }
+    }
+
     static func awaitEvent(_ event: Event, in stream: AsyncStream<Event>) async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { for await e in stream where e == event { break } }
@@ -181,29 +253,22 @@ struct PipelineTests {
     func overlappingEvents() async throws {
         // Lane 1 releases its turns: sides A A A B A A. Lane 2 never releases: A A A.
         let sides: [UInt64: [Character]] = [1: ["A", "A", "A", "B", "A", "A"], 2: ["A", "A", "A"]]
-        let events =
-            (0..<6).map { Event(token: 1, sequence: $0) } + (0..<3).map { Event(token: 2, sequence: $0) }
         let (started, startedSignal) = AsyncStream.makeStream(of: Event.self)
         let log = Log()
-        @Sendable func side(_ event: Event) -> Character { sides[event.token]![event.sequence] }
-        try await CopyPipeline(maxConcurrency: 8, maxBuffered: 16).run(
-            CountingSource(events), lane: { UInt256($0.token) },
-            overlapping: { side($0) == side($1) },
-            handle: { event, turn in
-                log.append("start", event)
-                startedSignal.yield(event)
-                if event.token == 1 {
-                    turn.release()
-                    #expect(turn.isReleased)
-                    // An event the next may overlap waits for the next one to start.
-                    let sequence = sides[1]!
-                    if event.sequence + 1 < sequence.count, sequence[event.sequence + 1] == side(event) {
-                        await Self.awaitEvent(Event(token: 1, sequence: event.sequence + 1), in: started)
-                    }
+        try await Self.run(sides: sides, log: log) { event, turn in
+            startedSignal.yield(event)
+            if event.token == 1 {
+                turn.release()
+                #expect(turn.isReleased)
+                // An event the next may overlap waits for the next one to start.
+                let sequence = sides[1]!
+                if event.sequence + 1 < sequence.count,
+                    sequence[event.sequence + 1] == sequence[event.sequence]
+                {
+                    await Self.awaitEvent(Event(token: 1, sequence: event.sequence + 1), in: started)
                 }
-                return log.end(event)
-            },
-            completed: log.complete)
+            }
+        }
         for token: UInt64 in [1, 2] {
             #expect(log.completions(token) == (0..<sides[token]!.count).map { "completed \(token).\($0)" })
         }
@@ -219,14 +284,86 @@ struct PipelineTests {
     }
 
     @Test(
-        "a lane's next event is prepared once the one before released its turn, even when it may not overlap it; it is handled after that one ends"
+        "cancelled while its events are handled, the pipeline waits for them without spinning its threads",
+        .timeLimit(.minutes(1)))
+    func cancelledWhileHandling() async throws {
+        // More lanes than the machine has threads for tasks: were each drainer to spin once its
+        // wake-ups ended, the handlers could never be resumed to finish.
+        let lanes = 4 * max(2, ProcessInfo.processInfo.activeProcessorCount)
+        let events = (0..<lanes).map { Event(token: UInt64($0), sequence: 0) }
+        let gate = OneShotGate()
+        let (handling, handlingSignal) = AsyncStream.makeStream(of: Event.self)
+        let log = Log()
+        let run = Task {
+            try await CopyPipeline(maxConcurrency: lanes, maxBuffered: lanes).run(
+                CountingSource(events), lane: { UInt256($0.token) },
+                overlapping: { _, _ in false },
+                prepare: { _ in },
+                handle: { event, _, _ in
+                    log.append("start", event)
+                    handlingSignal.yield(event)
+                    await gate.wait()
+                    return log.end(event)
+                },
+                completed: log.complete)
+        }
+        var seen = 0
+        for await _ in handling {
+            seen += 1
+            if seen == lanes { break }
+        }
+        run.cancel()
+        try await Task.sleep(for: .milliseconds(50))
+        // Opened from a thread of its own: the handlers then need the task threads to finish.
+        Thread { gate.open() }.start()
+        // Cancelled, it ends with the cancellation, once every event read is done.
+        await #expect(throws: CancellationError.self) { try await run.value }
+        for token in 0..<UInt64(lanes) { #expect(log.completions(token) == ["completed \(token).0"]) }
+    }
+
+    @Test("an event that may not overlap the one before it is handled once that one settles, before it ends")
+    func handledAfterSettlement() async throws {
+        // Lane 1: A B A; 1.0 settles once 1.1 is prepared (so 1.1 is waiting for it), and then
+        // waits for 1.1 to start. Lane 2: A B; 2.0 only releases its turn, so 2.1 waits for it to end.
+        let sides: [UInt64: [Character]] = [1: ["A", "B", "A"], 2: ["A", "B"]]
+        let (prepared, preparedSignal) = AsyncStream.makeStream(of: Event.self)
+        let (started, startedSignal) = AsyncStream.makeStream(of: Event.self)
+        let log = Log()
+        try await Self.run(sides: sides, log: log, prepare: { preparedSignal.yield($0) }) { event, turn in
+            startedSignal.yield(event)
+            if event == Event(token: 1, sequence: 0) {
+                await Self.awaitEvent(Event(token: 1, sequence: 1), in: prepared)
+                turn.settle()
+                #expect(turn.isReleased && turn.isSettled)
+                await Self.awaitEvent(Event(token: 1, sequence: 1), in: started)
+            } else if event == Event(token: 2, sequence: 0) {
+                turn.release()
+                #expect(!turn.isSettled)
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        for token: UInt64 in [1, 2] {
+            #expect(log.completions(token) == (0..<sides[token]!.count).map { "completed \(token).\($0)" })
+        }
+        // Settled: the next one (other side) runs before it ends.
+        #expect(try log.at("start 1.1") < log.at("end 1.0"), "\(log)")
+        // 1.1 neither released nor settled its turn: 1.2 waits for it to end.
+        #expect(try log.at("end 1.1") < log.at("start 1.2"), "\(log)")
+        // Released only: the next one on the other side waits for it to end.
+        #expect(try log.at("end 2.0") < log.at("start 2.1"), "\(log)")
+    }
+
+    @Test(
+        "a lane's next event is prepared while the one before it is handled, even when it may not overlap it; it is handled after that one ends; one event ahead at most"
     )
     func preparedBesideEarlier() async throws {
-        // Lane 1 releases its turns: sides A B B. Lane 2 never releases: A B.
-        let sides: [UInt64: [Character]] = [1: ["A", "B", "B"], 2: ["A", "B"]]
-        let events =
-            (0..<3).map { Event(token: 1, sequence: $0) } + (0..<2).map { Event(token: 2, sequence: $0) }
-        let (prepared, preparedSignal) = AsyncStream.makeStream(of: Event.self)
+        // Lane 1 releases the first turn: sides A B B. Lanes 2 and 3 never release: A B, A A A.
+        let sides: [UInt64: [Character]] = [1: ["A", "B", "B"], 2: ["A", "B"], 3: ["A", "A", "A"]]
+        let events = Self.events(of: sides)
+        // One stream of preparations per lane: each is read by one handler at a time.
+        var streams: [UInt64: (AsyncStream<Event>, AsyncStream<Event>.Continuation)] = [:]
+        for token in sides.keys { streams[token] = AsyncStream.makeStream(of: Event.self) }
+        let prepared = streams
         let log = Log()
         @Sendable func side(_ event: Event) -> Character { sides[event.token]![event.sequence] }
         try await CopyPipeline(maxConcurrency: 8, maxBuffered: 16).run(
@@ -234,32 +371,71 @@ struct PipelineTests {
             overlapping: { side($0) == side($1) },
             prepare: { event -> Event in
                 log.append("prepared", event)
-                preparedSignal.yield(event)
+                prepared[event.token]!.1.yield(event)
                 return event
             },
             handle: { event, preparation, turn in
                 #expect(preparation == event)
                 log.append("start", event)
-                if event == Event(token: 1, sequence: 0) {
-                    turn.release()
-                    await Self.awaitEvent(Event(token: 1, sequence: 1), in: prepared)
+                if event == Event(token: 1, sequence: 0) { turn.release() }
+                let next = Event(token: event.token, sequence: event.sequence + 1)
+                if next.sequence < sides[event.token]!.count {
+                    // The next is prepared while this one is handled, released or not.
+                    await Self.awaitEvent(next, in: prepared[event.token]!.0)
+                }
+                if event == Event(token: 3, sequence: 0) {
+                    // Time for a third to be prepared too early, were it not held back.
+                    try? await Task.sleep(for: .milliseconds(20))
                 }
                 return log.end(event)
             },
             completed: log.complete)
-        for token: UInt64 in [1, 2] {
-            #expect(log.completions(token) == (0..<sides[token]!.count).map { "completed \(token).\($0)" })
-            for n in 0..<sides[token]!.count {
+        for token in sides.keys {
+            let count = sides[token]!.count
+            #expect(log.completions(token) == (0..<count).map { "completed \(token).\($0)" })
+            for n in 0..<count {
                 #expect(try log.at("prepared \(token).\(n)") < log.at("start \(token).\(n)"), "\(log)")
+                if n + 1 < count {
+                    // Prepared beside the event before it, handled only after it ended.
+                    #expect(try log.at("prepared \(token).\(n + 1)") < log.at("end \(token).\(n)"), "\(log)")
+                    #expect(try log.at("end \(token).\(n)") < log.at("start \(token).\(n + 1)"), "\(log)")
+                }
             }
         }
-        // Prepared beside the earlier event, handled only after it ended.
-        #expect(try log.at("prepared 1.1") < log.at("end 1.0"), "\(log)")
+        // One event ahead at most: 3.2 waits for 3.0 (which never released its turn) to end.
+        #expect(try log.at("end 3.0") < log.at("prepared 3.2"), "\(log)")
+    }
+
+    @Test(
+        "an event waiting between its preparation and its handling holds no permit",
+        .timeLimit(.minutes(1))
+    )
+    func waitingHoldsNoPermit() async throws {
+        // Two permits. 1.0 holds one until 2.0 starts; 1.1, prepared meanwhile, waits for 1.0 and
+        // must leave the other to 2.0, which arrives only then.
+        let (source, feed) = AsyncStream.makeStream(of: Event.self)
+        let (prepared, preparedSignal) = AsyncStream.makeStream(of: Event.self)
+        let (started, startedSignal) = AsyncStream.makeStream(of: Event.self)
+        let log = Log()
+        feed.yield(Event(token: 1, sequence: 0))
+        feed.yield(Event(token: 1, sequence: 1))
+        try await Self.run(
+            source, maxConcurrency: 2, maxBuffered: 8, overlapping: { _, _ in false }, log: log,
+            prepare: Self.noting(in: log, signal: preparedSignal)
+        ) {
+            event, _ in
+            startedSignal.yield(event)
+            if event == Event(token: 1, sequence: 0) {
+                await Self.awaitEvent(Event(token: 1, sequence: 1), in: prepared)
+                feed.yield(Event(token: 2, sequence: 0))
+                feed.finish()
+                await Self.awaitEvent(Event(token: 2, sequence: 0), in: started)
+            }
+        }
+        #expect(try log.at("prepared 1.1") < log.at("start 2.0"), "\(log)")
+        #expect(try log.at("start 2.0") < log.at("end 1.0"), "\(log)")
         #expect(try log.at("end 1.0") < log.at("start 1.1"), "\(log)")
-        // 1.1 never released its turn: 1.2 is prepared after it ended.
-        #expect(try log.at("end 1.1") < log.at("prepared 1.2"), "\(log)")
-        // A lane whose handler never releases its turn: the next is prepared after the last ends.
-        #expect(try log.at("end 2.0") < log.at("prepared 2.1"), "\(log)")
+        #expect(log.completions(1) == ["completed 1.0", "completed 1.1"])
     }
 
     @Test(
@@ -270,33 +446,29 @@ struct PipelineTests {
         let (prepared, preparedSignal) = AsyncStream.makeStream(of: Event.self)
         let log = Log()
         feed.yield(Event(token: 1, sequence: 0))
-        try await CopyPipeline(maxConcurrency: 4, maxBuffered: 8).run(
-            source, lane: { UInt256($0.token) },
-            overlapping: { _, _ in false },
-            prepare: { event in
-                log.append("prepared", event)
-                preparedSignal.yield(event)
-            },
-            handle: { event, _, turn in
-                log.append("start", event)
-                if event.sequence == 0 {
-                    turn.release()
-                    // The lane's next event arrives only now, while this one is still running.
-                    feed.yield(Event(token: 1, sequence: 1))
-                    feed.finish()
-                    await Self.awaitEvent(Event(token: 1, sequence: 1), in: prepared)
-                }
-                return log.end(event)
-            },
-            completed: log.complete)
+        try await Self.run(
+            source, maxConcurrency: 4, maxBuffered: 8, overlapping: { _, _ in false }, log: log,
+            prepare: Self.noting(in: log, signal: preparedSignal)
+        ) {
+            event, turn in
+            if event.sequence == 0 {
+                turn.release()
+                // The lane's next event arrives only now, while this one is still running.
+                feed.yield(Event(token: 1, sequence: 1))
+                feed.finish()
+                await Self.awaitEvent(Event(token: 1, sequence: 1), in: prepared)
+            }
+        }
         #expect(try log.at("prepared 1.1") < log.at("end 1.0"), "\(log)")
         #expect(try log.at("end 1.0") < log.at("start 1.1"), "\(log)")
         #expect(log.completions(1) == ["completed 1.0", "completed 1.1"])
     }
 
-    @Test("BUY then SELL of the same token through the engine: never reordered; tokens in parallel")
-    func engineOrdering() async throws {
-        let h = Harness(sizing: .multipleOfTargetShares(d("0.1")))
+    @Test(
+        "BUY then SELL of the same token through the engine: never reordered, each SELL sized on what the BUY got; tokens in parallel",
+        arguments: [ExecutionMode.paper, .live])
+    func engineOrdering(mode: ExecutionMode) async throws {
+        let h = Harness(mode: mode, sizing: .multipleOfTargetShares(d("0.1")))
         h.gateway.state.withLock { $0.bookDelayMilliseconds = 5 }
         var trades: [CopyTrade] = []
         var n: UInt64 = 0

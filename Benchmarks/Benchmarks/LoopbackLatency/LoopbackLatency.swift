@@ -11,7 +11,11 @@
 // its first minutes; `--fresh-store` starts from a new file instead, whose log grows through the
 // whole run (each synced commit then also syncs the file's new size).
 //
-// swift run -c release --scratch-path .build-bench loopback-latency [blocks] [--fresh-store]
+// With `--followed P`, a fill's wallet is the followed one with probability P (default 0.05, about
+// 175 copies in 1,000 blocks); a larger P gives more blocks with several copies of one token, to
+// measure those copies on more than a handful.
+//
+// swift run -c release --scratch-path .build-bench loopback-latency [blocks] [--fresh-store] [--followed P]
 import ClobStandIn
 import CopyBot
 import CopyEngine
@@ -36,12 +40,21 @@ struct LoopbackLatency {
 
     static func main() async throws {
         var arguments = Array(CommandLine.arguments.dropFirst())
+        var followed = 0.05
+        if let flag = arguments.firstIndex(of: "--followed"), flag + 1 < arguments.count,
+            let value = Double(arguments[flag + 1]), value > 0, value <= 1
+        {
+            followed = value
+            arguments.removeSubrange(flag...(flag + 1))
+        }
         if arguments.first == "--peers" {
-            try await Peers.run(blocks: arguments.dropFirst().first.flatMap { Int($0) } ?? 1_000)
+            try await Peers.run(
+                blocks: arguments.dropFirst().first.flatMap { Int($0) } ?? 1_000, followed: followed)
         } else {
             let fresh = arguments.contains("--fresh-store")
             arguments.removeAll { $0 == "--fresh-store" }
-            try await Service.run(blocks: arguments.first.flatMap { Int($0) } ?? 1_000, freshStore: fresh)
+            try await Service.run(
+                blocks: arguments.first.flatMap { Int($0) } ?? 1_000, freshStore: fresh, followed: followed)
         }
     }
 }
@@ -53,7 +66,7 @@ enum Peers {
     /// One line to the service process, unbuffered.
     static func emit(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
 
-    static func run(blocks: Int) async throws {
+    static func run(blocks: Int, followed: Double) async throws {
         let environment = ProcessInfo.processInfo.environment
         let root = LoopbackLatency.repositoryRoot()
         let registry = try ExchangeRegistry.load(
@@ -71,7 +84,7 @@ enum Peers {
         devnetConfiguration.blockInterval = .milliseconds(100)
         devnetConfiguration.maximumBlocks = blocks
         devnetConfiguration.chain.followedWallets = [followedWallet]
-        devnetConfiguration.chain.followedProbability = 0.05
+        devnetConfiguration.chain.followedProbability = followed
         devnetConfiguration.chain.genesisTimestamp = UInt64(Date().timeIntervalSince1970)
         let devnet = try Devnet(registry: registry, configuration: devnetConfiguration)
         let minedAt = Mutex<[UInt64: ContinuousClock.Instant]>([:])
@@ -161,7 +174,7 @@ enum Service {
         withExtendedLifetime(store) {}  // the last connection: the log is kept when it closes
     }
 
-    static func run(blocks: Int, freshStore: Bool) async throws {
+    static func run(blocks: Int, freshStore: Bool, followed: Double) async throws {
         let root = LoopbackLatency.repositoryRoot()
         let contracts = root.appendingPathComponent("Config/contracts.polygon.yaml").path
         let abi = root.appendingPathComponent("abi").path
@@ -172,7 +185,7 @@ enum Service {
             apiKey: UUID().uuidString.lowercased(), secret: "c2VjcmV0", passphrase: "p")
         let peers = Process()
         peers.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        peers.arguments = ["--peers", "\(blocks)"]
+        peers.arguments = ["--peers", "\(blocks)", "--followed", "\(followed)"]
         var environment = ProcessInfo.processInfo.environment
         environment["LOOPBACK_ACCOUNT"] = key.address.checksummed
         environment["LOOPBACK_API_KEY"] = credentials.apiKey
@@ -253,11 +266,13 @@ enum Service {
         let store = try SQLiteStore(
             path: configuration.store.url.replacingOccurrences(of: "sqlite:", with: ""))
         var blockOfOrder: [String: UInt64] = [:]
+        var sideOfOrder: [String: Side] = [:]
         var decisionsInBlock: [UInt64: Int] = [:]
         for entry in try await store.decisionEntries(account: .default, limit: nil, afterRowID: nil) {
             decisionsInBlock[entry.record.trade.blockNumber, default: 0] += 1
             if case .copied(let order) = entry.record.decision, let hash = order.orderHash {
                 blockOfOrder[hash.hex] = entry.record.trade.blockNumber
+                sideOfOrder[hash.hex] = entry.record.trade.side
             }
         }
         func ms(_ nanoseconds: Int64) -> Double { Double(nanoseconds) / 1e6 }
@@ -266,6 +281,12 @@ enum Service {
         var copies: [(latency: Double, block: UInt64)] = []
         // Copies whose block had an earlier copy of the same token: each waits for that order's answer.
         var afterSameToken: [Double] = []
+        // Of those, the ones on the side of the copy before them (decided beside it once its order
+        // is on its way) and the ones on the other side (waiting for its answer).
+        var afterSameSide: [Double] = []
+        var afterOtherSide: [Double] = []
+        var buysAfterSells: [Double] = []
+        var lastSide: [UInt64: [UInt256: Side]] = [:]
         var tokensOfBlock: [UInt64: Set<UInt256>] = [:]
         var toBook: [Double] = []
         var seenTokens = Set<UInt256>()
@@ -274,7 +295,16 @@ enum Service {
             copies.append((ms(order.at - at), block))
             if !tokensOfBlock[block, default: []].insert(order.token).inserted {
                 afterSameToken.append(ms(order.at - at))
+                if let side = sideOfOrder[order.hash], let before = lastSide[block]?[order.token] {
+                    if side == before {
+                        afterSameSide.append(ms(order.at - at))
+                    } else {
+                        afterOtherSide.append(ms(order.at - at))
+                        if side == .buy { buysAfterSells.append(ms(order.at - at)) }
+                    }
+                }
             }
+            lastSide[block, default: [:]][order.token] = sideOfOrder[order.hash]
             // The first copy of a token is the one whose book request this trade made.
             if seenTokens.insert(order.token).inserted, let book = firstBook[order.token] {
                 toBook.append(ms(book - at))
@@ -304,6 +334,9 @@ enum Service {
         summary("all copies", copies.map(\.latency))
         summary("copies alone in their block", copies.filter { copiesInBlock[$0.block] == 1 }.map(\.latency))
         summary("copies after an earlier copy of their token in their block", afterSameToken)
+        summary("  of those, on the earlier copy's side", afterSameSide)
+        summary("  of those, on the other side", afterOtherSide)
+        summary("  of those, a BUY after a SELL", buysAfterSells)
         // Other decisions in the block (skips) share the store's writer and the machine with the copy.
         summary(
             "copies that are their block's only decision",
