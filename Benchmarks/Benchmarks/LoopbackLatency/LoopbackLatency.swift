@@ -265,14 +265,12 @@ enum Service {
         // Each copy's order back to its trade's block.
         let store = try SQLiteStore(
             path: configuration.store.url.replacingOccurrences(of: "sqlite:", with: ""))
-        var blockOfOrder: [String: UInt64] = [:]
-        var sideOfOrder: [String: Side] = [:]
+        var tradeOfOrder: [String: (block: UInt64, side: Side)] = [:]
         var decisionsInBlock: [UInt64: Int] = [:]
         for entry in try await store.decisionEntries(account: .default, limit: nil, afterRowID: nil) {
             decisionsInBlock[entry.record.trade.blockNumber, default: 0] += 1
             if case .copied(let order) = entry.record.decision, let hash = order.orderHash {
-                blockOfOrder[hash.hex] = entry.record.trade.blockNumber
-                sideOfOrder[hash.hex] = entry.record.trade.side
+                tradeOfOrder[hash.hex] = (entry.record.trade.blockNumber, entry.record.trade.side)
             }
         }
         func ms(_ nanoseconds: Int64) -> Double { Double(nanoseconds) / 1e6 }
@@ -286,25 +284,23 @@ enum Service {
         var afterSameSide: [Double] = []
         var afterOtherSide: [Double] = []
         var buysAfterSells: [Double] = []
+        // The side of the last copy of each token in each block.
         var lastSide: [UInt64: [UInt256: Side]] = [:]
-        var tokensOfBlock: [UInt64: Set<UInt256>] = [:]
         var toBook: [Double] = []
         var seenTokens = Set<UInt256>()
         for order in received {
-            guard let block = blockOfOrder[order.hash], let at = mined[block] else { continue }
+            guard let (block, side) = tradeOfOrder[order.hash], let at = mined[block] else { continue }
             copies.append((ms(order.at - at), block))
-            if !tokensOfBlock[block, default: []].insert(order.token).inserted {
+            if let before = lastSide[block]?[order.token] {
                 afterSameToken.append(ms(order.at - at))
-                if let side = sideOfOrder[order.hash], let before = lastSide[block]?[order.token] {
-                    if side == before {
-                        afterSameSide.append(ms(order.at - at))
-                    } else {
-                        afterOtherSide.append(ms(order.at - at))
-                        if side == .buy { buysAfterSells.append(ms(order.at - at)) }
-                    }
+                if side == before {
+                    afterSameSide.append(ms(order.at - at))
+                } else {
+                    afterOtherSide.append(ms(order.at - at))
+                    if side == .buy { buysAfterSells.append(ms(order.at - at)) }
                 }
             }
-            lastSide[block, default: [:]][order.token] = sideOfOrder[order.hash]
+            lastSide[block, default: [:]][order.token] = side
             // The first copy of a token is the one whose book request this trade made.
             if seenTokens.insert(order.token).inserted, let book = firstBook[order.token] {
                 toBook.append(ms(book - at))
