@@ -8,12 +8,19 @@ import Synchronization
 
 /// A local stand-in for Polymarket's CLOB, served over HTTP on loopback (tests, `copybot devnet`).
 ///
-/// It checks what the real exchange checks — L1 signatures on API-key requests, L2 HMAC headers
-/// over the exact body, the EIP-712 order signature (recovering the signer), signer/maker against
-/// the signature type, price on the tick, size above the minimum, known token, no duplicate order
-/// hash — serves books, records every accepted order, answers look-ups and cancels, and can
-/// inject faults: 429 with `Retry-After`, 5xx, answers slower than the client's timeout, and
-/// connections closed without an answer (optionally after accepting the order).
+/// It models the real exchange strictly, each rule with its public source beside the code: L1
+/// signatures on API-key requests, L2 HMAC headers over the exact body, the EIP-712 order
+/// signature (recovering the signer), signer/maker against the signature type, the price on the
+/// tick (limit orders) or within range (market orders), the amounts' precision by order type, the
+/// minimum size and the $1 minimum of a marketable BUY, known token, no duplicate order hash, and —
+/// when balances are configured — the maker's balance and allowance. With
+/// ``Configuration/matchesTakerOrders`` it matches FAK and FOK orders against its book as the
+/// exchange contract settles them (a market BUY spends at most its collateral and takes the
+/// surplus shares of cheaper asks), moves the taker's balances and records one ``Trade`` per
+/// matched order (`GET /data/trades`). It serves books, order look-ups, cancels and
+/// `GET /balance-allowance`, and can inject faults: 429 with `Retry-After`, 5xx, answers slower
+/// than the client's timeout, and connections closed without an answer (optionally after
+/// accepting the order).
 public final class ClobStandIn: Sendable {
     /// One market the stand-in trades.
     public struct Market: Hashable, Sendable {
@@ -51,7 +58,12 @@ public final class ClobStandIn: Sendable {
 
     /// The endpoints, for faults and request counts.
     public enum Route: String, Hashable, Sendable, CaseIterable {
-        case book, tickSize, negRisk, postOrder, lookup, cancel, createAPIKey, deriveAPIKey, time, other
+        case book, tickSize, negRisk, postOrder, lookup, cancel, createAPIKey, deriveAPIKey, time
+        /// `GET /balance-allowance`.
+        case balanceAllowance
+        /// `GET /data/trades` and its alias `GET /trades`.
+        case trades
+        case other
     }
 
     /// A fault the next request(s) on a route meet.
@@ -68,7 +80,8 @@ public final class ClobStandIn: Sendable {
         case dropConnection(afterProcessing: Bool)
     }
 
-    /// An order the stand-in accepted.
+    /// An order the stand-in accepted (or registered and killed: a FAK or FOK that met nothing or
+    /// not enough is refused, but its hash is kept, so that posting it again answers `Duplicated`).
     public struct AcceptedOrder: Hashable, Sendable {
         /// The EIP-712 order hash (its id).
         public var orderHash: String
@@ -78,7 +91,7 @@ public final class ClobStandIn: Sendable {
         public var owner: String
         /// The address recovered from the signature.
         public var recoveredSigner: Address
-        /// `LIVE`, `MATCHED`, `UNMATCHED` or `CANCELED`.
+        /// `LIVE`, `MATCHED`, `UNMATCHED` (a market order killed without a match) or `CANCELED`.
         public var status: String
         /// Shares matched against the book (millionths), when taker orders match.
         public var matchedShares: UInt128 = 0
@@ -88,6 +101,11 @@ public final class ClobStandIn: Sendable {
         public var receivedAt = ContinuousClock.now
         /// When the `POST /order` arrived (before any injected delay).
         public var arrivedAt = ContinuousClock.now
+        /// The stand-in's clock (Unix seconds, with ``Configuration/clockOffsetSeconds``) at
+        /// acceptance: `created_at` of look-ups.
+        public var createdAt: Int64 = 0
+        /// The ids of the trades the order took part in (`associate_trades`).
+        public var tradeIDs: [String] = []
     }
 
     /// The stand-in's settings.
@@ -110,8 +128,26 @@ public final class ClobStandIn: Sendable {
         /// More accounts whose API credentials are accepted for L2 (a desk's several accounts):
         /// each key with the address it belongs to. Orders are recorded with the key that posted them.
         public var otherAccounts: [(credentials: ApiCredentials, account: Address)] = []
-        /// Added to this machine's clock in `GET /time` answers (a CLOB whose clock differs).
+        /// Added to this machine's clock in `GET /time` answers, trade match times and order
+        /// creation times (a CLOB whose clock differs).
         public var clockOffsetSeconds: Int64 = 0
+        /// The collateral balance of each account (maker address, in token units) the stand-in
+        /// starts with. Nil: funds are unlimited and never checked (unless a setter such as
+        /// ``ClobStandIn/setCollateral(_:balance:allowance:)`` is called). A listed account starts
+        /// with unlimited allowances and approvals for both exchanges and no outcome tokens; an
+        /// unlisted one with nothing.
+        public var balances: [Address: UInt256]?
+        /// The funder (maker) address of an API key, for `GET /balance-allowance`: with a proxy or
+        /// Safe wallet the funder differs from the signer in `POLY_ADDRESS`, which the real CLOB
+        /// derives from `signature_type`. Keys not listed use `POLY_ADDRESS`.
+        public var funders: [String: Address] = [:]
+        /// The page size of `GET /data/trades` (small, so that clients page).
+        public var tradesPageSize = 3
+        /// When true, `GET /data/order/{id}` answers `null` (HTTP 200) for a FAK or FOK order that is
+        /// no longer live — matched, partly matched or killed — as users report of the real CLOB
+        /// (py-clob-client issue #217: `get_order` returns None for filled FOK/FAK orders; the fill
+        /// shows only in `get_trades`).
+        public var lookupOmitsFinishedMarketOrders = false
 
         /// Creates settings.
         public init(
@@ -146,6 +182,9 @@ public final class ClobStandIn: Sendable {
         var connections: Set<String> = []
         var rejections: [String] = []
         var firstBookRequest: [UInt256: ContinuousClock.Instant] = [:]
+        /// The accounts' funds; nil while funds are not checked.
+        var funds: [Address: AccountFunds]?
+        var trades: [Trade] = []
         var task: Task<Void, Never>?
         var port: Int?
     }
@@ -163,6 +202,15 @@ public final class ClobStandIn: Sendable {
         for market in configuration.markets {
             initial.markets[market.tokenID] = market
             initial.renderedBooks[market.tokenID] = StandInJSON.book(market)
+        }
+        if let balances = configuration.balances {
+            var funds: [Address: AccountFunds] = [:]
+            for (account, balance) in balances {
+                var entry = AccountFunds(contracts: configuration.contracts)
+                entry.collateral = balance
+                funds[account] = entry
+            }
+            initial.funds = funds
         }
         self.state = Mutex(initial)
     }
@@ -253,6 +301,8 @@ public final class ClobStandIn: Sendable {
         case (.post, "/auth/api-key"): .createAPIKey
         case (.get, "/auth/derive-api-key"): .deriveAPIKey
         case (.get, "/time"): .time
+        case (.get, "/balance-allowance"): .balanceAllowance
+        case (.get, "/data/trades"), (.get, "/trades"): .trades
         case (.get, _) where path.hasPrefix("/data/order/"): .lookup
         default: .other
         }
@@ -332,9 +382,7 @@ public final class ClobStandIn: Sendable {
     ) -> Answer {
         switch route {
         case .time:
-            return Answer(
-                status: 200, json: "\(Int64(Date().timeIntervalSince1970) + configuration.clockOffsetSeconds)"
-            )
+            return Answer(status: 200, json: "\(unixNow)")
         case .book, .tickSize, .negRisk:
             guard let text = request.uri.queryParameters["token_id"],
                 let token = UInt256(decimal: String(text))
@@ -370,13 +418,13 @@ public final class ClobStandIn: Sendable {
             return postOrder(request, body: body, arrived: arrived)
         case .lookup:
             if let refusal = verifyL2(request, method: "GET", path: path, body: body) { return refusal }
-            let id = String(path.dropFirst("/data/order/".count))
-            guard let order = state.withLock({ s in s.indexByHash[id].map { s.accepted[$0] } }) else {
-                return Answer(status: 200, json: "null")
-            }
-            return Answer(
-                status: 200,
-                json: StandInJSON.record(order, market: state.withLock { $0.markets[order.order.tokenId] }))
+            return lookup(id: String(path.dropFirst("/data/order/".count)))
+        case .balanceAllowance:
+            if let refusal = verifyL2(request, method: "GET", path: path, body: body) { return refusal }
+            return balanceAllowance(request)
+        case .trades:
+            if let refusal = verifyL2(request, method: "GET", path: path, body: body) { return refusal }
+            return trades(request)
         case .cancel:
             if let refusal = verifyL2(request, method: "DELETE", path: path, body: body) { return refusal }
             guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
@@ -397,6 +445,9 @@ public final class ClobStandIn: Sendable {
             return reject(404, "not found")
         }
     }
+
+    /// The stand-in's clock in Unix seconds (with ``Configuration/clockOffsetSeconds``).
+    var unixNow: Int64 { Int64(Date().timeIntervalSince1970) + configuration.clockOffsetSeconds }
 
     func header(_ request: Request, _ name: String) -> String? {
         let canonical = name.lowercased()
@@ -434,7 +485,9 @@ public final class ClobStandIn: Sendable {
         }
     }
 
-    /// L2: API key, passphrase and the HMAC over `timestamp + method + path + body` must match.
+    /// L2: API key, passphrase and the HMAC over `timestamp + method + path + body` must match. The
+    /// path is signed without its query string, as the official clients sign it (py-clob-client
+    /// `get_trades` and `get_balance_allowance` sign the bare endpoint path).
     func verifyL2(_ request: Request, method: String, path: String, body: [UInt8]) -> Answer? {
         guard let (c, account) = credentials(forKey: header(request, ClobAuth.apiKeyHeader)),
             let addressText = header(request, ClobAuth.addressHeader),
@@ -448,158 +501,6 @@ public final class ClobStandIn: Sendable {
             signature == expected
         else { return reject(401, "Unauthorized/Invalid api key") }
         return nil
-    }
-
-    func postOrder(_ request: Request, body: [UInt8], arrived: ContinuousClock.Instant) -> Answer {
-        let received = ContinuousClock.now
-        guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
-            let o = object["order"] as? [String: Any], let owner = object["owner"] as? String,
-            let orderType = object["orderType"] as? String, let order = StandInJSON.order(o),
-            let signatureHex = o["signature"] as? String, let signatureBytes = try? Hex.decode(signatureHex),
-            let apiAddress = header(request, ClobAuth.addressHeader).flatMap({ try? Address($0) })
-        else { return reject(400, "Invalid order payload") }
-        guard owner == header(request, ClobAuth.apiKeyHeader) else {
-            return reject(400, "the order owner has to be the owner of the API KEY")
-        }
-        guard let market = state.withLock({ $0.markets[order.tokenId] }) else {
-            return reject(400, "the orderbook \(order.tokenId.decimalString) does not exist")
-        }
-        let domain = configuration.contracts.domain(negRisk: market.negRisk)
-        let hash = order.digest(in: domain)
-        let id = hash.hex
-        guard market.acceptingOrders else {
-            return reject(400, "order \(id) is invalid. The market is closed.")
-        }
-        // The signature: who signed, and may they sign for this maker?
-        let recovered: Address
-        switch order.signatureType {
-        case .poly1271:
-            guard order.maker == order.signer, signatureBytes.count > 65,
-                let inner = try? Signature(bytes: signatureBytes[0..<65]),
-                let owner = try? inner.recoverAddress(
-                    digest: DepositWalletSignature.digest(
-                        structHash: order.structHash, wallet: order.signer, domain: domain))
-            else { return reject(400, "order \(id) is invalid: invalid signature") }
-            recovered = owner
-        case .eoa, .polyProxy, .polyGnosisSafe:
-            guard let signature = try? Signature(bytes: signatureBytes),
-                let signer = try? signature.recoverAddress(digest: hash), signer == order.signer
-            else { return reject(400, "order \(id) is invalid: invalid signature") }
-            if order.signatureType == .eoa, order.maker != order.signer {
-                return reject(
-                    400, "order \(id) is invalid: invalid signature (an EOA order's maker must be its signer)"
-                )
-            }
-            recovered = signer
-        }
-        guard recovered == apiAddress else {
-            return reject(400, "the order signer address has to be the address of the API KEY")
-        }
-        // Price on the tick, size above the minimum.
-        let (shares, collateral) =
-            order.side == .buy
-            ? (order.takerAmount, order.makerAmount) : (order.makerAmount, order.takerAmount)
-        guard let s = shares.uint128, let c = collateral.uint128, s > 0, c > 0 else {
-            return reject(400, "order \(id) is invalid: amounts must be positive")
-        }
-        let (num, den) = Self.fraction(market.tickSize)
-        let price = Double(c) / Double(s)
-        let (scaled, overflow) = c.multipliedReportingOverflow(by: den)
-        guard !overflow, scaled >= s * num, scaled <= s * (den - num) else {
-            return reject(
-                400,
-                "order \(id) is invalid. Price (\(price)), min: \(market.tickSize.minPrice) - max: \(market.tickSize.maxPrice)"
-            )
-        }
-        if orderType == "GTC" || orderType == "GTD", !scaled.isMultiple(of: s * num) {
-            return reject(
-                400,
-                "order \(id) is invalid. Price (\(price)) breaks minimum tick size rule: \(market.tickSize.rawValue)"
-            )
-        }
-        if let minimum = market.minOrderSize.scaledInteger(places: 6)?.uint128, s < minimum {
-            return reject(
-                400,
-                "order \(id) is invalid. Size (\(Double(s) / 1e6)) lower than the minimum: \(market.minOrderSize)"
-            )
-        }
-        let taker = configuration.matchesTakerOrders && (orderType == "FAK" || orderType == "FOK")
-        let accepted = state.withLock { st -> AcceptedOrder? in
-            guard st.indexByHash[id] == nil else { return nil }
-            var entry = AcceptedOrder(
-                orderHash: id, order: order, orderType: orderType, owner: owner, recoveredSigner: recovered,
-                status: "LIVE")
-            entry.receivedAt = received
-            entry.arrivedAt = arrived
-            if taker, var book = st.markets[order.tokenId] {
-                let (matched, paid) = Self.match(
-                    &book, side: order.side, shares: s, collateral: c, allOrNothing: orderType == "FOK")
-                if matched > 0 {
-                    st.markets[order.tokenId] = book
-                    st.renderedBooks[order.tokenId] = nil
-                }
-                entry.matchedShares = matched
-                entry.matchedCollateral = paid
-                entry.status = matched > 0 ? "MATCHED" : "UNMATCHED"
-            }
-            st.indexByHash[id] = st.accepted.count
-            st.accepted.append(entry)
-            return entry
-        }
-        guard let accepted else {
-            return reject(
-                400,
-                "order \(id) is invalid. Duplicated. Same order has already been placed, can't be placed again"
-            )
-        }
-        logger.debug("order accepted", metadata: ["order_hash": "\(id)", "status": "\(accepted.status)"])
-        var making = ""
-        var taking = ""
-        if accepted.matchedShares > 0 {
-            let shares = UInt256(uint128: accepted.matchedShares).fixedPointString(scale: 6)
-            let paid = UInt256(uint128: accepted.matchedCollateral).fixedPointString(scale: 6)
-            (making, taking) = order.side == .buy ? (paid, shares) : (shares, paid)
-        }
-        return Answer(
-            status: 200,
-            json:
-                "{\"errorMsg\":\"\",\"orderID\":\(StandInJSON.string(id)),\"takingAmount\":\"\(taking)\",\"makingAmount\":\"\(making)\","
-                + "\"status\":\"\(accepted.status.lowercased())\",\"transactionsHashes\":[],\"success\":true}"
-        )
-    }
-
-    /// Matches a taker order of `shares` at the price `collateral / shares` (millionths) against
-    /// the book, best level first, consuming the levels it takes. Returns the shares matched and
-    /// their collateral (at the levels' prices). All or nothing for FOK.
-    static func match(
-        _ market: inout Market, side: Side, shares: UInt128, collateral: UInt128, allOrNothing: Bool
-    ) -> (shares: UInt128, collateral: UInt128) {
-        func micros(_ value: ExactDecimal) -> UInt128 { value.scaledInteger(places: 6)?.uint128 ?? 0 }
-        // Best last in both lists (asks descending, bids ascending).
-        var levels = side == .buy ? market.asks : market.bids
-        var remaining = shares
-        var paid: UInt128 = 0
-        while remaining > 0, let best = levels.last {
-            let price = micros(best.price)
-            // BUY: price ≤ limit ⇔ price × shares ≤ collateral × 10⁶; SELL: price ≥ limit.
-            let acceptable =
-                side == .buy
-                ? price * shares <= collateral * 1_000_000 : price * shares >= collateral * 1_000_000
-            guard acceptable else { break }
-            let size = micros(best.size)
-            let take = min(size, remaining)
-            remaining -= take
-            paid += take * price / 1_000_000
-            levels.removeLast()
-            if size > take {
-                let left = UInt256(uint128: size - take).fixedPointString(scale: 6)
-                levels.append(BookLevel(price: best.price, size: ExactDecimal(left)!))
-            }
-        }
-        let matched = shares - remaining
-        if allOrNothing, remaining > 0 { return (0, 0) }
-        if side == .buy { market.asks = levels } else { market.bids = levels }
-        return (matched, paid)
     }
 
     /// A tick as numerator / denominator.
@@ -635,84 +536,5 @@ struct StandInResponder: HTTPResponder {
         let buffer = try await request.collectBody(upTo: 1 << 20)
         return try await standIn.respond(
             to: request, body: Array(buffer.readableBytesView), channel: context.channel)
-    }
-}
-
-/// JSON text the stand-in writes and reads.
-enum StandInJSON {
-    static func string(_ text: String) -> String {
-        var out = ""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            default:
-                if scalar.value < 0x20 {
-                    out += String(format: "\\u%04x", scalar.value)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return "\"" + out + "\""
-    }
-
-    static func levels(_ levels: [BookLevel]) -> String {
-        "[" + levels.map { "{\"price\":\"\($0.price)\",\"size\":\"\($0.size)\"}" }.joined(separator: ",")
-            + "]"
-    }
-
-    /// A `GET /book` answer, split where its timestamp goes.
-    static func book(_ m: ClobStandIn.Market) -> (head: String, tail: String) {
-        (
-            "{\"market\":\(string(m.conditionID)),\"asset_id\":\"\(m.tokenID.decimalString)\",\"timestamp\":\"",
-            "\",\"hash\":\"standin\",\"bids\":\(levels(m.bids)),\"asks\":\(levels(m.asks)),\"min_order_size\":\"\(m.minOrderSize)\","
-                + "\"tick_size\":\"\(m.tickSize.rawValue)\",\"neg_risk\":\(m.negRisk)}"
-        )
-    }
-
-    static func record(_ a: ClobStandIn.AcceptedOrder, market: ClobStandIn.Market?) -> String {
-        let o = a.order
-        let matched = UInt256(uint128: a.matchedShares).fixedPointString(scale: 6)
-        let (shares, collateral) =
-            o.side == .buy ? (o.takerAmount, o.makerAmount) : (o.makerAmount, o.takerAmount)
-        let price =
-            (shares.uint128 ?? 1) == 0 ? 0 : Double(collateral.uint128 ?? 0) / Double(shares.uint128 ?? 1)
-        return "{\"id\":\(string(a.orderHash)),\"status\":\"\(a.status)\",\"owner\":\(string(a.owner)),"
-            + "\"maker_address\":\"\(o.maker.checksummed)\",\"market\":\(string(market?.conditionID ?? "")),"
-            + "\"asset_id\":\"\(o.tokenId.decimalString)\",\"side\":\"\(o.side.text)\","
-            + "\"original_size\":\"\(shares.fixedPointString(scale: 6))\","
-            + "\"size_matched\":\"\(matched)\","
-            + "\"price\":\"\(price)\",\"order_type\":\(string(a.orderType)),\"outcome\":\"\",\"expiration\":\"\(o.expiration.decimalString)\"}"
-    }
-
-    /// The V2 order of a `POST /order` body.
-    static func order(_ o: [String: Any]) -> OrderV2? {
-        func text(_ key: String) -> String? {
-            switch o[key] {
-            case let s as String: s
-            case let n as NSNumber: n.stringValue
-            default: nil
-            }
-        }
-        guard let salt = text("salt").flatMap({ UInt256(decimal: $0) }),
-            let maker = text("maker").flatMap({ try? Address($0) }),
-            let signer = text("signer").flatMap({ try? Address($0) }),
-            let tokenId = text("tokenId").flatMap({ UInt256(decimal: $0) }),
-            let makerAmount = text("makerAmount").flatMap({ UInt256(decimal: $0) }),
-            let takerAmount = text("takerAmount").flatMap({ UInt256(decimal: $0) }),
-            let sideText = text("side"), sideText == "BUY" || sideText == "SELL",
-            let typeRaw = text("signatureType").flatMap({ UInt8($0) }),
-            let type = SignatureType(rawValue: typeRaw),
-            let timestamp = text("timestamp").flatMap({ UInt256(decimal: $0) }),
-            let metadata = text("metadata").flatMap({ try? Bytes32(hex: $0) }),
-            let builder = text("builder").flatMap({ try? Bytes32(hex: $0) }),
-            let expiration = text("expiration").flatMap({ UInt256(decimal: $0) })
-        else { return nil }
-        return OrderV2(
-            salt: salt, maker: maker, signer: signer, tokenId: tokenId, makerAmount: makerAmount,
-            takerAmount: takerAmount, side: sideText == "BUY" ? .buy : .sell, signatureType: type,
-            timestamp: timestamp,
-            metadata: metadata, builder: builder, expiration: expiration)
     }
 }

@@ -25,6 +25,13 @@ public protocol ClobAPI: Sendable {
     func deriveAPIKey(nonce: UInt256) async throws(ClobError) -> ApiCredentials
     /// `GET /time`: the CLOB's clock, in Unix seconds.
     func serverTime() async throws(ClobError) -> Int64
+    /// `GET /data/trades` (L2): every trade matching `query`, all pages.
+    func trades(_ query: TradeQuery) async throws(ClobError) -> [TradeRecord]
+    /// `GET /balance-allowance` (L2): the balance of `asset` and its allowances, for the account of
+    /// the API key with `signatureType`.
+    func balanceAllowance(
+        _ asset: BalanceAsset, signatureType: SignatureType
+    ) async throws(ClobError) -> BalanceAllowance
 }
 
 extension ClobAPI {
@@ -222,5 +229,140 @@ public enum OrderOutcome: Hashable, Sendable, CustomStringConvertible {
             case .undetermined(let e): "answer lost (\(lost.cause)); still undetermined: \(e)"
             }
         }
+    }
+}
+
+/// The filters of `GET /data/trades` (py-clob-client-v2 `TradeParams`: `id`, `maker_address`,
+/// `market`, `asset_id`, `before`, `after`).
+public struct TradeQuery: Hashable, Sendable {
+    /// One trade by its id.
+    public var id: String?
+    /// The trades of this maker (funder) address.
+    public var makerAddress: Address?
+    /// The market (condition id).
+    public var market: String?
+    /// The token id.
+    public var assetID: UInt256?
+    /// Trades matched before / after these Unix seconds.
+    public var before: Int64?
+    public var after: Int64?
+
+    /// Creates a query.
+    public init(
+        id: String? = nil, makerAddress: Address? = nil, market: String? = nil, assetID: UInt256? = nil,
+        before: Int64? = nil, after: Int64? = nil
+    ) {
+        self.id = id
+        self.makerAddress = makerAddress
+        self.market = market
+        self.assetID = assetID
+        self.before = before
+        self.after = after
+    }
+}
+
+/// One maker order's part of a trade (`maker_orders[]` of `GET /data/trades`).
+public struct MakerOrderMatch: Hashable, Sendable {
+    public var orderID: String
+    public var owner: String
+    public var makerAddress: String
+    /// Shares matched from this maker order, decimal text.
+    public var matchedAmount: String
+    /// The maker order's price in its own outcome, decimal text.
+    public var price: String
+    /// The maker order's token (the taker's, or the complementary outcome's on a mint or merge).
+    public var assetID: String
+    public var side: String
+    public var outcome: String
+
+    /// Creates a maker match.
+    public init(
+        orderID: String, owner: String = "", makerAddress: String = "", matchedAmount: String, price: String,
+        assetID: String, side: String, outcome: String = ""
+    ) {
+        self.orderID = orderID
+        self.owner = owner
+        self.makerAddress = makerAddress
+        self.matchedAmount = matchedAmount
+        self.price = price
+        self.assetID = assetID
+        self.side = side
+        self.outcome = outcome
+    }
+}
+
+/// A trade as `GET /data/trades` describes it (rs-clob-client `TradeResponse`, clob-client-v2
+/// `Trade`): one taker order matched against one or more maker orders.
+public struct TradeRecord: Hashable, Sendable {
+    public var id: String
+    /// The taker order's id (its EIP-712 hash).
+    public var takerOrderID: String
+    public var market: String
+    /// The taker's token id, decimal text.
+    public var assetID: String
+    /// The taker's side.
+    public var side: String
+    /// The taker's shares, decimal text (the sum of the makers' matched amounts).
+    public var size: String
+    /// A price, decimal text. Not used for booking: what it stands for when a taker meets several
+    /// prices is not documented; the makers' own prices are.
+    public var price: String
+    /// `MATCHED`, `MINED`, `CONFIRMED`, `RETRYING` or `FAILED`.
+    public var status: String
+    /// Unix seconds, as text.
+    public var matchTime: String
+    public var owner: String
+    public var makerAddress: String
+    /// `TAKER` or `MAKER`: which side of the trade the querying account was on.
+    public var traderSide: String
+    public var transactionHash: String
+    public var makerOrders: [MakerOrderMatch]
+
+    /// Creates a trade.
+    public init(
+        id: String, takerOrderID: String, market: String = "", assetID: String, side: String, size: String,
+        price: String, status: String, matchTime: String = "", owner: String = "", makerAddress: String = "",
+        traderSide: String = "", transactionHash: String = "", makerOrders: [MakerOrderMatch]
+    ) {
+        self.id = id
+        self.takerOrderID = takerOrderID
+        self.market = market
+        self.assetID = assetID
+        self.side = side
+        self.size = size
+        self.price = price
+        self.status = status
+        self.matchTime = matchTime
+        self.owner = owner
+        self.makerAddress = makerAddress
+        self.traderSide = traderSide
+        self.transactionHash = transactionHash
+        self.makerOrders = makerOrders
+    }
+}
+
+/// The asset of a `GET /balance-allowance` request.
+public enum BalanceAsset: Hashable, Sendable {
+    /// The collateral (pUSD on V2).
+    case collateral
+    /// An outcome token.
+    case conditional(UInt256)
+}
+
+/// A `GET /balance-allowance` answer: `{"balance": "…", "allowances": {"0xspender": "…"}}` on V2
+/// (clob-client-v2 `BalanceAllowanceResponse`), `{"balance", "allowance"}` on V1, integer text in
+/// token units (6 decimals).
+public struct BalanceAllowance: Hashable, Sendable {
+    /// The balance, in token units.
+    public var balance: UInt256
+    /// The allowance granted to each spender (exchange contracts), in token units; for an outcome
+    /// token, a non-zero value means `setApprovalForAll` was given. A V1 answer's single
+    /// `allowance` is under the zero address.
+    public var allowances: [Address: UInt256]
+
+    /// Creates an answer.
+    public init(balance: UInt256, allowances: [Address: UInt256]) {
+        self.balance = balance
+        self.allowances = allowances
     }
 }

@@ -17,6 +17,9 @@ public struct ClobError: Error, Hashable, Sendable, CustomStringConvertible {
         case marketClosed
         /// The exchange already has an order with this hash.
         case duplicateOrder
+        /// A market order (FAK, FOK) killed because it met nothing (or, FOK, not enough): not a
+        /// fault and not a refusal of the order itself.
+        case unfilled
         /// The exchange refused the order for another stated reason.
         case invalidOrder
         /// 401/403: the API key, passphrase or HMAC (or the L1 signature) was refused.
@@ -79,6 +82,12 @@ public struct ClobError: Error, Hashable, Sendable, CustomStringConvertible {
         func has(_ needles: String...) -> Bool { needles.contains { text.contains($0) } }
         if status == 429 || has("too many requests", "rate limit") { return .rateLimited }
         if has("duplicate") { return .duplicateOrder }
+        // A market order that met nothing is killed and answered with an error (the CLOB's error
+        // codes page): `no orders found to match with FAK order…`, `order couldn't be fully
+        // filled. FOK orders are fully filled or killed.`
+        if has("no orders found to match", "couldn't be fully filled", "could not be fully filled") {
+            return .unfilled
+        }
         if has("signature", "signer address has to be") { return .invalidSignature }
         if has("lower than the minimum", "min_size", "minimum size", "min size") { return .minimumSize }
         if has("tick size", "tick_size") { return .tickSize }
