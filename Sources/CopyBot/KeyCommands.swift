@@ -164,12 +164,23 @@ public struct OrderBuildCommand: Sendable {
             throw OrderError.unsupportedSignatureType(a.signatureType, version: "2 without --funder")
         }
         let builder = OrderBuilder(signer: signer, signatureType: a.signatureType, funder: a.funder)
-        let signed = try builder.limitOrder(
-            LimitOrderRequest(
-                tokenId: a.tokenID, side: a.side, price: a.price, size: a.size,
-                expiration: a.orderType == .gtd ? a.expiration : 0),
-            market: MarketParameters(tickSize: a.tickSize, minOrderSize: a.minOrderSize, negRisk: a.negRisk),
-            contracts: contracts)
+        let market = MarketParameters(tickSize: a.tickSize, minOrderSize: a.minOrderSize, negRisk: a.negRisk)
+        let signed: SignedOrder
+        if AmountPrecision.isMarket(a.orderType) {
+            // A market order of `size` shares at a worst price of `price`: a BUY spends what they
+            // cost at that price (to the cent), with the amounts the CLOB accepts for market orders.
+            signed = try builder.marketOrder(
+                MarketOrderRequest(
+                    tokenId: a.tokenID, side: a.side, amount: a.side == .buy ? a.size * a.price : a.size,
+                    price: a.price),
+                market: market, contracts: contracts)
+        } else {
+            signed = try builder.limitOrder(
+                LimitOrderRequest(
+                    tokenId: a.tokenID, side: a.side, price: a.price, size: a.size,
+                    expiration: a.orderType == .gtd ? a.expiration : 0),
+                market: market, contracts: contracts)
+        }
         return (signed, try OrderBody.json(signed, owner: a.owner, orderType: a.orderType))
     }
 }

@@ -389,12 +389,13 @@ public final class CopyEngine: Sendable {
             sizing = Sizing.buy(
                 rule: policy.sizing, targetShares: shares, targetCollateral: collateral,
                 availableBalance: portfolio.availableCash, limitPrice: limitPrice, market: rules,
-                maxCollateral: limits.clampToMaxOrder ? limits.maxOrderCollateral : nil)
+                maxCollateral: limits.clampToMaxOrder ? limits.maxOrderCollateral : nil,
+                orderType: configuration.orderType)
         case .sell:
             sizing = Sizing.sell(
                 ourShares: portfolio.availableShares(token), targetSold: shares, targetHolding: holding,
                 unknownHolding: policy.unknownHoldingExit, tokenId: token, limitPrice: limitPrice,
-                market: rules)
+                market: rules, orderType: configuration.orderType)
         }
         let sized: SizedOrder
         switch sizing {
@@ -508,16 +509,19 @@ public final class CopyEngine: Sendable {
             return try await record(
                 key, summary, .failed(.signingFailed("live mode without an order signer")))
         }
-        guard let price = intent.limitPrice.exactDecimal, let size = intent.shares.exactDecimal else {
+        // What the exchange holds for us, as last read (no round trip): an order it cannot fund is
+        // skipped here with the numbers, not refused there.
+        if let shortfall = gateway.fundingShortfall(
+            side: intent.side, tokenID: intent.tokenId, shares: intent.shares, collateral: intent.collateral,
+            negRisk: intent.negRisk)
+        {
             portfolio.release(reservation)
-            return try await record(key, summary, .failed(.invalidOrder("negative price or size")))
+            return try await record(key, summary, .skipped(shortfall))
         }
         let salt = Self.salt(for: key)
         let signed: SignedOrder
         do {
-            signed = try signer.sign(
-                LimitOrderRequest(tokenId: intent.tokenId, side: intent.side, price: price, size: size),
-                market: parameters, salt: salt)
+            signed = try signer.sign(intent, market: parameters, salt: salt)
         } catch {
             portfolio.release(reservation)
             return try await record(key, summary, .failed(.invalidOrder(error.description)))

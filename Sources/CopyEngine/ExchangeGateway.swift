@@ -102,18 +102,30 @@ public protocol ExchangeGateway: Sendable {
     func post(
         _ order: SignedOrder, orderType: OrderType, sent: @escaping @Sendable () -> Void
     ) async throws -> ExchangeOrder
-    /// The order with `orderHash`, or nil when the exchange does not know it.
-    func lookup(orderHash: Bytes32) async throws -> ExchangeOrder?
+    /// What the exchange did with `order`: its state and what it traded (at the prices it traded
+    /// at), or nil when the exchange shows nothing of it.
+    func lookup(_ order: SignedOrder) async throws -> ExchangeOrder?
     /// Our available collateral.
     func balance() async throws -> Fixed6
     /// Starts reading the token's book ahead of a decision that will ask for it (a hint: a
     /// gateway may ignore it).
     func prefetchBook(tokenID: UInt256)
+    /// Why the account cannot fund an order, from balances and allowances read in the background
+    /// (no round trip): a BUY of `collateral`, or a SELL of `shares` of `tokenID`, on the NegRisk
+    /// exchange when `negRisk`. Nil when it can, or when the gateway does not know.
+    func fundingShortfall(
+        side: Side, tokenID: UInt256, shares: Fixed6, collateral: Fixed6, negRisk: Bool
+    ) -> SkipReason?
 }
 
 extension ExchangeGateway {
     /// Ignores the hint.
     public func prefetchBook(tokenID: UInt256) {}
+
+    /// Not known: nil.
+    public func fundingShortfall(
+        side: Side, tokenID: UInt256, shares: Fixed6, collateral: Fixed6, negRisk: Bool
+    ) -> SkipReason? { nil }
 
     /// ``post(_:orderType:)``, then `sent` once it is answered (a gateway whose books do not show
     /// orders in flight does not let the next order of a token be priced before the answer).
@@ -126,11 +138,13 @@ extension ExchangeGateway {
     }
 }
 
-/// Signs orders for the engine: a limit order for `request` in `market`, with `salt`.
+/// Signs orders for the engine: the order of an intent in `market`, with `salt`.
 public protocol OrderSigning: Sendable {
-    /// Builds and signs the order. Throws ``OrderError`` when the exchange's rules would reject it.
+    /// Builds and signs the order of `intent`: a market order (FAK, FOK) with the amounts the CLOB
+    /// accepts for market orders, or a limit order (GTC, GTD) by the limit rule. Throws
+    /// ``OrderError`` when the exchange's rules would reject it.
     func sign(
-        _ request: LimitOrderRequest, market: MarketParameters, salt: UInt256
+        _ intent: OrderIntent, market: MarketParameters, salt: UInt256
     ) throws(OrderError) -> SignedOrder
 }
 
@@ -143,6 +157,29 @@ public struct BuilderOrderSigner: OrderSigning {
     public init(builder: OrderBuilder, contracts: ExchangeContracts) {
         self.builder = builder
         self.contracts = contracts
+    }
+
+    /// Builds and signs the intent's order: a market order spending the intent's collateral (BUY)
+    /// or selling its shares (SELL) at a worst price of its limit price, or a limit order of its
+    /// shares at that price.
+    public func sign(
+        _ intent: OrderIntent, market: MarketParameters, salt: UInt256
+    ) throws(OrderError) -> SignedOrder {
+        guard let price = intent.limitPrice.exactDecimal, let shares = intent.shares.exactDecimal,
+            let collateral = intent.collateral.exactDecimal
+        else { throw .zeroAmount }
+        switch intent.orderType {
+        case .fak, .fok:
+            return try builder.marketOrder(
+                MarketOrderRequest(
+                    tokenId: intent.tokenId, side: intent.side,
+                    amount: intent.side == .buy ? collateral : shares, price: price),
+                market: market, contracts: contracts, salt: salt)
+        case .gtc, .gtd:
+            return try sign(
+                LimitOrderRequest(tokenId: intent.tokenId, side: intent.side, price: price, size: shares),
+                market: market, salt: salt)
+        }
     }
 
     /// Builds and signs a V2/V3 limit order.

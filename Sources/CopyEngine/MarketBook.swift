@@ -90,6 +90,36 @@ public struct MarketBook: Hashable, Sendable {
         return (taken, left)
     }
 
+    /// What a taker BUY spending at most `collateral` takes from this book, as the exchange matches
+    /// a market BUY (its spend is bounded, the shares it gets are not: a cheaper level gives more,
+    /// py-clob-client-v2 #89): asks from the best while `accepts` their price, each
+    /// `min(level, floor(remaining / price))` shares for `floor(shares × price)` collateral, until
+    /// a level is left partly. Returns the parts taken (best first), the collateral they cost and
+    /// the book left.
+    public func buying(
+        collateral: Fixed6, while accepts: (Fixed6) -> Bool
+    ) -> (taken: [PriceLevel], cost: Fixed6, left: MarketBook) {
+        var remaining = collateral.micros
+        var taken: [PriceLevel] = []
+        var levels = levels(taking: .buy)[...]
+        while remaining > 0, let level = levels.first, level.price.isPositive, accepts(level.price) {
+            let take = min(level.size.micros, remaining * Fixed6.scale / level.price.micros)
+            guard take > 0 else { break }
+            taken.append(PriceLevel(price: level.price, size: Fixed6(micros: take)))
+            remaining -= take * level.price.micros / Fixed6.scale
+            levels.removeFirst()
+            if take < level.size.micros {
+                levels.insert(
+                    PriceLevel(price: level.price, size: Fixed6(micros: level.size.micros - take)),
+                    at: levels.startIndex)
+                break
+            }
+        }
+        var left = self
+        left.asks = Array(levels)
+        return (taken, Fixed6(micros: collateral.micros - remaining), left)
+    }
+
     /// The worst price needed to fill `shares` on `side`, walking from the best level; when the
     /// book is too thin, the worst price on it. Nil when the side is empty.
     public func walkedPrice(taking side: Side, shares: Fixed6) -> Fixed6? {

@@ -72,6 +72,10 @@ public struct MarketRules: Hashable, Sendable {
 ///   whole position. When we never saw them hold the token, ``UnknownHoldingExit`` decides: sell all
 ///   (default) or skip. We never sell more than we hold; holding nothing skips with `no_position`.
 /// - Any order below the market's minimum size is skipped with `below_minimum`.
+/// - A market order (FAK, FOK: how copies are sent) then takes the amounts the CLOB accepts for
+///   market orders (``marketOrder(side:shares:price:tick:)``): a BUY spends what the shares cost at L
+///   to the cent (at least $1) for at least that / L shares to 4 decimals; a SELL sells the shares
+///   for at least their collateral at L to 4 decimals. A limit order (GTC, GTD) keeps the limit rule.
 public enum Sizing {
     /// The worst acceptable price for a copy of a fill at `targetPrice`: BUY
     /// `floor_tick(target × (1 + slippage))`, SELL `ceil_tick(target × (1 − slippage))`, within
@@ -99,7 +103,7 @@ public enum Sizing {
     ///   - maxCollateral: when set, the budget is capped at this (the `clamp_to_max_order` option).
     public static func buy(
         rule: SizingRule, targetShares: Fixed6, targetCollateral: Fixed6, availableBalance: Fixed6,
-        limitPrice: Fixed6, market: MarketRules, maxCollateral: Fixed6? = nil
+        limitPrice: Fixed6, market: MarketRules, maxCollateral: Fixed6? = nil, orderType: OrderType = .gtc
     ) -> SizingResult {
         var shares: Fixed6
         switch rule {
@@ -120,14 +124,15 @@ public enum Sizing {
                 toMultipleOf: market.sizeStep, .down)
             shares = min(shares, capShares)
         }
-        return finish(side: .buy, shares: shares, limitPrice: limitPrice, market: market)
+        return finish(
+            side: .buy, shares: shares, limitPrice: limitPrice, market: market, orderType: orderType)
     }
 
     /// The size of a SELL copy (an exit), as the fraction of our position the target sold of theirs.
     public static func sell(
         ourShares: Fixed6, targetSold: Fixed6, targetHolding: TargetHolding,
         unknownHolding: UnknownHoldingExit,
-        tokenId: UInt256, limitPrice: Fixed6, market: MarketRules
+        tokenId: UInt256, limitPrice: Fixed6, market: MarketRules, orderType: OrderType = .gtc
     ) -> SizingResult {
         guard ourShares.isPositive else { return .skip(.noPosition(token: tokenId)) }
         let before = targetHolding.sharesBefore
@@ -143,7 +148,8 @@ public enum Sizing {
             shares = Fixed6.mulDiv(ourShares, targetSold, before, rounding: .down) ?? .zero
         }
         shares = min(shares, ourShares).rounded(toMultipleOf: market.sizeStep, .down)
-        return finish(side: .sell, shares: shares, limitPrice: limitPrice, market: market)
+        return finish(
+            side: .sell, shares: shares, limitPrice: limitPrice, market: market, orderType: orderType)
     }
 
     /// `floor(budget / price)` to six decimals (the size step is applied by the caller).
@@ -152,12 +158,57 @@ public enum Sizing {
         return Fixed6.divide(budget, price, rounding: .down) ?? .zero
     }
 
-    static func finish(side: Side, shares: Fixed6, limitPrice: Fixed6, market: MarketRules) -> SizingResult {
+    static func finish(
+        side: Side, shares: Fixed6, limitPrice: Fixed6, market: MarketRules, orderType: OrderType
+    ) -> SizingResult {
         guard shares >= market.minOrderSize, shares.isPositive else {
             return .skip(.belowMinimumShares(shares: shares, minimum: market.minOrderSize))
         }
-        let collateral = orderCollateral(side: side, shares: shares, price: limitPrice, tick: market.tickSize)
-        return .order(SizedOrder(shares: shares, collateral: collateral))
+        guard AmountPrecision.isMarket(orderType) else {
+            let collateral = orderCollateral(
+                side: side, shares: shares, price: limitPrice, tick: market.tickSize)
+            return .order(SizedOrder(shares: shares, collateral: collateral))
+        }
+        guard let sized = marketOrder(side: side, shares: shares, price: limitPrice, tick: market.tickSize),
+            sized.shares >= market.minOrderSize
+        else {
+            return .skip(.belowMinimumShares(shares: shares, minimum: market.minOrderSize))
+        }
+        // A marketable BUY spends at least $1: `invalid amount for a marketable BUY order ($0.17),
+        // min size: $1` (the CLOB's answer, reported by its users in 2026).
+        if side == .buy, sized.collateral < minimumMarketBuy {
+            return .skip(.belowMinimumCollateral(collateral: sized.collateral, minimum: minimumMarketBuy))
+        }
+        return .order(sized)
+    }
+
+    /// The least collateral a market BUY may spend.
+    public static let minimumMarketBuy = Fixed6.one
+
+    /// A market order (FAK, FOK) for `shares` at a worst price of `price`, with the amounts the CLOB
+    /// accepts (``MarketOrderAmounts``): a BUY spends `shares × price` floored to the cent and is
+    /// sized as the shares that buys at `price` (4 decimals, never more than `shares`); a SELL sells
+    /// `shares` for at least their collateral at `price` (4 decimals). Nil when the amounts round
+    /// away.
+    public static func marketOrder(side: Side, shares: Fixed6, price: Fixed6, tick: TickSize) -> SizedOrder? {
+        guard shares.isPositive, price.isPositive, shares.micros <= Int128(UInt64.max),
+            price.micros <= Int128(UInt64.max)
+        else { return nil }
+        let units = UInt64(shares.micros)
+        let limit = UInt64(price.micros)
+        let amounts: OrderAmounts?
+        switch side {
+        case .buy:
+            let budget = UInt64(clamping: UInt128(units) * UInt128(limit) / 1_000_000)
+            amounts = MarketOrderAmounts.buy(collateral: budget, limit: limit, tick: tick)
+        case .sell:
+            amounts = MarketOrderAmounts.sell(shares: units, limit: limit, tick: tick)
+        }
+        guard let amounts, let maker = amounts.makerAmount.uint64, let taker = amounts.takerAmount.uint64
+        else { return nil }
+        let (sharesUnits, collateralUnits) = side == .buy ? (taker, maker) : (maker, taker)
+        return SizedOrder(
+            shares: Fixed6(micros: Int128(sharesUnits)), collateral: Fixed6(micros: Int128(collateralUnits)))
     }
 
     /// The collateral of a limit order by the exchange's amount rules: the maker amount of a BUY,

@@ -212,10 +212,13 @@ struct ClobGatewayTests {
         try await arrived(1)
         let first = try await h.gateway.book(tokenID: Self.tokenA)
         #expect(first.bestPrice(taking: .buy) == Fixed6("0.5"))
-        // 30 @ 0.50 and 10 of the 12.5 @ 0.51, as the stand-in matches it.
+        // A market BUY spends its collateral, $20.40, at the asks' prices (the taker gets the
+        // surplus shares, py-clob-client-v2 #89): 30 @ 0.50 for $15, then 10.588235 of the 12.5
+        // @ 0.51 for $5.399999, as the stand-in matches it.
         let answer = try await h.gateway.post(try buy(40, salt: 1), orderType: .fak)
         #expect(answer.status == .matched)
-        #expect(answer.matchedShares == Fixed6(40))
+        #expect(answer.matchedShares == Fixed6("40.588235"))
+        #expect(answer.matchedCollateral == Fixed6("20.399999"))
         // The second trade's book comes from the answer, and is the book the CLOB now has.
         let second = try await h.gateway.book(tokenID: Self.tokenA)
         #expect(requests() == 1, "no request: derived from the answer")
@@ -223,7 +226,7 @@ struct ClobGatewayTests {
         #expect(requests() == 2)
         #expect(second.asks == fresh.asks)
         #expect(second.bids == fresh.bids)
-        #expect(second.asks.first == PriceLevel(price: Fixed6("0.51")!, size: Fixed6("2.5")!))
+        #expect(second.asks.first == PriceLevel(price: Fixed6("0.51")!, size: Fixed6("1.911765")!))
         #expect(second.market == first.market)
         #expect(second.parameters == first.parameters)
 
@@ -298,7 +301,8 @@ struct ClobGatewayTests {
     @Test("a BUY decided beside our BUY in flight is priced on the book less what that one may take")
     func overlapPricedOnPrediction() async throws {
         // 10 shares at the target's price, the rest beyond the 2% slippage limit: the first BUY
-        // (5 USDC at most 0.51: 9.8 shares) fits in them, two do not.
+        // (5 USDC at most 0.51: 9.8 shares, which cost $4.99 to the cent as a market order; at
+        // 0.50 that buys 9.98) fits in them, two do not.
         let market = ClobStandIn.Market(
             tokenID: Self.tokenA, conditionID: Self.condition,
             bids: [BookLevel(price: ExactDecimal("0.49")!, size: ExactDecimal(500))],
@@ -319,7 +323,7 @@ struct ClobGatewayTests {
             Issue.record("the first BUY is copied: \(decisions)")
             return
         }
-        #expect(first.fill.shares == Fixed6("9.8"))
+        #expect(first.fill.shares == Fixed6("9.98"))
         guard case .skipped(.slippage(_, _, let bookPrice, _, _, _)) = decisions[1].1 else {
             Issue.record("the second BUY is skipped for slippage: \(decisions[1].1)")
             return
@@ -412,12 +416,16 @@ struct ClobGatewayTests {
             #expect(order.recoveredSigner == h.key.address)
             #expect(order.orderType == "FAK")
             // Independently from the rules: limit = price × 1.02 down to the cent; shares =
-            // floor(5 / limit) to the hundredth; collateral = shares × limit.
+            // floor(5 / limit) to the hundredth; a market order spends what they cost at the
+            // limit to the cent, for at least that / limit shares to 4 decimals (the CLOB's
+            // market-order precision).
             let limitCents = (Int(Double(price)! * 100 * 1.02 + 1e-9))
             let shareCents = 500 * 100 / limitCents
+            let collateralCents = shareCents * limitCents / 100
+            let minimumShares = collateralCents * 1_000_000 / limitCents / 100 * 100
             #expect(order.order.side == .buy)
-            #expect(order.order.takerAmount == UInt256(UInt64(shareCents) * 10_000))
-            #expect(order.order.makerAmount == UInt256(UInt64(shareCents * limitCents) * 100))
+            #expect(order.order.makerAmount == UInt256(UInt64(collateralCents) * 10_000))
+            #expect(order.order.takerAmount == UInt256(UInt64(minimumShares)))
         }
         await h.shutdown()
     }
@@ -547,16 +555,21 @@ struct ClobGatewayTests {
             let amount = Int128(o.side == .buy ? o.makerAmount.uint128! : o.takerAmount.uint128!)
             #expect(order.orderType == "FAK")
             #expect(shares >= 5_000_000, "at least the market's minimum size")
-            #expect(shares % 10_000 == 0, "shares on the 0.01 size step")
-            // Limit price = amount / shares, on the cent, within 5% of the target's price.
-            #expect((amount * 100) % shares == 0 || o.side == .sell, "BUY limit price on the tick")
+            // The CLOB's market-order precision: maker to 2 decimals, taker to 4.
+            #expect(o.makerAmount.uint128! % 10_000 == 0 && o.takerAmount.uint128! % 100 == 0)
+            // The worst price is on the cent (the limit).
+            let worst = MarketOrderAmounts.worstPrice(
+                side: o.side, OrderAmounts(makerAmount: o.makerAmount, takerAmount: o.takerAmount),
+                tick: .hundredth)
+            #expect(worst.map { $0 % 10_000 == 0 } == true, "worst price on the tick")
             let matched = Int128(order.matchedShares)
             let paid = Int128(order.matchedCollateral)
             switch o.side {
             case .buy:
                 #expect(amount <= 5_000_000, "a BUY spends at most the fixed 5 USDC")
                 #expect(
-                    amount * 100 <= shares * mid * 105 / 100 + shares, "BUY limit within 5% above the target")
+                    Int128(worst ?? 0) * 100 <= mid * 105 * 10_000 + 100,
+                    "BUY limit within 5% above the target")
                 // The position limit binds on cost basis before the order.
                 #expect(position[token, default: (0, 0)].cost + amount <= 20_000_000)
                 position[token, default: (0, 0)].shares += matched

@@ -133,20 +133,22 @@ struct LiveEngineTests {
         h.gateway.setBook(book(1, asks: [("0.52", "1000")]))
         let decision = await h.engine.handle(copyTrade(1, .buy, token: 1, shares: "100", price: "0.52"))
         let order = decision.copiedOrder
-        // Limit = floor_tick(0.52 × 1.04 = 0.5408) = 0.54; 10 / 0.54 = 18.51 shares; 9.9954 collateral.
+        // Limit = floor_tick(0.52 × 1.04 = 0.5408) = 0.54; 10 / 0.54 = 18.51 shares, which cost
+        // 9.9954: a FAK (a market order) spends that to the cent, 9.99, for at least
+        // 9.99 / 0.54 = 18.5 shares (the CLOB's market-order precision: 2 and 4 decimals).
         #expect(order?.intent.limitPrice == d("0.54"))
-        #expect(order?.intent.shares == d("18.51"))
-        #expect(order?.intent.collateral == d("9.9954"))
+        #expect(order?.intent.shares == d("18.5"))
+        #expect(order?.intent.collateral == d("9.99"))
         let posts = h.gateway.posts
         #expect(posts.count == 1)
         if case .v2(let o) = posts.first?.payload {
-            #expect(o.makerAmount == UInt256(9_995_400))
-            #expect(o.takerAmount == UInt256(18_510_000))
+            #expect(o.makerAmount == UInt256(9_990_000))
+            #expect(o.takerAmount == UInt256(18_500_000))
             #expect(o.salt == CopyEngine.salt(for: DecisionKey(account: .default, identity: identity(1))))
         }
         #expect(h.store.allIntents.first?.status == .matched)
         #expect(h.store.allIntents.first?.signedOrder == posts.first)
-        #expect(h.engine.portfolio.ledger.shares(1) == d("18.51"))
+        #expect(h.engine.portfolio.ledger.shares(1) == d("18.5"))
     }
 
     @Test("the intent is stored already claimed: one write, and no other change to it, before the post")

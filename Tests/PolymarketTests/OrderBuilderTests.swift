@@ -65,7 +65,8 @@ struct OrderBuilderTests {
                     MarketOrderRequest(tokenId: tokenId, side: side, amount: size, price: price),
                     market: market, contracts: contracts, salt: salt,
                     nonce: try #require(UInt256(decimal: try item.string("nonce"))),
-                    feeRateBps: try #require(UInt256(decimal: try item.string("feeRateBps"))))
+                    feeRateBps: try #require(UInt256(decimal: try item.string("feeRateBps"))),
+                    rounding: .officialClient)
             case ("limit", _):
                 signed = try builder.limitOrder(
                     LimitOrderRequest(
@@ -77,7 +78,8 @@ struct OrderBuilderTests {
                     MarketOrderRequest(
                         tokenId: tokenId, side: side, amount: size, price: price, metadata: metadata,
                         builder: builderCode),
-                    market: market, contracts: contracts, salt: salt, timestamp: timestamp)
+                    market: market, contracts: contracts, salt: salt, timestamp: timestamp,
+                    rounding: .officialClient)
             }
             let orderType = try #require(OrderType(rawValue: try item.string("orderType")))
             let body = try OrderBody.json(

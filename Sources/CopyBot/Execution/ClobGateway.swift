@@ -288,10 +288,19 @@ public final class ClobGateway: ExchangeGateway {
         let orderShares = Fixed6(micros: Int128(shares))
         // The limit is the order's own ratio: price × shares against collateral, exactly.
         let bound = Int128(collateral) * Fixed6.scale
-        let (taken, left) = book.taking(order.side, shares: orderShares) { price in
+        let accepts = { (price: Fixed6) -> Bool in
             let cost = price.micros * Int128(shares)
             return buy ? cost <= bound : cost >= bound
         }
+        if buy {
+            // A BUY spends up to its collateral, at the levels' prices (as the stand-in and the
+            // exchange match it): FOK only when all of it is spent, to a unit per level.
+            let spend = Fixed6(micros: Int128(collateral))
+            let (taken, cost, left) = book.buying(collateral: spend, while: accepts)
+            if orderType == .fok, (spend - cost).micros > Int128(taken.count) { return ([], book) }
+            return (taken, left)
+        }
+        let (taken, left) = book.taking(order.side, shares: orderShares, while: accepts)
         if orderType == .fok, taken.totalSize < orderShares { return ([], book) }
         return (taken, left)
     }

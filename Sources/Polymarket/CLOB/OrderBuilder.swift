@@ -243,13 +243,24 @@ public struct OrderBuilder: Sendable {
         return sign(order, in: contracts.domain(negRisk: market.negRisk))
     }
 
+    /// How a market order's amounts are made.
+    public enum MarketRounding: Sendable, Hashable {
+        /// ``MarketOrderAmounts``: what the CLOB accepts on every tick, with the price as the worst
+        /// price. The default.
+        case accepted
+        /// ``AmountRounding/market(side:price:amount:tick:)``: the official client's amounts,
+        /// byte-identical to its orders, refused by the CLOB on 0.001 and 0.0001 ticks
+        /// (py-clob-client-v2 #99). For conformance tests.
+        case officialClient
+    }
+
     /// Builds and signs a V2/V3 market order (no expiration).
     public func marketOrder(
         _ request: MarketOrderRequest, market: MarketParameters, contracts: ExchangeContracts,
-        salt: UInt256? = nil, timestamp: UInt64? = nil
+        salt: UInt256? = nil, timestamp: UInt64? = nil, rounding: MarketRounding = .accepted
     ) throws(OrderError) -> SignedOrder {
         let amounts = try marketAmounts(
-            request.side, amount: request.amount, price: request.price, market: market)
+            request.side, amount: request.amount, price: request.price, market: market, rounding: rounding)
         let order = OrderV2(
             salt: salt ?? self.salt(), maker: funder, signer: orderSigner, tokenId: request.tokenId,
             makerAmount: amounts.makerAmount, takerAmount: amounts.takerAmount, side: request.side,
@@ -260,14 +271,28 @@ public struct OrderBuilder: Sendable {
     }
 
     func marketAmounts(
-        _ side: Side, amount: ExactDecimal, price: ExactDecimal, market: MarketParameters
+        _ side: Side, amount: ExactDecimal, price: ExactDecimal, market: MarketParameters,
+        rounding: MarketRounding
     )
         throws(OrderError) -> OrderAmounts
     {
         let tick = market.tickSize
         try Self.validate(price: price, tick: tick)
         let amount = try checkedSize(amount, field: "amount", tick: tick)
-        let amounts = AmountRounding.market(side: side, price: price, amount: amount, tick: tick)
+        let amounts: OrderAmounts
+        switch rounding {
+        case .officialClient:
+            amounts = AmountRounding.market(side: side, price: price, amount: amount, tick: tick)
+        case .accepted:
+            // Both fit 64 bits: the amount is at most 10^15 with 2 decimals, the price below 1.
+            guard let units = amount.exactUnits(places: 6), let limit = price.exactUnits(places: 6),
+                let made =
+                    side == .buy
+                    ? MarketOrderAmounts.buy(collateral: units, limit: limit, tick: tick)
+                    : MarketOrderAmounts.sell(shares: units, limit: limit, tick: tick)
+            else { throw .zeroAmount }
+            amounts = made
+        }
         guard !amounts.makerAmount.isZero, !amounts.takerAmount.isZero else { throw .zeroAmount }
         let shares = Self.shares(side == .buy ? amounts.takerAmount : amounts.makerAmount)
         guard shares >= market.minOrderSize else {
@@ -323,11 +348,12 @@ public struct OrderBuilder: Sendable {
     public func marketOrderV1(
         _ request: MarketOrderRequest, market: MarketParameters, contracts: ExchangeContracts,
         salt: UInt256? = nil,
-        nonce: UInt256 = .zero, feeRateBps: UInt256 = .zero, taker: Address = .zero
+        nonce: UInt256 = .zero, feeRateBps: UInt256 = .zero, taker: Address = .zero,
+        rounding: MarketRounding = .accepted
     ) throws(OrderError) -> SignedOrder {
         guard signatureType != .poly1271 else { throw .unsupportedSignatureType(signatureType, version: "1") }
         let amounts = try marketAmounts(
-            request.side, amount: request.amount, price: request.price, market: market)
+            request.side, amount: request.amount, price: request.price, market: market, rounding: rounding)
         return signV1(
             OrderV1(
                 salt: salt ?? self.salt(), maker: funder, signer: signer.address, taker: taker,
