@@ -344,6 +344,34 @@ public final class CopyBotApplication: Sendable {
                 }
             }
         }
+        let balances = ClosureService {
+            // Live accounts' balances and allowances at the exchange, read for the engines' checks
+            // before each order (no round trip then) and reconciled with the ledgers.
+            try? await cancelWhenGracefulShutdown {
+                while true {
+                    let inProcess = self.running.withLock { $0?.engines ?? [] }.compactMap { a in
+                        a.engine.map { (a.account, $0) }
+                    }
+                    let held = self.executor.withLock { $0?.engines ?? [] }
+                    for (account, engine) in inProcess + held {
+                        guard let gateway = engine.exchange as? ClobGateway, let funds = gateway.funds else {
+                            continue
+                        }
+                        let signatureType =
+                            self.configuration.effectiveAccounts.first { $0.name == account }?.configuration
+                            .clob
+                            .signatureType ?? self.configuration.clob.signatureType
+                        await Self.readFunds(
+                            gateway, account: account, signatureType: signatureType,
+                            ledger: engine.portfolio.ledger, logger: self.logger)
+                        if let report = FundsReport(funds) {
+                            state.update { $0.funds[account.name] = report }
+                        }
+                    }
+                    try await Task.sleep(for: self.configuration.clob.balanceRefresh)
+                }
+            }
+        }
         let hangups = ClosureService {
             // SIGHUP (systemd's `reload`): reload the followed wallets and the contracts.
             let signals = await UnixSignalsSequence(trapping: .sighup)
@@ -354,6 +382,7 @@ public final class CopyBotApplication: Sendable {
         services += [
             Self.component(hangups, name: "reload"),
             Self.component(refresher, name: "state"),
+            Self.component(balances, name: "balances"),
             Self.component(SupervisedService("resolver", logger: logger) { resolver }),
         ]
         if role != .executor { services.append(Self.component(listener)) }
@@ -467,20 +496,23 @@ public final class CopyBotApplication: Sendable {
             credentials: credentials.api,
             rateLimiter: TokenBucket(ratePerSecond: rate, burst: max(1, Int(rate.rounded(.up)))),
             logger: logger)
-        let gateway = ClobGateway(
-            client: clob, metadata: MarketMetadataCache(source: clob), taskExecutor: transport.executor)
         var signer: (any OrderSigning)?
+        var funds: ExchangeFunds?
         if live {
             let contracts = try ExchangeContracts(
                 registry: registry, exchange: configuration.clob.exchange,
                 negRiskExchange: configuration.clob.negRiskExchange,
                 domainVersion: configuration.clob.domainVersion)
+            funds = ExchangeFunds(exchange: contracts.exchange, negRiskExchange: contracts.negRiskExchange)
             signer = BuilderOrderSigner(
                 builder: OrderBuilder(
                     signer: key, signatureType: configuration.clob.signatureType,
                     funder: configuration.clob.funder
                 ), contracts: contracts)
         }
+        let gateway = ClobGateway(
+            client: clob, metadata: MarketMetadataCache(source: clob), taskExecutor: transport.executor,
+            funds: funds)
         let clock = SystemWallClock()
         let engineConfiguration = configuration.engineConfiguration(account: account)
         let restored = try await CopyEngine.restoreLedger(
@@ -494,11 +526,50 @@ public final class CopyBotApplication: Sendable {
                 "positions": "\(ledger.positions.count)",
                 "fills": "\(restored.throughFill)",
             ])
+        if live {
+            // Balances and allowances before the first order; then every clob.balance_refresh_seconds.
+            await Self.readFunds(
+                gateway, account: account, signatureType: configuration.clob.signatureType, ledger: ledger,
+                logger: logger)
+        }
         return CopyEngine(
             configuration: engineConfiguration, store: store, gateway: gateway, signer: signer,
             portfolio: Portfolio(ledger: ledger, bookedThrough: restored.throughFill), breaker: breaker,
             killSwitch: FileKillSwitch(path: configuration.copy.risk.killSwitchFile), clock: clock,
             logger: logger)
+    }
+
+    /// Reads an account's balances and allowances at the exchange and compares them with its
+    /// ledger: a difference is logged (and shown by status and /metrics), never corrected.
+    /// Returns whether a read was made.
+    @discardableResult
+    static func readFunds(
+        _ gateway: ClobGateway, account: AccountID, signatureType: SignatureType, ledger: Ledger,
+        logger: Logger
+    ) async -> Bool {
+        guard let funds = gateway.funds else { return false }
+        let before = funds.differences
+        do {
+            try await gateway.refreshFunds(signatureType: signatureType, tokens: ledger.positions.keys)
+        } catch {
+            logger.warning(
+                "could not read the account's balances at the exchange: \(error)",
+                metadata: ["account": "\(account)"])
+            return false
+        }
+        let differences =
+            funds.reconcile(cash: ledger.cash, positions: ledger.positions.mapValues(\.shares)) ?? []
+        if differences != (before ?? []) {
+            if differences.isEmpty {
+                logger.notice(
+                    "the ledger agrees with the exchange again", metadata: ["account": "\(account)"])
+            } else {
+                logger.warning(
+                    "the ledger differs from the exchange (not corrected): \(differences.map(\.description).joined(separator: "; "))",
+                    metadata: ["account": "\(account)"])
+            }
+        }
+        return true
     }
 
     // MARK: Running

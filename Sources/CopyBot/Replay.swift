@@ -262,7 +262,7 @@ struct HistoryGateway: ExchangeGateway {
     func post(_ order: SignedOrder, orderType: OrderType) async throws -> ExchangeOrder {
         throw GatewayError.rejected("a replay sends no orders")
     }
-    func lookup(orderHash: Bytes32) async throws -> ExchangeOrder? { nil }
+    func lookup(_ order: SignedOrder) async throws -> ExchangeOrder? { nil }
     func balance() async throws -> Fixed6 { throw GatewayError.transport("no balance in history") }
 }
 

@@ -156,6 +156,37 @@ public struct StateReports: Sendable {
         return lines
     }
 
+    /// Lines for people from the running service's `/ready` answer: each live account's balances
+    /// at the exchange and where its ledger differs from them (empty when it has none).
+    public static func fundsLines(readyJSON: [UInt8]) -> [String] {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(readyJSON)) as? [String: Any],
+            let funds = object["funds"] as? [String: [String: Any]]
+        else { return [] }
+        var lines: [String] = []
+        for (account, report) in funds.sorted(by: { $0.key < $1.key }) {
+            let collateral = report["collateral"] as? String ?? "?"
+            let allowances = (report["allowances"] as? [String: String] ?? [:]).sorted { $0.key < $1.key }
+                .map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            let approvals = (report["token_approvals"] as? [String: Bool] ?? [:]).sorted { $0.key < $1.key }
+                .map { "\($0.key) \($0.value ? "yes" : "no")" }.joined(separator: ", ")
+            lines.append("exchange balances (account \(account)): collateral \(collateral)")
+            lines.append("  collateral allowances: \(allowances.isEmpty ? "none" : allowances)")
+            lines.append("  outcome-token approvals: \(approvals.isEmpty ? "unknown" : approvals)")
+            let differences = report["differences"] as? [[String: String]] ?? []
+            if differences.isEmpty {
+                lines.append("  reconciliation: the ledger agrees with the exchange")
+            } else {
+                lines.append("  reconciliation: \(differences.count) difference(s), not corrected:")
+                for d in differences {
+                    lines.append(
+                        "    \(d["asset"] ?? "?"): ledger \(d["ledger"] ?? "?"), exchange \(d["exchange"] ?? "?") (\(d["difference"] ?? "?"))"
+                    )
+                }
+            }
+        }
+        return lines
+    }
+
     /// The cluster (PostgreSQL): members with their role and last report, the active listener,
     /// the account leases, and each account's queue depth and the age of its oldest trade. Nil
     /// for an SQLite store.

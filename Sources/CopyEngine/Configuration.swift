@@ -124,6 +124,9 @@ public struct EngineConfiguration: Hashable, Sendable {
     /// The age after which an unresolved order intent is resolved by the recovery pass (a lease:
     /// an executor that is still working on it finishes well within this).
     public var intentLeaseSeconds: Int64
+    /// How long after its decision an order whose answer was lost, and which the exchange does not
+    /// show, is posted again (the same signed order); after that it ends as not found.
+    public var repostWindowSeconds: Int64
     /// A ledger snapshot is stored once this many fills were booked since the last one (a restart
     /// restores the snapshot and replays the fills after it, so this only bounds that replay).
     public var ledgerSnapshotEvery: Int64 = 16
@@ -132,7 +135,8 @@ public struct EngineConfiguration: Hashable, Sendable {
     public init(
         account: AccountID = .default, mode: ExecutionMode = .paper, defaultPolicy: CopyPolicy,
         policies: [Address: CopyPolicy] = [:], risk: RiskLimits = RiskLimits(), orderType: OrderType = .fak,
-        paperFeeRate: Fixed6 = .zero, fallbackMarket: MarketParameters? = nil, intentLeaseSeconds: Int64 = 60
+        paperFeeRate: Fixed6 = .zero, fallbackMarket: MarketParameters? = nil, intentLeaseSeconds: Int64 = 60,
+        repostWindowSeconds: Int64? = nil
     ) {
         self.account = account
         self.mode = mode
@@ -143,6 +147,8 @@ public struct EngineConfiguration: Hashable, Sendable {
         self.paperFeeRate = paperFeeRate
         self.fallbackMarket = fallbackMarket
         self.intentLeaseSeconds = intentLeaseSeconds
+        // By default as long as a trade may be copied at all (its age limit), or two leases.
+        self.repostWindowSeconds = repostWindowSeconds ?? risk.maxTradeAgeSeconds ?? 2 * intentLeaseSeconds
     }
 
     /// The policy for `wallet`.

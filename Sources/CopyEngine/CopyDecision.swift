@@ -17,6 +17,8 @@ public enum SkipRule: String, Hashable, Sendable, CaseIterable, Codable {
     case dailyLoss = "daily_loss"
     /// Not enough available collateral for the order.
     case insufficientBalance = "insufficient_balance"
+    /// The exchange may not move the account's collateral or outcome tokens (no allowance).
+    case allowanceMissing = "allowance_missing"
     /// The book's price is too far from the target's fill price.
     case slippage
     /// The book has nothing on the side we would take.
@@ -67,6 +69,10 @@ public enum SkipReason: Hashable, Sendable {
     case dailyLoss(pnl: Fixed6, limit: Fixed6)
     /// The order needs more collateral than is available.
     case insufficientBalance(required: Fixed6, available: Fixed6)
+    /// The exchange holds less of `asset` (collateral, or an outcome token) than the order needs.
+    case insufficientExchangeBalance(asset: String, required: Fixed6, balance: Fixed6)
+    /// The exchange contract `spender` may not move `required` of `asset` for the account.
+    case allowanceMissing(asset: String, spender: Address, required: Fixed6, allowance: Fixed6)
     /// The book price deviates from the target's price by more than the limit.
     case slippage(
         side: Side, reference: BookPriceReference, bookPrice: Fixed6, targetPrice: Fixed6, deviation: Fixed6,
@@ -101,7 +107,8 @@ public enum SkipReason: Hashable, Sendable {
         case .maxPositionMarket: .maxPositionMarket
         case .maxExposure: .maxExposure
         case .dailyLoss: .dailyLoss
-        case .insufficientBalance: .insufficientBalance
+        case .insufficientBalance, .insufficientExchangeBalance: .insufficientBalance
+        case .allowanceMissing: .allowanceMissing
         case .slippage: .slippage
         case .noLiquidity: .noLiquidity
         case .staleTrade: .staleTrade
@@ -139,6 +146,12 @@ public enum SkipReason: Hashable, Sendable {
             return "\(name) — today's PnL \(pnl) (realised + marked) reached the loss limit of \(limit)"
         case .insufficientBalance(let required, let available):
             return "\(name) — the order needs \(required) collateral, \(available) available"
+        case .insufficientExchangeBalance(let asset, let required, let balance):
+            return
+                "\(name) — the exchange holds \(balance) \(asset) for the account; the order needs \(required)"
+        case .allowanceMissing(let asset, let spender, let required, let allowance):
+            return
+                "\(name) — exchange \(spender) may move \(allowance) of the account's \(asset); the order needs \(required) (set the approvals: README, Going live)"
         case .slippage(let side, let reference, let bookPrice, let targetPrice, let deviation, let limit):
             let what = (reference == .best ? "best " : "walked ") + (side == .buy ? "ask" : "bid")
             let direction = side == .buy ? "above" : "below"

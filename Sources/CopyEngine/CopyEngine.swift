@@ -144,6 +144,9 @@ public final class CopyEngine: Sendable {
         return snapshot
     }
 
+    /// The exchange this engine trades on.
+    public var exchange: any ExchangeGateway { gateway }
+
     /// The counters so far.
     public var statistics: EngineStatistics { statisticsBox.withLock { $0 } }
 
@@ -619,7 +622,7 @@ public final class CopyEngine: Sendable {
                 return try await record(claimed.key, claimed.trade, decision(for: update.intent))
             }
             logger.warning("post of order \(signed.orderHash.hex) failed (\(error)); looking it up")
-            if let found = try? await gateway.lookup(orderHash: signed.orderHash) {
+            if let found = try? await gateway.lookup(signed) {
                 return try await conclude(claimed, found, reservation: reservation)
             }
             if let reservation { reservations.withLock { $0[claimed.key] = reservation } }
@@ -702,13 +705,13 @@ public final class CopyEngine: Sendable {
                 return try await completePaper(intent, fill: fill, reservation: nil)
             }
         case .posting, .open:
-            guard let hash = intent.orderHash else {
+            guard let signed = intent.signedOrder, let hash = intent.orderHash else {
                 return try await record(
                     intent.key, intent.trade, .failed(.outcomeUnknown("live intent without an order")))
             }
             let found: ExchangeOrder?
             do {
-                found = try await gateway.lookup(orderHash: hash)
+                found = try await gateway.lookup(signed)
             } catch {
                 if intent.status == .open {
                     return try await record(intent.key, intent.trade, decision(for: intent))
@@ -716,9 +719,30 @@ public final class CopyEngine: Sendable {
                 return .failed(.outcomeUnknown("look-up of order \(hash.hex) failed: \(error)"))
             }
             if let found { return try await conclude(intent, found, reservation: nil) }
-            let leaseStart = clock.now().adding(seconds: -configuration.intentLeaseSeconds)
+            let now = clock.now()
+            let leaseStart = now.adding(seconds: -configuration.intentLeaseSeconds)
             guard intent.status == .posting, intent.updatedAt < leaseStart else {
                 return .failed(.outcomeUnknown("order \(hash.hex) is not known to the exchange yet"))
+            }
+            // Still fresh: the very same signed order is posted again (same hash: the exchange
+            // never takes it twice), claimed anew so that one executor does it.
+            if intent.createdAt > now.adding(seconds: -configuration.repostWindowSeconds),
+                let permit = breaker.acquire()
+            {
+                guard
+                    let claimed = try await store.updateIntent(
+                        intent.key, expecting: [.posting], to: .posting, matched: nil,
+                        message: "posted again: the first answer was lost and the order is not found",
+                        at: now)
+                else {
+                    breaker.release(permit)
+                    return try await resumeCurrent(intent.key)
+                }
+                logger.notice(
+                    "order \(hash.hex) is not found \(configuration.intentLeaseSeconds)s after posting; posting the same signed order again"
+                )
+                let reservation = reservations.withLock { $0.removeValue(forKey: intent.key) }
+                return try await post(claimed.intent, signed, permit: permit, reservation: reservation)
             }
             if let reservation = reservations.withLock({ $0.removeValue(forKey: intent.key) }) {
                 portfolio.release(reservation)

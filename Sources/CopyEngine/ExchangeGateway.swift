@@ -87,7 +87,7 @@ public struct ExchangeOrder: Hashable, Sendable {
 /// intermittent null-pointer jump in the async return path).
 ///
 /// `post` must be safe to call once per signed order; the engine never posts the same order twice
-/// and resolves every unknown outcome through ``lookup(orderHash:)``.
+/// and resolves every unknown outcome through ``lookup(_:)``.
 public protocol ExchangeGateway: Sendable {
     /// The token's book (`GET /book`).
     func book(tokenID: UInt256) async throws -> MarketBook

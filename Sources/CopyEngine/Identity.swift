@@ -78,7 +78,7 @@ public struct MarketID: Hashable, Sendable, Comparable, CustomStringConvertible 
 
 extension UInt256 {
     /// A short decimal form of a token id for explanations: `7123…4567` (full when short).
-    var shortToken: String {
+    public var shortToken: String {
         let text = decimalString
         guard text.count > 12 else { return text }
         return String(text.prefix(4)) + "…" + String(text.suffix(4))

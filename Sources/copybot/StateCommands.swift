@@ -80,6 +80,7 @@ struct StatusCommand: AsyncParsableCommand {
         configuration: CopyBotConfiguration, reports: [StateReports], opened: OpenedStore
     ) async throws {
         var live: String?
+        var funds: [String] = []
         if let listen = configuration.http.listen {
             let http = HTTPClient(eventLoopGroupProvider: .singleton)
             do {
@@ -88,6 +89,7 @@ struct StatusCommand: AsyncParsableCommand {
                 let response = try await http.execute(request, timeout: .seconds(2))
                 let body = try await response.body.collect(upTo: 1 << 16)
                 live = "up at \(listen) — /ready \(response.status.code): \(String(buffer: body))"
+                funds = StateReports.fundsLines(readyJSON: Array(body.readableBytesView))
             } catch {
                 live = nil
             }
@@ -107,6 +109,7 @@ struct StatusCommand: AsyncParsableCommand {
                 }
             }
         }
+        if !funds.isEmpty { print(funds.joined(separator: "\n")) }
         if let cluster = try await StateReports.clusterStatus(opened, lease: configuration.cluster.lease) {
             print(cluster.joined(separator: "\n"))
         }

@@ -9,9 +9,12 @@ import Store
 import Testing
 
 /// `copybot run` in live mode as a process, against the devnet and the CLOB stand-in (which
-/// matches FAK orders against deep books), killed with SIGKILL at 30 random moments and restarted:
-/// no trade is ordered twice, every trade ends with exactly one decision, and every copied
-/// decision is exactly one order at the stand-in.
+/// matches FAK orders against deep books, holds the account's balances, loses order answers and
+/// answers nothing to the look-up of a finished market order, as the real CLOB is reported to),
+/// killed with SIGKILL at 30 random moments and restarted: no trade is ordered twice, every trade
+/// ends with exactly one decision, every copied decision is exactly one order at the stand-in, no
+/// order is refused for its amounts, every fill is booked at what the stand-in traded, and the
+/// ledger's positions and cash are the stand-in's.
 @Suite("copybot run, live, survives 30 kill -9", .serialized, .timeLimit(.minutes(10)))
 struct LiveCrashRecoveryTests {
     static let followed: [Address] = (1...2).map {
@@ -46,7 +49,11 @@ struct LiveCrashRecoveryTests {
                 domainVersion: "2"),
             markets: markets)
         standInConfiguration.matchesTakerOrders = true
+        // py-clob-client #217: a filled FAK/FOK order's look-up answers nothing.
+        standInConfiguration.lookupOmitsFinishedMarketOrders = true
         let standIn = ClobStandIn(configuration: standInConfiguration)
+        // The account's money at the exchange is what the ledger starts with.
+        standIn.setCollateral(key.address, balance: UInt256(1_000_000_000_000))
         try await standIn.start()
 
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -74,7 +81,14 @@ struct LiveCrashRecoveryTests {
         let log = directory.appendingPathComponent("copybot.log")
         let producer = Task { try await devnet.run() }
         var rng = SystemRandomNumberGenerator()
-        for _ in 0..<30 {
+        for round in 0..<30 {
+            // Lost answers: the order is placed, its answer never arrives (a dropped connection or
+            // a 503 after processing).
+            standIn.inject(
+                round.isMultiple(of: 2)
+                    ? .dropConnection(afterProcessing: true)
+                    : .serverError(status: 503, afterProcessing: true),
+                on: .postOrder, times: 2)
             let process = try ServiceTestSupport.startCopybot(environment, log: log)
             try await Task.sleep(for: .milliseconds(Int.random(in: 200...900, using: &rng)))
             kill(process.processIdentifier, SIGKILL)
@@ -121,6 +135,58 @@ struct LiveCrashRecoveryTests {
             return nil
         }
         #expect(Set(copiedHashes) == Set(accepted.map(\.orderHash)), "copies and stand-in orders differ")
-        #expect(copiedHashes.count > 50, "enough copies (\(copiedHashes.count))")
+        let labels = Dictionary(grouping: decisions, by: { "\($0.record.decision.kind) \($0.record.decision.label)" })
+            .mapValues(\.count)
+        #expect(copiedHashes.count > 50, "enough copies (\(copiedHashes.count)): \(labels)")
+
+        // No order refused for its amounts: every copy met the CLOB's market-order precision.
+        let refused = standIn.rejections.filter { $0.contains("invalid amounts") || $0.contains("min size") }
+        #expect(refused.isEmpty, "refused for their amounts: \(refused.prefix(3))")
+        // Every fill booked at what the stand-in traded, to the micro-unit.
+        var traded: [String: (shares: Int128, collateral: Int128)] = [:]
+        var net: [UInt256: Int128] = [:]
+        var cash = Int128(1_000_000) * 1_000_000
+        for trade in standIn.trades {
+            let shares = Int128(trade.shares)
+            let collateral = Int128(trade.collateral)
+            traded[trade.takerOrderID.lowercased(), default: (0, 0)].shares += shares
+            traded[trade.takerOrderID.lowercased(), default: (0, 0)].collateral += collateral
+            net[trade.tokenID, default: 0] += trade.side == .buy ? shares : -shares
+            cash += trade.side == .buy ? -collateral : collateral
+        }
+        var booked = 0
+        var pricedBelowLimit = 0
+        for entry in decisions {
+            guard case .copied(let order) = entry.record.decision,
+                let hash = order.orderHash?.hex.lowercased()
+            else { continue }
+            let atStandIn = traded[hash] ?? (0, 0)
+            #expect(
+                order.fill.shares.micros == atStandIn.shares
+                    && order.fill.collateral.micros == atStandIn.collateral,
+                "order \(hash): booked \(order.fill.shares) for \(order.fill.collateral), the stand-in traded \(atStandIn)"
+            )
+            if order.fill.shares.isPositive {
+                booked += 1
+                if order.fill.averagePrice != order.intent.limitPrice { pricedBelowLimit += 1 }
+            }
+        }
+        #expect(booked > 50, "enough filled copies (\(booked))")
+        #expect(pricedBelowLimit > 0, "fills at the book's prices, not the limit (\(pricedBelowLimit))")
+        // The ledger is the stand-in's net fills per token, and its cash what they cost.
+        let ledger = try await CopyEngine.restoreLedger(
+            store: store, account: .default, initialCash: Fixed6(1_000_000),
+            day: UnixTime(seconds: Int64(Date().timeIntervalSince1970)).utcDay
+        ).ledger
+        let positions = ledger.positions.filter { $0.value.shares.isPositive }.mapValues(\.shares.micros)
+        #expect(
+            positions == net.filter { $0.value != 0 }, "ledger positions differ from the stand-in's net fills"
+        )
+        #expect(ledger.cash.micros == cash, "ledger cash \(ledger.cash), the stand-in's trades say \(cash)")
+        // And the stand-in's own balances agree with both.
+        let tokens = standIn.tokens(of: key.address).filter { !$0.value.isZero }.mapValues {
+            Int128($0.uint128 ?? 0)
+        }
+        #expect(tokens == net.filter { $0.value != 0 }, "the stand-in's token balances")
     }
 }

@@ -320,14 +320,58 @@ struct LiveEngineTests {
             await h.engine.handle(copyTrade(1, .buy, token: 1, shares: "100", price: "0.5")).failure?.name
                 == "outcome_unknown")
         #expect(h.gateway.posts.count == 1)
-        // After the lease the recovery pass declares it not found.
-        h.clock.advance(seconds: 61)
+        // After the lease, and past the time it may be posted again (two leases), the recovery
+        // pass declares it not found.
+        h.clock.advance(seconds: 121)
         let resolved = await h.engine.resolveUnresolvedIntents()
         #expect(resolved.values.first?.failure?.name == "outcome_unknown")
         #expect(h.store.allDecisions.count == 1)
         #expect(h.store.allIntents.first?.status == .notFound)
         #expect(h.engine.portfolio.reservations.isEmpty)
         #expect(h.gateway.posts.count == 1)
+    }
+
+    @Test("an order the exchange balance cannot fund is skipped with the numbers, never posted")
+    func unfunded() async {
+        let h = Harness(mode: .live)
+        h.gateway.setBook(book(1, asks: [("0.5", "1000")]))
+        let reason = SkipReason.insufficientExchangeBalance(
+            asset: "collateral", required: d("9.99"), balance: d("2.5"))
+        h.gateway.state.withLock { $0.shortfall = reason }
+        let decision = await h.engine.handle(copyTrade(1, .buy, token: 1, shares: "100", price: "0.5"))
+        #expect(decision == .skipped(reason))
+        #expect(decision.explanation.contains("holds 2.5 collateral"))
+        #expect(
+            SkipReason.allowanceMissing(asset: "collateral", spender: .zero, required: .one, allowance: .zero)
+                .rule
+                == .allowanceMissing)
+        #expect(h.gateway.posts.isEmpty)
+        #expect(h.store.allIntents.isEmpty)
+        #expect(h.engine.portfolio.reservations.isEmpty)
+    }
+
+    @Test("not found after the lease while fresh: the same signed order is posted again, and booked")
+    func repostWhileFresh() async {
+        let h = Harness(mode: .live)
+        h.gateway.setBook(book(1, asks: [("0.5", "1000")]))
+        // A 503 that placed nothing: the exchange does not know the order.
+        h.gateway.state.withLock { $0.postScript = [.failure(.server(status: 503, message: "unavailable"))] }
+        let decision = await h.engine.handle(copyTrade(1, .buy, token: 1, shares: "100", price: "0.5"))
+        #expect(decision.failure?.name == "outcome_unknown")
+        // Within the lease: looked up, not posted again.
+        h.clock.advance(seconds: 30)
+        _ = await h.engine.resolveUnresolvedIntents()
+        #expect(h.gateway.posts.count == 1)
+        // After the lease, while the trade is fresh: the very same order (same hash) again.
+        h.clock.advance(seconds: 31)
+        let resolved = await h.engine.resolveUnresolvedIntents()
+        #expect(resolved.values.first?.copiedOrder?.fill.shares == d("20"))
+        let posts = h.gateway.posts
+        #expect(posts.count == 2)
+        #expect(posts.first == posts.last, "the same signed order")
+        #expect(h.store.allIntents.first?.status == .matched)
+        #expect(h.engine.portfolio.ledger.shares(1) == d("20"))
+        #expect(h.engine.portfolio.reservations.isEmpty)
     }
 
     @Test("a crash after storing the intent: restart resumes by posting the stored order once")

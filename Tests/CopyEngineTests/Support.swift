@@ -92,6 +92,8 @@ final class FakeGateway: ExchangeGateway {
         var prefetched: [UInt256] = []
         /// The tokens whose book was read, in order.
         var bookReads: [UInt256] = []
+        /// What ``fundingShortfall(side:tokenID:shares:collateral:negRisk:)`` answers.
+        var shortfall: SkipReason?
     }
 
     let state = Mutex(State())
@@ -171,17 +173,21 @@ final class FakeGateway: ExchangeGateway {
         }
     }
 
-    func lookup(orderHash: Bytes32) async throws -> ExchangeOrder? {
+    func lookup(_ order: SignedOrder) async throws -> ExchangeOrder? {
         try state.withLock { (s: inout State) throws(GatewayError) -> ExchangeOrder? in
             s.lookups += 1
             if s.lookupFails { throw .timeout }
-            return s.known[orderHash]
+            return s.known[order.orderHash]
         }
     }
 
     func balance() async throws -> Fixed6 { state.withLock { $0.balance } }
 
     func prefetchBook(tokenID: UInt256) { state.withLock { $0.prefetched.append(tokenID) } }
+
+    func fundingShortfall(
+        side: Side, tokenID: UInt256, shares: Fixed6, collateral: Fixed6, negRisk: Bool
+    ) -> SkipReason? { state.withLock { $0.shortfall } }
 }
 
 /// A signer with a fixed test key.

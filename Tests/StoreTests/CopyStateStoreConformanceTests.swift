@@ -119,6 +119,10 @@ let everyDecision: [CopyDecision] = {
         .maxExposure(current: Fixed6.limit, order: d("0.000001"), limit: Fixed6.limit),
         .dailyLoss(pnl: -Fixed6.limit, limit: d("50")),
         .insufficientBalance(required: d("10"), available: d("9.999999")),
+        .insufficientExchangeBalance(asset: "token 1234…5678", required: d("5"), balance: d("4.99")),
+        .allowanceMissing(
+            asset: "collateral", spender: Address(hi: 0xE111_1800, mid: 1, lo: 2), required: d("9.99"),
+            allowance: .zero),
         .slippage(
             side: .buy, reference: .walked, bookPrice: d("0.57"), targetPrice: d("0.52"),
             deviation: d("0.096153"), limit: d("0.05")),

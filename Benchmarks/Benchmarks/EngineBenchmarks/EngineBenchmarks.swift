@@ -31,7 +31,7 @@ final class InstantExchange: ExchangeGateway {
         return ExchangeOrder(
             orderHash: order.orderHash, status: .live, matchedShares: .zero, matchedCollateral: .zero)
     }
-    func lookup(orderHash: Bytes32) async throws -> ExchangeOrder? { nil }
+    func lookup(_ order: SignedOrder) async throws -> ExchangeOrder? { nil }
     func balance() async throws -> Fixed6 { Fixed6(1_000_000) }
 }
 

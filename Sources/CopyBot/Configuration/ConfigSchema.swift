@@ -135,6 +135,9 @@ public enum ConfigSchema {
         .init("clob.requests_per_second", .scalar, "5", "client-side rate limit"),
         .init("clob.timeout_seconds", .scalar, "10", "HTTP request timeout"),
         .init(
+            "clob.balance_refresh_seconds", .scalar, "15",
+            "live mode: how often balances and allowances are read and reconciled with the ledger"),
+        .init(
             "clob.exchange", .scalar, "CTFExchangeV2",
             "the exchange (name in the contracts file) orders are signed for"),
         .init(

@@ -461,6 +461,7 @@ private struct Validator {
                 fix: "use e.g. 5")
         }
         seconds("clob.timeout_seconds", clob.timeout, 0.1...300)
+        seconds("clob.balance_refresh_seconds", clob.balanceRefresh, 0.1...3_600)
 
         let key = c.credentials.privateKey?.address
         switch clob.signatureType {

@@ -854,6 +854,7 @@ struct ConfigurationLoader {
         }
         if let v = double(r, "clob.requests_per_second") { c.clob.requestsPerSecond = v }
         if let v = seconds(r, "clob.timeout_seconds") { c.clob.timeout = v }
+        if let v = seconds(r, "clob.balance_refresh_seconds") { c.clob.balanceRefresh = v }
         if let v = text(r, "clob.exchange") { c.clob.exchange = v }
         if let v = text(r, "clob.neg_risk_exchange") { c.clob.negRiskExchange = v }
         if let v = text(r, "clob.domain_version") { c.clob.domainVersion = v }

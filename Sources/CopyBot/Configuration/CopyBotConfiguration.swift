@@ -271,6 +271,9 @@ public struct CopyBotConfiguration: Sendable, CustomStringConvertible {
         public var requestsPerSecond: Double = 5
         /// `clob.timeout_seconds`: HTTP request timeout.
         public var timeout: Duration = .seconds(10)
+        /// `clob.balance_refresh_seconds`: in live mode, how often the account's balances and
+        /// allowances are read from the exchange (and compared with the ledger).
+        public var balanceRefresh: Duration = .seconds(15)
         /// `clob.exchange`: the exchange (its name in the contracts file) orders are signed for.
         public var exchange = "CTFExchangeV2"
         /// `clob.neg_risk_exchange`: the NegRisk exchange (its name in the contracts file).

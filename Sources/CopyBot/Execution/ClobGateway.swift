@@ -102,14 +102,18 @@ public final class ClobGateway: ExchangeGateway {
     private let unreachableUntil = Mutex<ContinuousClock.Instant?>(nil)
     private let markets = Mutex<[UInt256: MarketID]>([:])
     private let prefetching = Mutex(Prefetching())
+    /// The account's balances and allowances at the exchange, read in the background (nil: not
+    /// checked, as in paper mode).
+    public let funds: ExchangeFunds?
 
     /// Creates a gateway over `client`, with market rules cached by `metadata`. Prefetched books
     /// are requested by tasks on `taskExecutor` (the client's connections' loop), when given.
     public init(
         client: any ClobAPI, metadata: MarketMetadataCache, taskExecutor: (any TaskExecutor)? = nil,
         unavailableFor: Duration = .seconds(60), unreachableFor: Duration = .seconds(10),
-        prefetchLifetime: Duration = .seconds(1)
+        prefetchLifetime: Duration = .seconds(1), funds: ExchangeFunds? = nil
     ) {
+        self.funds = funds
         self.client = client
         self.taskExecutor = taskExecutor
         self.metadata = metadata
@@ -389,11 +393,22 @@ public final class ClobGateway: ExchangeGateway {
         let sent = ordering(order, orderType: orderType)
         notify()
         let outcome = await client.postOrder(order, type: orderType)
+        let answer: ExchangeOrder
         switch outcome {
         case .accepted(let acceptance):
-            let state = Self.order(order, acceptance)
-            ordered(order, orderType: orderType, answer: state, sent: sent)
-            return state
+            answer = Self.order(order, acceptance)
+            ordered(order, orderType: orderType, answer: answer, sent: sent)
+        case .rejected(let error) where error.kind == .unfilled:
+            // A market order that met nothing is killed with an error answer: nothing traded.
+            answer = ExchangeOrder(
+                orderHash: order.orderHash, status: .unmatched, matchedShares: .zero, matchedCollateral: .zero
+            )
+            ordered(order, orderType: orderType, answer: answer, sent: sent)
+        case .rejected(let error) where error.kind == .duplicateOrder:
+            // The exchange has this very order (same hash) from an earlier post: what it did is
+            // learned as for a lost answer.
+            ordered(order, orderType: orderType, answer: nil, sent: sent)
+            answer = try await placed(order, orderType: orderType, cause: error)
         case .rejected(let error):
             ordered(order, orderType: orderType, answer: nil, sent: sent)
             if error.kind == .tickSize { await metadata.invalidate(tokenID: order.tokenId) }
@@ -402,32 +417,111 @@ public final class ClobGateway: ExchangeGateway {
             // What the order met is not known from a lost answer.
             ordered(order, orderType: orderType, answer: nil, sent: sent)
             switch lost.resolution {
-            case .found(let record):
-                guard let state = Self.order(record, hash: order.orderHash) else {
-                    throw GatewayError.transport("unreadable order record for \(order.orderHash.hex)")
+            case .found:
+                // The record's price is the order's limit, not what it traded at: the trades say.
+                guard let state = try await lookup(order) else {
+                    throw GatewayError.transport("order \(order.orderHash.hex) was found, then not")
                 }
-                return state
-            case .reposted(let acceptance): return Self.order(order, acceptance)
+                answer = state
+            case .reposted(let acceptance): answer = Self.order(order, acceptance)
+            case .repostRejected(let error) where error.kind == .unfilled:
+                answer = ExchangeOrder(
+                    orderHash: order.orderHash, status: .unmatched, matchedShares: .zero,
+                    matchedCollateral: .zero)
             case .repostRejected(let error): throw Self.gatewayError(error)
             case .undetermined(let error):
-                throw GatewayError.transport("answer lost and the order is not found yet: \(error)")
+                // A filled market order may show in no look-up, only in the trades.
+                guard let state = try? await lookup(order) else {
+                    throw GatewayError.transport("answer lost and the order is not found yet: \(error)")
+                }
+                answer = state
             }
         }
+        funds?.note(answer, side: order.side, tokenID: order.tokenId)
+        return answer
     }
 
-    /// `GET /data/order/{hash}`.
-    public func lookup(orderHash: Bytes32) async throws -> ExchangeOrder? {
+    /// What became of an order the exchange says it already has (a re-post answered
+    /// `Duplicated`): its look-up, or its trades. A market order the exchange shows nothing of
+    /// was killed without a match (its look-up may answer nothing for it, py-clob-client #217);
+    /// for a resting order that is not known yet.
+    private func placed(
+        _ order: SignedOrder, orderType: OrderType, cause: ClobError
+    ) async throws -> ExchangeOrder {
+        if let state = try await lookup(order) { return state }
+        guard AmountPrecision.isMarket(orderType) else { throw Self.gatewayError(cause) }
+        return ExchangeOrder(
+            orderHash: order.orderHash, status: .unmatched, matchedShares: .zero, matchedCollateral: .zero)
+    }
+
+    /// What the exchange did with `order`: `GET /data/order/{hash}` for its state, and, when it
+    /// matched anything or shows nothing, `GET /data/trades` (our maker address, the token, from
+    /// a minute before the order's timestamp) for what it traded at the prices it traded at. The
+    /// record's price is the order's limit, not a fill price, and a filled market order may have
+    /// no record at all (py-clob-client #217). Nil when neither shows the order.
+    public func lookup(_ order: SignedOrder) async throws -> ExchangeOrder? {
+        let hash = order.orderHash
         let record: OrderRecord?
         do {
-            record = try await client.order(id: orderHash.hex)
+            record = try await client.order(id: hash.hex)
         } catch {
             throw Self.gatewayError(error)
         }
-        guard let record else { return nil }
-        guard let state = Self.order(record, hash: orderHash) else {
-            throw GatewayError.transport("unreadable order record for \(orderHash.hex)")
+        var state: ExchangeOrder?
+        if let record {
+            guard let found = Self.order(record, hash: hash) else {
+                throw GatewayError.transport("unreadable order record for \(hash.hex)")
+            }
+            if found.matchedShares.isZero { return found }
+            state = found
         }
-        return state
+        let fill: OrderFill?
+        do {
+            fill = TradeFills.fill(of: hash.hex, in: try await client.trades(Self.tradeQuery(order)))
+        } catch {
+            throw Self.gatewayError(error)
+        }
+        guard let fill else {
+            guard let state else { return nil }
+            throw GatewayError.transport(
+                "order \(hash.hex) matched \(state.matchedShares) shares, and its trades do not show yet")
+        }
+        return ExchangeOrder(
+            orderHash: hash, status: state?.status ?? .matched, matchedShares: Self.amount(fill.shares),
+            matchedCollateral: Self.amount(fill.collateral), fee: state?.fee ?? .zero)
+    }
+
+    /// The trades that may hold `order`'s fills: its maker's, of its token, from a minute before
+    /// it was signed (V1 orders carry no timestamp: all of them).
+    static func tradeQuery(_ order: SignedOrder) -> TradeQuery {
+        switch order.payload {
+        case .v1(let o): return TradeQuery(makerAddress: o.maker, assetID: o.tokenId)
+        case .v2(let o):
+            let seconds = Int64(clamping: (o.timestamp.uint64 ?? 0) / 1_000)
+            return TradeQuery(makerAddress: o.maker, assetID: o.tokenId, after: max(0, seconds - 60))
+        }
+    }
+
+    /// A token amount (6 decimals) as an engine amount.
+    static func amount(_ units: UInt256) -> Fixed6 { ExchangeFunds.amount(units) }
+
+    /// Reads the account's collateral and the balances of `tokens` (with the allowances) into
+    /// ``funds``; does nothing without them.
+    public func refreshFunds(signatureType: SignatureType, tokens: some Sequence<UInt256>) async throws {
+        guard let funds else { return }
+        do {
+            try await funds.refresh(client: client, signatureType: signatureType, tokens: tokens)
+        } catch {
+            throw Self.gatewayError(error)
+        }
+    }
+
+    /// Why the account cannot fund an order, from the balances last read (no round trip).
+    public func fundingShortfall(
+        side: Side, tokenID: UInt256, shares: Fixed6, collateral: Fixed6, negRisk: Bool
+    ) -> SkipReason? {
+        funds?.shortfall(
+            side: side, tokenID: tokenID, shares: shares, collateral: collateral, negRisk: negRisk)
     }
 
     /// Not read from the exchange: the engine's ledger starts from the configured budget.
@@ -451,6 +545,7 @@ public final class ClobGateway: ExchangeGateway {
         case .notSent, .invalidResponse, .cancelled, .unknown:
             return .transport(error.description)
         case .invalidSignature, .minimumSize, .tickSize, .balanceAllowance, .marketClosed, .duplicateOrder,
+            .unfilled,
             .invalidOrder, .unauthorized, .notFound, .invalidRequest:
             return .rejected(error.description)
         }
@@ -467,15 +562,15 @@ public final class ClobGateway: ExchangeGateway {
             matchedShares: buy ? taking : making, matchedCollateral: buy ? making : taking)
     }
 
-    /// The state a look-up reports; nil when its numbers are unreadable.
+    /// The state a look-up reports, with the shares matched and no collateral (the record's price
+    /// is the order's limit: what the shares cost is in the trades); nil when its numbers are
+    /// unreadable.
     static func order(_ record: OrderRecord, hash: Bytes32) -> ExchangeOrder? {
         let matched = record.sizeMatched.isEmpty ? Fixed6.zero : Fixed6(record.sizeMatched)
         guard let matched else { return nil }
-        let price = Fixed6(record.price) ?? .zero
-        let collateral = Fixed6.multiply(matched, price, rounding: .halfEven) ?? .zero
         return ExchangeOrder(
             orderHash: hash, status: status(record.status, matched: matched), matchedShares: matched,
-            matchedCollateral: collateral)
+            matchedCollateral: .zero)
     }
 
     /// `live`, `LIVE`, `ORDER_STATUS_LIVE`, … as an order status. A cancelled order with a partial

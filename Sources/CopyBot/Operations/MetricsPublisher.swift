@@ -64,6 +64,9 @@ public final class MetricsPublisher: Sendable {
         public static let orderLatency = "copybot_order_latency_seconds"
         public static let clobRoundTrip = "copybot_clob_round_trip_seconds"
         public static let clobClockSkew = "copybot_clob_clock_skew_seconds"
+        public static let exchangeCollateral = "copybot_exchange_collateral"
+        public static let reconciliationDifferences = "copybot_reconciliation_differences"
+        public static let reconciliationCollateral = "copybot_reconciliation_collateral_difference"
     }
 
     /// The buckets of the latency histograms: 100 µs to 10 s.
@@ -98,6 +101,7 @@ public final class MetricsPublisher: Sendable {
 
     struct State {
         var counters: [Series: CoreMetrics.Counter] = [:]
+        var gauges: [Series: CoreMetrics.Gauge] = [:]
         var published: [Series: Int] = [:]
     }
 
@@ -214,7 +218,30 @@ public final class MetricsPublisher: Sendable {
             if let value = snapshot.lagBlocks { lag.record(Double(value)) }
             subscribed.record(source.live ? 1.0 : 0.0)
             breakerState.record(Self.breakerValue(snapshot.breaker?.state))
+            for (account, report) in snapshot.funds {
+                let differences = Double(report.differences.count)
+                let collateral = Double(report.collateral) ?? 0
+                let gap =
+                    report.differences.first { $0.asset == "collateral" }.flatMap { Double($0.difference) }
+                    ?? 0
+                for (name, value) in [
+                    (Name.exchangeCollateral, collateral), (Name.reconciliationDifferences, differences),
+                    (Name.reconciliationCollateral, gap),
+                ] {
+                    Self.gauge(Series(name, ("account", account)), in: &state, factory: factory).record(value)
+                }
+            }
         }
+    }
+
+    private static func gauge(
+        _ series: Series, in state: inout State, factory: any MetricsFactory
+    ) -> CoreMetrics.Gauge {
+        if let gauge = state.gauges[series] { return gauge }
+        let gauge = CoreMetrics.Gauge(
+            label: series.name, dimensions: series.labels.map { ($0.key, $0.value) }, factory: factory)
+        state.gauges[series] = gauge
+        return gauge
     }
 
     // MARK: Helpers

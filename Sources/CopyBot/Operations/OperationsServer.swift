@@ -96,9 +96,11 @@ public struct OperationsServer: Service {
         var maxLagBlocks: UInt64
         var headAgeSeconds: Double?
         var breaker: String?
+        /// Live accounts' balances at the exchange and their differences from the ledger.
+        var funds: [String: FundsReport]?
 
         enum CodingKeys: String, CodingKey {
-            case ready, reasons, mode, live, head, checkpoint, breaker
+            case ready, reasons, mode, live, head, checkpoint, breaker, funds
             case lagBlocks = "lag_blocks"
             case maxLagBlocks = "max_lag_blocks"
             case headAgeSeconds = "head_age_seconds"
@@ -117,7 +119,7 @@ public struct OperationsServer: Service {
             headAgeSeconds: age.map {
                 Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18
             },
-            breaker: snapshot.breaker?.state.name)
+            breaker: snapshot.breaker?.state.name, funds: snapshot.funds.isEmpty ? nil : snapshot.funds)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let json =

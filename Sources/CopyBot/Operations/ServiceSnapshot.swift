@@ -37,6 +37,9 @@ public struct ServiceSnapshot: Hashable, Sendable {
     public var lastHeadAt: ContinuousClock.Instant?
     /// False in a cluster executor, which runs no listener: readiness then ignores ``source``.
     public var listens = true
+    /// Live accounts' balances at the exchange and their differences from the ledger, by account
+    /// name (empty in paper mode).
+    public var funds: [String: FundsReport] = [:]
 
     /// Creates a snapshot.
     public init(
@@ -116,4 +119,51 @@ public struct ServiceSnapshot: Hashable, Sendable {
             duration.components.seconds * 10 + duration.components.attoseconds / 100_000_000_000_000_000
         return "\(tenths / 10).\(abs(tenths % 10))s"
     }
+}
+
+/// One live account's balances at the exchange, as last read, and how they compare with the ledger.
+public struct FundsReport: Hashable, Sendable, Encodable {
+    /// The collateral balance (6 decimals, as text).
+    public var collateral: String
+    /// Each exchange contract's collateral allowance.
+    public var allowances: [String: String]
+    /// Whether each exchange contract may move the outcome tokens.
+    public var tokenApprovals: [String: Bool]
+    /// When the exchange was read (Unix seconds).
+    public var readAt: Int64
+    /// Where the ledger and the exchange differ (empty: they agree).
+    public var differences: [FundsDifference]
+
+    /// The report of `funds`' last read; nil before it.
+    public init?(_ funds: ExchangeFunds) {
+        guard let snapshot = funds.snapshot else { return nil }
+        collateral = snapshot.collateral.description
+        allowances = Dictionary(
+            snapshot.allowances.map { ($0.key.checksummed, $0.value.description) },
+            uniquingKeysWith: { a, _ in a })
+        tokenApprovals = Dictionary(
+            snapshot.tokenApprovals.map { ($0.key.checksummed, $0.value) }, uniquingKeysWith: { a, _ in a })
+        readAt = Int64(snapshot.readAt.timeIntervalSince1970)
+        differences = (funds.differences ?? []).map {
+            FundsDifference(
+                asset: $0.asset, ledger: $0.ledger.description, exchange: $0.exchange.description,
+                difference: $0.amount.description)
+        }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case collateral, allowances, differences
+        case tokenApprovals = "token_approvals"
+        case readAt = "read_at"
+    }
+}
+
+/// An asset whose ledger and exchange amounts differ.
+public struct FundsDifference: Hashable, Sendable, Encodable {
+    /// `collateral`, or a token id.
+    public var asset: String
+    public var ledger: String
+    public var exchange: String
+    /// Exchange minus ledger.
+    public var difference: String
 }
