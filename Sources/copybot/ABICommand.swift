@@ -17,7 +17,7 @@ struct ContractOptions: ParsableArguments {
         do {
             return try ExchangeRegistry.load(contractsFile: contracts, abiDirectory: abiDirectory)
         } catch {
-            throw ValidationError("\(error)")
+            throw CommandFailure("\(error)")
         }
     }
 }

@@ -7,7 +7,7 @@ import Polymarket
 
 func loadKey() throws -> PrivateKey {
     do { return try PrivateKeySource(environment: ProcessInfo.processInfo.environment).load() } catch {
-        throw ValidationError(error.description)
+        throw CommandFailure(error.description)
     }
 }
 
@@ -65,7 +65,13 @@ struct KeysCommand: AsyncParsableCommand {
                 FileHandle.standardError.write(Data(("warning: " + DeriveAPIKeyCommand.warning + "\n").utf8))
                 print(DeriveAPIKeyCommand.format(credentials), terminator: "")
             case .failure(let error):
-                throw ValidationError("could not derive API credentials: \(error)")
+                var message = "could not derive API credentials: \(error)"
+                if !create, error.kind != .notSent, error.kind != .noAnswer {
+                    // The CLOB answers `Could not derive api key!` for a key that never made any.
+                    message +=
+                        "\nif this key has no API credentials yet, create them with `copybot keys derive-api --create`"
+                }
+                throw CommandFailure(message)
             }
         }
     }
@@ -78,7 +84,7 @@ struct OrderCommand: ParsableCommand {
 
     struct Build: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Print the signed POST /order JSON body of a limit order, without sending it.")
+            abstract: "Print the signed POST /order JSON body of an order, without sending it.")
 
         @OptionGroup var contractOptions: ContractOptions
 
@@ -93,6 +99,9 @@ struct OrderCommand: ParsableCommand {
 
         @Option(help: "Shares.")
         var size: String
+
+        @Option(help: "GTD only: when the order expires, in Unix seconds.")
+        var expiration: UInt64?
 
         @Option(
             name: .customLong("tick-size"),
@@ -146,6 +155,12 @@ struct OrderCommand: ParsableCommand {
             guard let type = OrderType(rawValue: orderType.uppercased()) else {
                 throw ValidationError("--order-type must be GTC, GTD, FOK or FAK")
             }
+            if type == .gtd, expiration == nil {
+                throw ValidationError("--order-type GTD needs --expiration (Unix seconds)")
+            }
+            if type != .gtd, expiration != nil {
+                throw ValidationError("--expiration is for GTD orders only")
+            }
             guard let signature = SignatureType(rawValue: signatureType) else {
                 throw ValidationError("--signature-type must be 0, 1, 2 or 3")
             }
@@ -162,7 +177,7 @@ struct OrderCommand: ParsableCommand {
                     negRiskExchange: negRiskExchange,
                     domainVersion: domainVersion)
             } catch let error as RegistryError {
-                throw ValidationError(error.description)
+                throw CommandFailure(error.description)
             }
             let command = OrderBuildCommand(signer: try loadKey(), contracts: contracts)
             do {
@@ -171,7 +186,8 @@ struct OrderCommand: ParsableCommand {
                         tokenID: token, side: side, price: price, size: size, tickSize: tick,
                         negRisk: negRisk,
                         orderType: type, signatureType: signature, funder: funderAddress,
-                        owner: owner ?? ProcessInfo.processInfo.environment["COPYBOT_CLOB_API_KEY"] ?? ""))
+                        owner: owner ?? ProcessInfo.processInfo.environment["COPYBOT_CLOB_API_KEY"] ?? "",
+                        expiration: expiration ?? 0))
                 print(built.json)
             } catch {
                 throw ValidationError(error.description)

@@ -65,10 +65,11 @@ struct ReplayCommand: AsyncParsableCommand {
         var settings = CopyBotConfiguration()
         if let config {
             do {
+                // Replay only simulates: live mode's secrets are not needed.
                 settings = try CopyBotConfiguration.load(
-                    path: config, environment: ProcessInfo.processInfo.environment)
+                    path: config, environment: ProcessInfo.processInfo.environment, requiringSecrets: false)
             } catch {
-                throw ValidationError("--config \(config): \(error)")
+                throw CommandFailure("--config \(config): \(error)")
             }
             if addresses.isEmpty { addresses = settings.allFollowedWallets }
         }

@@ -23,10 +23,11 @@ struct StateOptions: ParsableArguments {
     ) async throws {
         let configuration: CopyBotConfiguration
         do {
+            // Reading needs no secrets, in live mode too.
             configuration = try CopyBotConfiguration.load(
-                path: config, environment: ProcessInfo.processInfo.environment)
+                path: config, environment: ProcessInfo.processInfo.environment, requiringSecrets: false)
         } catch {
-            throw ValidationError("\(error)\nrun `copybot config check` for every issue and its fix")
+            throw CommandFailure("\(error)\nrun `copybot config check` for every issue and its fix")
         }
         let accounts = configuration.effectiveAccounts.filter { account == nil || $0.name.name == account }
         if accounts.isEmpty {
@@ -42,7 +43,7 @@ struct StateOptions: ParsableArguments {
         } catch let error as ApplicationError {
             // No store yet, or an unusable URL: a usage problem. (A server that cannot be reached
             // is an error of its own.)
-            throw ValidationError("\(error)")
+            throw CommandFailure("\(error)")
         }
         do {
             try await body(

@@ -11,7 +11,10 @@ extension CopyBotConfiguration {
     /// the funder and the key, the contracts file and its ABIs (loaded with
     /// `ExchangeRegistry.load`), the store URL, and what live mode needs. It reads the files the
     /// configuration names; it never touches the network.
-    public func validate() -> [ConfigIssue] {
+    ///
+    /// With `requiringSecrets` false (commands that only read the store, such as `copybot status`),
+    /// live mode does not need its signing key and API credentials.
+    public func validate(requiringSecrets: Bool = true) -> [ConfigIssue] {
         var v = Validator()
         v.chain(self)
         v.contracts(self)
@@ -20,7 +23,7 @@ extension CopyBotConfiguration {
         v.copy(self)
         v.clob(self)
         // With accounts, each account's live mode is checked with its own keys.
-        if accounts.isEmpty { v.live(self) }
+        if accounts.isEmpty, requiringSecrets { v.live(self) }
         v.http(self)
         v.cluster(self)
         return v.issues

@@ -31,19 +31,24 @@ extension CopyBotConfiguration {
     /// This is the only way the service obtains its configuration: it refuses to start when this
     /// throws. `environment` is the process environment in production and a dictionary in tests;
     /// nothing else is read from the environment.
+    ///
+    /// With `requiringSecrets` false (commands that only read, such as `copybot status`), live mode
+    /// loads without its signing key and API credentials.
     public static func load(
-        path: String = defaultPath, environment: [String: String]
+        path: String = defaultPath, environment: [String: String], requiringSecrets: Bool = true
     ) throws(ConfigurationError) -> CopyBotConfiguration {
-        let report = check(path: path, environment: environment)
+        let report = check(path: path, environment: environment, requiringSecrets: requiringSecrets)
         guard report.isValid else { throw ConfigurationError(path: path, issues: report.issues) }
         return report.configuration
     }
 
-    /// Like ``load(path:environment:)``, but returns every issue instead of throwing
-    /// (`copybot config check`).
-    public static func check(path: String = defaultPath, environment: [String: String]) -> ConfigurationReport
-    {
+    /// Like ``load(path:environment:requiringSecrets:)``, but returns every issue instead of
+    /// throwing (`copybot config check`).
+    public static func check(
+        path: String = defaultPath, environment: [String: String], requiringSecrets: Bool = true
+    ) -> ConfigurationReport {
         var loader = ConfigurationLoader(path: path, environment: environment)
+        loader.requiringSecrets = requiringSecrets
         return loader.run()
     }
 }
@@ -75,6 +80,8 @@ struct ConfigurationLoader {
     private var accountDrafts: [AccountDraft] = []
     /// Set on the loader of an `accounts` entry: only ``ConfigSchema/accountOverridePaths`` may be set.
     private var isAccountEntry = false
+    /// False for commands that only read: live mode then needs no secrets.
+    var requiringSecrets = true
 
     /// An `accounts` entry before parsing: its place, its name, and a loader holding its keys.
     struct AccountDraft {
@@ -129,7 +136,7 @@ struct ConfigurationLoader {
             configuration.secrets, issues: &secretIssues)
         issues += secretIssues
         configuration.accounts = readAccounts()
-        let topLevel = configuration.validate()
+        let topLevel = configuration.validate(requiringSecrets: requiringSecrets)
         for var issue in topLevel {
             issue.keyPath = renumberWallets(issue.keyPath)
             issue.message = renumberWallets(issue.message)
@@ -600,7 +607,7 @@ struct ConfigurationLoader {
                         draft.path + ".wallets", "the account follows no wallet: it copies nothing",
                         fix: "add `wallets:` entries (`- address: 0x…`)"))
             }
-            for issue in account.configuration.validate() {
+            for issue in account.configuration.validate(requiringSecrets: requiringSecrets) {
                 let base = Self.basePath(issue.keyPath)
                 // An account without wallets is warned about above, in its own words.
                 if issue.keyPath == "follow.wallets", !issue.isError { continue }
