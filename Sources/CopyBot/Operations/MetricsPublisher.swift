@@ -237,11 +237,7 @@ public final class MetricsPublisher: Sendable {
     private static func gauge(
         _ series: Series, in state: inout State, factory: any MetricsFactory
     ) -> CoreMetrics.Gauge {
-        if let gauge = state.gauges[series] { return gauge }
-        let gauge = CoreMetrics.Gauge(
-            label: series.name, dimensions: series.labels.map { ($0.key, $0.value) }, factory: factory)
-        state.gauges[series] = gauge
-        return gauge
+        made(series, in: &state.gauges) { CoreMetrics.Gauge(label: $0, dimensions: $1, factory: factory) }
     }
 
     // MARK: Helpers
@@ -284,10 +280,16 @@ public final class MetricsPublisher: Sendable {
     private static func counter(
         _ series: Series, in state: inout State, factory: any MetricsFactory
     ) -> CoreMetrics.Counter {
-        if let counter = state.counters[series] { return counter }
-        let counter = CoreMetrics.Counter(
-            label: series.name, dimensions: series.labels.map { ($0.key, $0.value) }, factory: factory)
-        state.counters[series] = counter
-        return counter
+        made(series, in: &state.counters) { CoreMetrics.Counter(label: $0, dimensions: $1, factory: factory) }
+    }
+
+    /// The metric of `series` in `made`, made (with its name and labels) the first time.
+    private static func made<Metric>(
+        _ series: Series, in made: inout [Series: Metric], _ make: (String, [(String, String)]) -> Metric
+    ) -> Metric {
+        if let metric = made[series] { return metric }
+        let metric = make(series.name, series.labels.map { ($0.key, $0.value) })
+        made[series] = metric
+        return metric
     }
 }
