@@ -400,9 +400,7 @@ public final class ClobGateway: ExchangeGateway {
             ordered(order, orderType: orderType, answer: answer, sent: sent)
         case .rejected(let error) where error.kind == .unfilled:
             // A market order that met nothing is killed with an error answer: nothing traded.
-            answer = ExchangeOrder(
-                orderHash: order.orderHash, status: .unmatched, matchedShares: .zero, matchedCollateral: .zero
-            )
+            answer = Self.killed(order)
             ordered(order, orderType: orderType, answer: answer, sent: sent)
         case .rejected(let error) where error.kind == .duplicateOrder:
             // The exchange has this very order (same hash) from an earlier post: what it did is
@@ -425,9 +423,7 @@ public final class ClobGateway: ExchangeGateway {
                 answer = state
             case .reposted(let acceptance): answer = Self.order(order, acceptance)
             case .repostRejected(let error) where error.kind == .unfilled:
-                answer = ExchangeOrder(
-                    orderHash: order.orderHash, status: .unmatched, matchedShares: .zero,
-                    matchedCollateral: .zero)
+                answer = Self.killed(order)
             case .repostRejected(let error): throw Self.gatewayError(error)
             case .undetermined(let error):
                 // A filled market order may show in no look-up, only in the trades.
@@ -450,8 +446,7 @@ public final class ClobGateway: ExchangeGateway {
     ) async throws -> ExchangeOrder {
         if let state = try await lookup(order) { return state }
         guard AmountPrecision.isMarket(orderType) else { throw Self.gatewayError(cause) }
-        return ExchangeOrder(
-            orderHash: order.orderHash, status: .unmatched, matchedShares: .zero, matchedCollateral: .zero)
+        return Self.killed(order)
     }
 
     /// What the exchange did with `order`: `GET /data/order/{hash}` for its state, and, when it
@@ -504,6 +499,12 @@ public final class ClobGateway: ExchangeGateway {
 
     /// A token amount (6 decimals) as an engine amount.
     static func amount(_ units: UInt256) -> Fixed6 { ExchangeFunds.amount(units) }
+
+    /// A market order killed without a match: nothing traded.
+    static func killed(_ order: SignedOrder) -> ExchangeOrder {
+        ExchangeOrder(
+            orderHash: order.orderHash, status: .unmatched, matchedShares: .zero, matchedCollateral: .zero)
+    }
 
     /// Reads the account's collateral and the balances of `tokens` (with the allowances) into
     /// ``funds``; does nothing without them.

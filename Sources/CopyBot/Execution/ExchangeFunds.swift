@@ -158,8 +158,5 @@ public final class ExchangeFunds: Sendable {
     }
 
     /// A token amount (6 decimals) as an engine amount; saturates past the engine's limit.
-    static func amount(_ units: UInt256) -> Fixed6 {
-        guard let value = units.uint128, value <= UInt128(Int128.max) else { return Fixed6.limit }
-        return min(Fixed6(micros: Int128(value)), Fixed6.limit)
-    }
+    static func amount(_ units: UInt256) -> Fixed6 { Fixed6(FixedPoint6(units: units)) ?? Fixed6.limit }
 }
