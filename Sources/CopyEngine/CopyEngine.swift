@@ -63,6 +63,10 @@ public struct EngineStatistics: Hashable, Sendable {
     public var alreadyDecided = 0
     /// Copied trades that a reorg later removed (flagged; not unwound).
     public var retractedAfterCopy = 0
+    /// Trades a reorg removed that the chain then included again: their decision reinstated (a
+    /// copy is not made again), or, when the trade had not been decided on its merits, decided as
+    /// a new trade.
+    public var reincluded = 0
     /// Posts whose outcome is not known yet (resolved later by look-up).
     public var unresolved = 0
     /// Fills the ledger refused (should stay zero).
@@ -101,6 +105,9 @@ public final class CopyEngine: Sendable {
     /// The lane turns of the trades being handled (``handle(_:turn:)``), released when their order
     /// is on its way, settled when its answer is booked.
     private let turns = Mutex<[DecisionKey: LaneTurn]>([:])
+    /// Retractions begun (``begin(_:)``) whose handling has not ended, counted by key: a trade
+    /// delivered again after one (its re-inclusion) takes its first step once that one is handled.
+    private let retractionsInFlight = Mutex<[DecisionKey: Int]>([:])
     /// The last fill of the last ledger snapshot stored (or restored).
     private let snapshotThrough: Mutex<Int64>
     private let statisticsBox = Mutex(EngineStatistics())
@@ -182,18 +189,22 @@ public final class CopyEngine: Sendable {
     }
 
     /// Takes the first store step of deciding `event`, for ``handle(_:turn:begun:)``: for a trade,
-    /// ``CopyStateStore/beginDecision(_:applying:)`` (whether it was decided, and the followed
-    /// wallet's holding before it, applying it); for a retraction,
+    /// ``CopyStateStore/beginDecision(_:trade:applying:)`` (whether it was decided, and the
+    /// followed wallet's holding before it, applying it); for a retraction,
     /// ``CopyStateStore/retractTargetTrade(_:)`` (the retracted trade taken off that holding).
     ///
     /// It reads and applies nothing that depends on how earlier trades of the token end, so it may
     /// run while the token's earlier trades are decided; the events of one token must begin in the
     /// order they are handled (each sees the holding as the events before it left it). Nil for a
-    /// trade that is not a valid fill (its handling takes no such step).
+    /// trade that is not a valid fill (its handling takes no such step), and for a trade whose
+    /// retraction was begun here and is not handled yet: that is the trade mined again after a
+    /// reorg, and whether its decision is reinstated or made anew depends on what the retraction's
+    /// handling records, so its step is taken when it is handled.
     public func begin(_ event: CopyTrade) async -> DecisionBeginning? {
         let key = DecisionKey(account: configuration.account, identity: event.identity)
         switch event.kind {
         case .retracted:
+            retractionsInFlight.withLock { $0[key, default: 0] += 1 }
             do {
                 return DecisionBeginning(
                     key: key, step: .retraction(.success(try await store.retractTargetTrade(event.identity))))
@@ -202,13 +213,15 @@ public final class CopyEngine: Sendable {
             }
         case .trade:
             guard let fill = Self.fill(of: event.trade) else { return nil }
+            if retractionsInFlight.withLock({ $0[key] != nil }) { return nil }
             do {
                 return DecisionBeginning(
                     key: key,
                     step: .trade(
                         .success(
                             try await store.beginDecision(
-                                key, applying: Self.target(event, shares: fill.shares)))))
+                                key, trade: TradeSummary(event.trade),
+                                applying: Self.target(event, shares: fill.shares)))))
             } catch {
                 return DecisionBeginning(key: key, step: .trade(.failure(error)))
             }
@@ -237,7 +250,13 @@ public final class CopyEngine: Sendable {
             switch event.kind {
             case .trade: return try await decideOnce(key, event, begun: begun?.key == key ? begun?.step : nil)
             case .retracted:
-                return try await retract(key, event, begun: begun?.key == key ? begun?.step : nil)
+                let decision = try await retract(key, event, begun: begun?.key == key ? begun?.step : nil)
+                // Handled (a store failure throws past this: the retraction is handled again).
+                retractionsInFlight.withLock { inFlight in
+                    guard let count = inFlight[key] else { return }
+                    inFlight[key] = count > 1 ? count - 1 : nil
+                }
+                return decision
             }
         } catch {
             let message = (error as? StoreError)?.message ?? "\(error)"
@@ -288,25 +307,52 @@ public final class CopyEngine: Sendable {
         let trade = event.trade
         let summary = TradeSummary(trade)
         guard let (shares, collateral, price) = Self.fill(of: trade) else {
-            // Recorded unless decided before (the store keeps the first decision).
-            return try await record(
-                key, summary,
-                .failed(
-                    .invalidTrade(
-                        "shares \(trade.shares), collateral \(trade.collateral), price \(trade.price) are not a valid fill"
-                    )))
+            // Recorded unless decided before (the store keeps the first decision); one decided
+            // before is on the chain where this delivery says (again, if a reorg removed it).
+            let (stored, inserted) = try await store.recordDecision(
+                DecisionRecord(
+                    key: key, trade: summary,
+                    decision: .failed(
+                        .invalidTrade(
+                            "shares \(trade.shares), collateral \(trade.collateral), price \(trade.price) are not a valid fill"
+                        )),
+                    decidedAt: clock.now()))
+            if !inserted, stored.retracted || stored.trade.moved(to: summary) != stored.trade,
+                let included = try await store.markIncluded(key, at: summary)
+            {
+                if stored.retracted { noteReincluded(key, included.trade, standing: included.decision) }
+                return noteRecorded(included, inserted: false)
+            }
+            return noteRecorded(stored, inserted: inserted)
         }
         // One store step: the decision if there is one, else the target's holding and any intent.
         let start: DecisionStart
         if case .trade(let begun) = begun {
             start = try begun.get()
         } else {
-            start = try await store.beginDecision(key, applying: Self.target(event, shares: shares))
+            start = try await store.beginDecision(
+                key, trade: summary, applying: Self.target(event, shares: shares))
         }
         switch start {
         case .decided(let existing):
             statisticsBox.withLock { $0.alreadyDecided += 1 }
             return existing.decision
+        case .reinstated(let existing):
+            // Mined again after a reorg removed it: the decision stands as it was made. A copy is
+            // never made twice, and an order placed for it stays as it is; only its bookkeeping
+            // (the retraction flag, the position, the followed wallet's holding) follows the chain.
+            statisticsBox.withLock { $0.alreadyDecided += 1 }
+            noteReincluded(key, existing.trade, standing: existing.decision)
+            return existing.decision
+        case .reopened(let holding):
+            // Mined again after a reorg removed it before it was decided on its merits (no order
+            // was ever made for it): decided as a new trade, with every rule, the trade's age
+            // (from its new block) included.
+            noteReincluded(key, summary, standing: nil)
+            portfolio.mark(trade.tokenId, price: price)
+            return try await decide(
+                key, event, summary: summary, shares: shares, collateral: collateral, price: price,
+                holding: holding)
         case .undecided(let holding, let intent):
             portfolio.mark(trade.tokenId, price: price)
             if let intent { return try await resume(intent) }
@@ -787,6 +833,12 @@ public final class CopyEngine: Sendable {
 
     // MARK: Retractions
 
+    /// A reorg removed the trade of `key`: its followed wallet's trade comes off the holding (the
+    /// first step), and its decision is flagged retracted, after being made if it was not: an
+    /// intent found is resumed (an order may exist), else the trade is recorded as skipped for the
+    /// retraction. Reorgs are usually followed by the trade mined again a few blocks later; its
+    /// delivery then reinstates the decision, or decides the trade anew when that skip was all
+    /// there was (``CopyStateStore/beginDecision(_:trade:applying:)``).
     private func retract(
         _ key: DecisionKey, _ event: CopyTrade, begun: DecisionBeginning.Step?
     ) async throws -> CopyDecision {
@@ -856,6 +908,25 @@ public final class CopyEngine: Sendable {
         let (stored, inserted) = try await store.recordDecision(
             DecisionRecord(key: key, trade: summary, decision: decision, decidedAt: clock.now()))
         return noteRecorded(stored, inserted: inserted)
+    }
+
+    /// Counts and logs a trade the chain included again after a reorg removed it, at `trade`'s
+    /// position: `standing`, the decision that stands; nil, decided anew.
+    private func noteReincluded(_ key: DecisionKey, _ trade: TradeSummary, standing: CopyDecision?) {
+        statisticsBox.withLock { $0.reincluded += 1 }
+        let outcome =
+            switch standing {
+            case .copied: "its copy stands and is not made again"
+            case let decision?: "its decision stands (\(decision.kind): \(decision.label))"
+            case nil: "it was not decided before the reorg, so it is decided now as a new trade"
+            }
+        logger.notice(
+            "trade \(key) is on the chain again after a reorg removed it; \(outcome)",
+            metadata: [
+                "trade": "\(key.identity.bytes.hex)", "wallet": "\(trade.wallet)",
+                "block": "\(trade.blockNumber)", "log_index": "\(trade.logIndex)",
+                "tx": "\(trade.transactionHash.hex)",
+            ])
     }
 
     /// Counts and logs a decision this engine stored (`inserted`), or counts one found stored;

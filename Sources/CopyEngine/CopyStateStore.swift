@@ -27,6 +27,16 @@ public struct TradeSummary: Hashable, Sendable {
         self.collateral = trade.collateral
         self.price = trade.price
     }
+
+    /// This summary where `delivery` places the same trade: its block number and log index (a
+    /// transaction a reorg removed moves when it is mined again); the rest is the trade's content,
+    /// which does not change, and is kept.
+    public func moved(to delivery: TradeSummary) -> TradeSummary {
+        var moved = self
+        moved.blockNumber = delivery.blockNumber
+        moved.logIndex = delivery.logIndex
+        return moved
+    }
 }
 
 /// A decision as stored: exactly one per ``DecisionKey``.
@@ -35,7 +45,8 @@ public struct DecisionRecord: Hashable, Sendable {
     public var trade: TradeSummary
     public var decision: CopyDecision
     public var decidedAt: UnixTime
-    /// Set when a reorg removed the trade after the decision (a copied trade is then flagged).
+    /// Set while a reorg has removed the trade (a copied trade is then flagged); cleared when the
+    /// chain includes it again (``CopyStateStore/beginDecision(_:trade:applying:)``).
     public var retracted: Bool
 
     /// Creates a record.
@@ -243,6 +254,12 @@ public struct TargetTrade: Hashable, Sendable {
         self.side = side
         self.shares = shares
     }
+
+    /// The wallet's holding of the token after this trade, from `before`: a BUY adds its shares, a
+    /// SELL takes them off (never below zero: the wallet may have bought before it was followed).
+    public func holding(after before: Fixed6) -> Fixed6 {
+        side == .buy ? before + shares : (before - shares).clampedAtZero
+    }
 }
 
 /// Why the store failed.
@@ -255,12 +272,21 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
     public var description: String { message }
 }
 
-/// Where deciding a trade starts (``CopyStateStore/beginDecision(_:applying:)``).
+/// Where deciding a trade starts (``CopyStateStore/beginDecision(_:trade:applying:)``).
 public enum DecisionStart: Hashable, Sendable {
-    /// The trade was decided before: its recorded decision (the target trade was not applied).
+    /// The trade was decided before: its recorded decision, at the position of this delivery.
     case decided(DecisionRecord)
+    /// The trade was decided, a reorg removed it, and the chain includes it again (this delivery):
+    /// its decision, no longer flagged retracted, at its new position. It stands as it is: a copy
+    /// is not made again, an order placed for it stays as it is.
+    case reinstated(DecisionRecord)
+    /// A reorg removed the trade before it was decided on its merits (its decision was only the
+    /// retraction's skip, and no order intent was ever stored for it) and the chain includes it
+    /// again: that skip is gone and the trade is decided as a new one. The followed wallet's
+    /// holding of the token before the trade.
+    case reopened(holding: TargetHolding)
     /// Not decided yet: the followed wallet's holding of the token before the trade, and the
-    /// intent an earlier attempt stored for the key, if any.
+    /// intent an earlier attempt stored for the key, if any (at the position of this delivery).
     case undecided(holding: TargetHolding, intent: StoredIntent?)
 }
 
@@ -294,6 +320,10 @@ public struct IntentConclusion: Hashable, Sendable {
 ///   once however many executors observe the same exchange state.
 /// - Claims expire: ``unresolvedIntents(account:updatedBefore:)`` lists intents whose claim is older
 ///   than a lease, for the recovery pass of any executor.
+/// - Reorgs are state flags, never blind increments: a target trade is applied or retracted
+///   (``retractTargetTrade(_:)``; applied again when delivered again), a decision flagged retracted
+///   or not (``markRetracted(_:)``, ``markIncluded(_:at:)``), so a step done twice (a trade or a
+///   retraction delivered again after a crash) changes nothing the second time.
 /// - All amounts are exact (six-decimal integers); a SQL implementation stores them as integers of
 ///   millionths (`NUMERIC(39,0)`/`TEXT` for 256-bit ids).
 public protocol CopyStateStore: Sendable {
@@ -307,6 +337,12 @@ public protocol CopyStateStore: Sendable {
 
     /// Flags the decision for `key` as retracted by a reorg; returns it (nil when none).
     func markRetracted(_ key: DecisionKey) async throws -> DecisionRecord?
+
+    /// Records that the trade of `key` is on the chain where `trade` (its summary as delivered)
+    /// places it: the decision's retraction flag is cleared and its block number and log index
+    /// become `trade`'s (``TradeSummary/moved(to:)``). Returns it (nil when none). Nothing else of
+    /// the decision changes.
+    func markIncluded(_ key: DecisionKey, at trade: TradeSummary) async throws -> DecisionRecord?
 
     /// Stores `intent` unless one exists for its key; returns the stored intent.
     func storeIntent(_ intent: StoredIntent) async throws -> StoredIntent
@@ -344,11 +380,26 @@ public protocol CopyStateStore: Sendable {
         message: String?, at: UnixTime, decide: @escaping @Sendable (StoredIntent) -> DecisionRecord
     ) async throws -> IntentConclusion?
 
-    /// Begins deciding `key`, in one step: its recorded decision when there is one (and nothing is
-    /// applied); otherwise applies `target` as ``applyTargetTrade(_:)`` does and returns the
-    /// holding before it, with the intent stored for the key, if any. Written synced later, as
-    /// ``applyTargetTrade(_:)``: a trade lost with it is delivered and applied again.
-    func beginDecision(_ key: DecisionKey, applying target: TargetTrade) async throws -> DecisionStart
+    /// Begins deciding `key` for a delivery of its trade (`trade`, the summary as delivered: after
+    /// a reorg its position may be new; `target`, the followed wallet's trade), in one atomic step:
+    ///
+    /// - Recorded, and the decision is not only a retraction's skip: ``DecisionStart/decided(_:)``,
+    ///   or ``DecisionStart/reinstated(_:)`` when it was flagged retracted (the flag is cleared). The
+    ///   decision moves to `trade`'s position (as ``markIncluded(_:at:)``), and `target` is applied
+    ///   again if a reorg had retracted it (a target trade never applied is not applied here).
+    /// - Recorded as `.skipped(.retracted)` (a reorg removed the trade before it was decided) with
+    ///   no intent stored for the key: that decision is removed, `target` applied (again), and
+    ///   ``DecisionStart/reopened(holding:)`` returned with the holding before it. Never with an
+    ///   intent: an order may exist, and a trade is never copied twice.
+    /// - Not recorded: applies `target` as ``applyTargetTrade(_:)`` does and returns the holding
+    ///   before it, with the intent stored for the key, if any, moved to `trade`'s position.
+    ///
+    /// Written synced later, as ``applyTargetTrade(_:)``: a delivery lost with it is delivered
+    /// and taken again. Taken twice, the second step finds the state the first one left (the
+    /// target applied, the decision included or reopened) and changes nothing.
+    func beginDecision(
+        _ key: DecisionKey, trade: TradeSummary, applying target: TargetTrade
+    ) async throws -> DecisionStart
 
     /// Intents of `account` that are not final and were last updated before `updatedBefore`.
     func unresolvedIntents(account: AccountID, updatedBefore: UnixTime) async throws -> [StoredIntent]
@@ -369,12 +420,15 @@ public protocol CopyStateStore: Sendable {
     func dailyPnL(account: AccountID, day: UTCDay) async throws -> DailyPnL?
 
     /// Applies a followed wallet's trade to that wallet's tracked holding of the token, once per
-    /// identity, and returns the holding *before* it (the value recorded the first time, when
-    /// applied again).
+    /// identity, and returns the holding *before* it (the value recorded when it was applied, when
+    /// it is applied already). A trade retracted by ``retractTargetTrade(_:)`` is delivered again
+    /// when the chain includes it again: it is applied again, once, to the holding as it is then
+    /// (which is recorded as the holding before it).
     func applyTargetTrade(_ trade: TargetTrade) async throws -> TargetHolding
 
     /// Undoes an applied target trade (a reorg removed it); false when it was not applied or
-    /// already undone.
+    /// already undone. The trade stays recorded, flagged retracted, so that applying it again
+    /// (``applyTargetTrade(_:)``) applies it once more, once.
     func retractTargetTrade(_ identity: TradeIdentity) async throws -> Bool
 }
 

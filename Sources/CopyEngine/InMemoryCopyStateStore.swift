@@ -66,7 +66,7 @@ public final class InMemoryCopyStateStore: CopyStateStore {
 
     /// The names of the latest writing operations (up to ``writeLogLength``), in order (`recordDecision`,
     /// `storeIntent`, `updateIntent`, `concludeIntent`, `beginDecision`, `applyTargetTrade`,
-    /// `saveLedger`, `recordDailyPnL`, `markRetracted`, `retractTargetTrade`).
+    /// `saveLedger`, `recordDailyPnL`, `markRetracted`, `markIncluded`, `retractTargetTrade`).
     public var writes: [String] { state.withLock { $0.writes } }
 
     /// Calls of ``recordDecision(_:)`` for keys that already had a decision.
@@ -107,6 +107,23 @@ public final class InMemoryCopyStateStore: CopyStateStore {
             state.decisions[key]?.retracted = true
             return state.decisions[key]
         }
+    }
+
+    public func markIncluded(_ key: DecisionKey, at trade: TradeSummary) async throws -> DecisionRecord? {
+        try write("markIncluded") { state in
+            state.decisions[key].map { Self.include(&state, $0, at: trade) }
+        }
+    }
+
+    /// Stores `record` no longer flagged retracted, at `trade`'s position, and returns it.
+    private static func include(
+        _ state: inout State, _ record: DecisionRecord, at trade: TradeSummary
+    ) -> DecisionRecord {
+        var included = record
+        included.retracted = false
+        included.trade = record.trade.moved(to: trade)
+        state.decisions[record.key] = included
+        return included
     }
 
     public func storeIntent(_ intent: StoredIntent) async throws -> StoredIntent {
@@ -164,13 +181,14 @@ public final class InMemoryCopyStateStore: CopyStateStore {
         return (record, true)
     }
 
+    /// Applies `trade` unless it is applied (a retracted one again); the holding before it.
     private static func apply(_ state: inout State, _ trade: TargetTrade) -> TargetHolding {
-        if let applied = state.applied[trade.identity] {
+        if let applied = state.applied[trade.identity], !applied.retracted {
             return TargetHolding(sharesBefore: applied.before)
         }
         let key = TargetKey(wallet: trade.wallet, tokenId: trade.tokenId)
         let before = state.holdings[key] ?? .zero
-        let after = trade.side == .buy ? before + trade.shares : (before - trade.shares).clampedAtZero
+        let after = trade.holding(after: before)
         state.holdings[key] = after
         state.applied[trade.identity] = AppliedTargetTrade(
             trade: trade, before: before, delta: after - before, retracted: false)
@@ -193,11 +211,26 @@ public final class InMemoryCopyStateStore: CopyStateStore {
         }
     }
 
-    public func beginDecision(_ key: DecisionKey, applying target: TargetTrade) async throws -> DecisionStart
-    {
+    public func beginDecision(
+        _ key: DecisionKey, trade: TradeSummary, applying target: TargetTrade
+    ) async throws -> DecisionStart {
         try write("beginDecision") { state in
-            if let decided = state.decisions[key] { return .decided(decided) }
-            return .undecided(holding: Self.apply(&state, target), intent: state.intents[key])
+            if let decided = state.decisions[key] {
+                if decided.decision == .skipped(.retracted), state.intents[key] == nil {
+                    state.decisions[key] = nil
+                    return .reopened(holding: Self.apply(&state, target))
+                }
+                if state.applied[target.identity]?.retracted == true { _ = Self.apply(&state, target) }
+                let included = Self.include(&state, decided, at: trade)
+                return decided.retracted ? .reinstated(included) : .decided(included)
+            }
+            let holding = Self.apply(&state, target)
+            if var intent = state.intents[key] {
+                intent.trade = intent.trade.moved(to: trade)
+                state.intents[key] = intent
+                return .undecided(holding: holding, intent: intent)
+            }
+            return .undecided(holding: holding, intent: nil)
         }
     }
 

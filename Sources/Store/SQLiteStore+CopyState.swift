@@ -148,6 +148,42 @@ extension SQLiteStore: CopyStateStore {
         }
     }
 
+    public func markIncluded(_ key: DecisionKey, at trade: TradeSummary) async throws -> DecisionRecord? {
+        try await pool.write { db in
+            try Self.fetchDecision(db, key).map { try Self.include(db, $0, at: trade) }
+        }
+    }
+
+    /// Stores `record` no longer flagged retracted, at `trade`'s position (written only when that
+    /// changes it), and returns it.
+    static func include(
+        _ db: Database, _ record: DecisionRecord, at trade: TradeSummary
+    ) throws
+        -> DecisionRecord
+    {
+        var included = record
+        included.retracted = false
+        included.trade = record.trade.moved(to: trade)
+        guard included != record else { return record }
+        try db.cached(
+            sql: "UPDATE copy_decisions SET trade = ?, retracted = 0 WHERE account = ? AND identity = ?",
+            arguments: [try StoreCoding.json(included.trade)] + keyArguments(record.key))
+        return included
+    }
+
+    /// Removes the decision for `key` if it is only a retraction's skip and no intent was stored
+    /// for the key (see ``beginDecision(_:trade:applying:)``); whether it did.
+    static func reopen(_ db: Database, _ key: DecisionKey) throws -> Bool {
+        let skip = CopyDecision.skipped(.retracted)
+        try db.cached(
+            sql: """
+                DELETE FROM copy_decisions WHERE account = ? AND identity = ? AND kind = ? AND label = ?
+                    AND NOT EXISTS (SELECT 1 FROM copy_intents WHERE account = ? AND identity = ?)
+                """,
+            arguments: keyArguments(key) + [skip.kind, skip.label] + keyArguments(key))
+        return db.changesCount > 0
+    }
+
     public func storeIntent(_ intent: StoredIntent) async throws -> StoredIntent {
         let trade = try StoreCoding.json(intent.trade)
         let order = try StoreCoding.json(intent.intent)
@@ -213,13 +249,34 @@ extension SQLiteStore: CopyStateStore {
         }
     }
 
-    public func beginDecision(_ key: DecisionKey, applying target: TargetTrade) async throws -> DecisionStart
-    {
+    public func beginDecision(
+        _ key: DecisionKey, trade: TradeSummary, applying target: TargetTrade
+    ) async throws -> DecisionStart {
         try await writeSyncedLater { db in
-            if let decided = try Self.fetchDecision(db, key) { return .decided(decided) }
+            if let decided = try Self.fetchDecision(db, key) {
+                if decided.decision == .skipped(.retracted), try Self.reopen(db, key) {
+                    return .reopened(holding: try Self.applyTarget(db, target))
+                }
+                try Self.reapplyRetractedTarget(db, target)
+                let included = try Self.include(db, decided, at: trade)
+                return decided.retracted ? .reinstated(included) : .decided(included)
+            }
             let holding = try Self.applyTarget(db, target)
-            return .undecided(holding: holding, intent: try Self.fetchIntent(db, key))
+            return .undecided(
+                holding: holding,
+                intent: try Self.fetchIntent(db, key).map { try Self.move(db, $0, to: trade) })
         }
+    }
+
+    /// Stores `intent` at `trade`'s position (written only when that moves it), and returns it.
+    static func move(_ db: Database, _ intent: StoredIntent, to trade: TradeSummary) throws -> StoredIntent {
+        var moved = intent
+        moved.trade = intent.trade.moved(to: trade)
+        guard moved != intent else { return intent }
+        try db.cached(
+            sql: "UPDATE copy_intents SET trade = ? WHERE account = ? AND identity = ?",
+            arguments: [try StoreCoding.json(moved.trade)] + keyArguments(intent.key))
+        return moved
     }
 
     /// The compare-and-set of ``updateIntent(_:expecting:to:matched:message:at:)`` in `db`; with
@@ -371,16 +428,12 @@ extension SQLiteStore: CopyStateStore {
         try await writeSyncedLater { db in try Self.applyTarget(db, trade) }
     }
 
-    /// Applies `trade` to its wallet's holding once, in `db`; the holding before it.
+    /// Applies `trade` to its wallet's holding once, in `db` (again once when it was retracted);
+    /// the holding before it.
     static func applyTarget(_ db: Database, _ trade: TargetTrade) throws -> TargetHolding {
         let holding: StatementArguments = [Data(trade.wallet.bytes), trade.tokenId.decimalString]
-        let before =
-            try String.fetchOne(
-                db.cachedStatement(
-                    sql: "SELECT shares FROM copy_target_holdings WHERE wallet = ? AND token = ?"),
-                arguments: holding
-            ).map(Self.fixed6) ?? .zero
-        let after = trade.side == .buy ? before + trade.shares : (before - trade.shares).clampedAtZero
+        let before = try Self.targetHolding(db, holding)
+        let after = trade.holding(after: before)
         try db.cached(
             sql: """
                 INSERT INTO copy_target_trades (identity, wallet, token, side, shares, shares_before, delta)
@@ -393,7 +446,11 @@ extension SQLiteStore: CopyStateStore {
                 (after - before).fixedString,
             ])
         guard db.changesCount > 0 else {
-            // Applied before: the holding before it, as recorded then.
+            // Recorded before: applied again if a reorg retracted it (the flag makes it once) …
+            if try Self.reapplyTarget(db, trade, holding: holding, before: before, after: after) {
+                return TargetHolding(sharesBefore: before)
+            }
+            // … else applied: the holding before it, as recorded when it was applied.
             guard
                 let recorded = try String.fetchOne(
                     db.cachedStatement(
@@ -404,6 +461,44 @@ extension SQLiteStore: CopyStateStore {
         }
         try Self.setTargetHolding(db, holding, after)
         return TargetHolding(sharesBefore: before)
+    }
+
+    /// Applies `trade` again if it is recorded retracted, taking the wallet's holding from `before`
+    /// to `after` and recording them as its own; whether it did.
+    static func reapplyTarget(
+        _ db: Database, _ trade: TargetTrade, holding: StatementArguments, before: Fixed6, after: Fixed6
+    ) throws -> Bool {
+        try db.cached(
+            sql: """
+                UPDATE copy_target_trades SET retracted = 0, shares_before = ?, delta = ?
+                WHERE identity = ? AND retracted = 1
+                """,
+            arguments: [before.fixedString, (after - before).fixedString, Self.data(trade.identity.bytes)])
+        guard db.changesCount > 0 else { return false }
+        try Self.setTargetHolding(db, holding, after)
+        return true
+    }
+
+    /// Applies `trade` again if it is recorded retracted (a target trade never recorded is left
+    /// alone).
+    static func reapplyRetractedTarget(_ db: Database, _ trade: TargetTrade) throws {
+        guard
+            try Bool.fetchOne(
+                db.cachedStatement(sql: "SELECT retracted FROM copy_target_trades WHERE identity = ?"),
+                arguments: [Self.data(trade.identity.bytes)]) == true
+        else { return }
+        let holding: StatementArguments = [Data(trade.wallet.bytes), trade.tokenId.decimalString]
+        let before = try Self.targetHolding(db, holding)
+        _ = try Self.reapplyTarget(
+            db, trade, holding: holding, before: before, after: trade.holding(after: before))
+    }
+
+    /// The tracked holding `holding` (wallet and token) in `db`; zero when none.
+    static func targetHolding(_ db: Database, _ holding: StatementArguments) throws -> Fixed6 {
+        try String.fetchOne(
+            db.cachedStatement(sql: "SELECT shares FROM copy_target_holdings WHERE wallet = ? AND token = ?"),
+            arguments: holding
+        ).map(Self.fixed6) ?? .zero
     }
 
     public func retractTargetTrade(_ identity: TradeIdentity) async throws -> Bool {
@@ -419,12 +514,7 @@ extension SQLiteStore: CopyStateStore {
                     arguments: [Self.data(identity.bytes)])
             else { throw StoreError.corrupt("target trade \(identity) updated but not found") }
             let holding: StatementArguments = [row["wallet"] as Data, row["token"] as String]
-            let current =
-                try String.fetchOne(
-                    db.cachedStatement(
-                        sql: "SELECT shares FROM copy_target_holdings WHERE wallet = ? AND token = ?"),
-                    arguments: holding
-                ).map(Self.fixed6) ?? .zero
+            let current = try Self.targetHolding(db, holding)
             try Self.setTargetHolding(db, holding, (current - Self.fixed6(row["delta"])).clampedAtZero)
             return true
         }

@@ -94,10 +94,12 @@ struct EngineTests {
         let early = await h.engine.handle(
             copyTrade(2, .buy, token: 1, shares: "100", price: "0.5", kind: .retracted))
         #expect(early == .skipped(.retracted))
-        // A later re-delivery of the same identity is not copied.
+        // Retracted again: the same decision, nothing new.
         #expect(
-            await h.engine.handle(copyTrade(2, .buy, token: 1, shares: "100", price: "0.5"))
+            await h.engine.handle(copyTrade(2, .buy, token: 1, shares: "100", price: "0.5", kind: .retracted))
                 == .skipped(.retracted))
+        #expect(h.store.allDecisions.count == 2)
+        #expect(h.store.allDecisions.filter(\.retracted).count == 2)
     }
 
     @Test("hostile amounts fail with invalid_trade, once")
@@ -486,5 +488,185 @@ struct LiveEngineTests {
         #expect(restored.throughFill == 20)
         #expect(restored.ledger.cash == h.engine.portfolio.ledger.cash)
         #expect(restored.ledger.positions == h.engine.portfolio.ledger.positions)
+    }
+}
+
+/// `trade` as a reorg retracts it.
+private func retraction(of trade: CopyTrade) -> CopyTrade {
+    var retraction = trade
+    retraction.kind = .retracted
+    return retraction
+}
+
+/// `trade` mined again after a reorg removed it: the same identity and content, in block `block`
+/// at `logIndex` (at `blockTime` when given).
+private func minedAgain(
+    _ trade: CopyTrade, block: UInt64, logIndex: UInt64, blockTime: UnixTime? = nil
+) -> CopyTrade {
+    var again = trade
+    again.kind = .trade
+    again.trade.blockNumber = block
+    again.trade.blockHash = Bytes32(0, 0, 0xB, block)
+    again.trade.logIndex = logIndex
+    if let blockTime { again.blockTime = blockTime }
+    return again
+}
+
+@Suite("Copy engine, reorgs: a trade retracted and mined again")
+struct ReorgEngineTests {
+    @Test(
+        "a copied trade mined again: its decision reinstated at the new position, the wallet's holding restored once, a later SELL sized on it; not copied again"
+    )
+    func copiedThenMinedAgain() async throws {
+        let h = Harness(sizing: .multipleOfTargetShares(d("0.5")))
+        h.gateway.setBook(book(1, bids: [("0.6", "1000")], asks: [("0.5", "1000")]))
+        let key = DecisionKey(account: h.engine.configuration.account, identity: identity(1))
+        let buy = copyTrade(1, .buy, token: 1, shares: "200", price: "0.5")
+        let copied = try #require(await h.engine.handle(buy).copiedOrder)
+        #expect(copied.fill.shares == d("100"))
+        #expect(await h.engine.handle(retraction(of: buy)) == .copied(copied))
+        #expect(h.store.targetHolding(wallet: wallet, tokenId: 1) == .zero)
+        #expect(try await h.store.decision(for: key)?.retracted == true)
+
+        // Mined again: the decision stands, no longer retracted, at the new position; the
+        // wallet's holding has the trade again; no second copy.
+        let again = minedAgain(buy, block: 130, logIndex: 7)
+        #expect(await h.engine.handle(again) == .copied(copied))
+        var stored = try #require(try await h.store.decision(for: key))
+        #expect(!stored.retracted)
+        #expect(stored.trade.blockNumber == 130)
+        #expect(stored.trade.logIndex == 7)
+        #expect(h.store.targetHolding(wallet: wallet, tokenId: 1) == d("200"))
+        #expect(h.store.allIntents.count == 1)
+        #expect(h.engine.portfolio.ledger.shares(1) == d("100"))
+        #expect(h.engine.statistics.copied == 1)
+        #expect(h.engine.statistics.reincluded == 1)
+        // Delivered again (an acknowledgement lost): nothing changes.
+        #expect(await h.engine.handle(again) == .copied(copied))
+        #expect(h.store.targetHolding(wallet: wallet, tokenId: 1) == d("200"))
+        #expect(h.engine.statistics.reincluded == 1)
+
+        // Retracted and mined again once more (begun ahead, as the pipeline does).
+        let retracting = try #require(await h.engine.begin(retraction(of: again)))
+        #expect(await h.engine.handle(retraction(of: again), begun: retracting) == .copied(copied))
+        #expect(h.store.targetHolding(wallet: wallet, tokenId: 1) == .zero)
+        let last = minedAgain(buy, block: 129, logIndex: 2)
+        let begun = try #require(await h.engine.begin(last))
+        #expect(h.store.targetHolding(wallet: wallet, tokenId: 1) == d("200"))
+        #expect(await h.engine.handle(last, begun: begun) == .copied(copied))
+        stored = try #require(try await h.store.decision(for: key))
+        #expect(!stored.retracted)
+        #expect(stored.trade.blockNumber == 129)
+        #expect(stored.trade.logIndex == 2)
+        #expect(h.store.allDecisions.count == 1)
+        #expect(h.engine.statistics.reincluded == 2)
+
+        // The wallet sells a quarter of the 200 it holds: we sell a quarter of our 100. (Had the
+        // holding stayed at zero, the SELL would be of an unknown holding: all of ours.)
+        let sell = await h.engine.handle(copyTrade(2, .sell, token: 1, shares: "50", price: "0.6"))
+        #expect(sell.copiedOrder?.intent.shares == d("25"))
+        #expect(h.store.targetHolding(wallet: wallet, tokenId: 1) == d("150"))
+        #expect(h.engine.portfolio.ledger.shares(1) == d("75"))
+    }
+
+    @Test("a live copy whose trade is mined again: no second order, the order stands as it is")
+    func liveCopyMinedAgain() async throws {
+        let h = Harness(mode: .live)
+        h.gateway.setBook(book(1, asks: [("0.5", "1000")]))
+        let buy = copyTrade(1, .buy, token: 1, shares: "100", price: "0.5")
+        let copied = try #require(await h.engine.handle(buy).copiedOrder)
+        #expect(h.gateway.posts.count == 1)
+        #expect(await h.engine.handle(retraction(of: buy)) == .copied(copied))
+        #expect(h.engine.statistics.retractedAfterCopy == 1)
+        for block in [UInt64(140), 141] {
+            #expect(await h.engine.handle(minedAgain(buy, block: block, logIndex: 0)) == .copied(copied))
+        }
+        #expect(h.gateway.posts.count == 1, "never posted twice")
+        #expect(h.store.allIntents.count == 1)
+        #expect(h.store.allIntents.first?.status == .matched)
+        #expect(h.store.allDecisions.map(\.retracted) == [false])
+        #expect(h.store.allDecisions.first?.trade.blockNumber == 141)
+        #expect(h.engine.statistics.copied == 1)
+    }
+
+    @Test(
+        "a trade retracted before it was decided and mined again is decided as a new trade: copied within the maximum age, skipped as stale after it; once copied, never again"
+    )
+    func retractedFirstThenMinedAgain() async throws {
+        let h = Harness(mode: .live, risk: RiskLimits(maxTradeAgeSeconds: 60))
+        h.gateway.setBook(book(1, asks: [("0.5", "1000")]))
+        let buy = copyTrade(1, .buy, token: 1, shares: "100", price: "0.5")
+        #expect(await h.engine.handle(retraction(of: buy)) == .skipped(.retracted))
+        #expect(h.store.allDecisions.first?.retracted == true)
+        // Mined again 10 s ago: decided as new, and copied.
+        let again = minedAgain(
+            buy, block: 150, logIndex: 4, blockTime: h.clock.now().adding(seconds: -10))
+        let copied = try #require(await h.engine.handle(again).copiedOrder)
+        #expect(h.gateway.posts.count == 1)
+        #expect(h.store.targetHolding(wallet: wallet, tokenId: 1) == d("100"))
+        let stored = try #require(h.store.allDecisions.first)
+        #expect(h.store.allDecisions.count == 1)
+        #expect(!stored.retracted)
+        #expect(stored.decision == .copied(copied))
+        #expect(stored.trade.blockNumber == 150 && stored.trade.logIndex == 4)
+        #expect(h.engine.statistics.reincluded == 1)
+        // Retracted and mined again once more: it was copied, so it stays so; no second order.
+        #expect(await h.engine.handle(retraction(of: again)) == .copied(copied))
+        #expect(await h.engine.handle(minedAgain(buy, block: 151, logIndex: 0)) == .copied(copied))
+        #expect(h.gateway.posts.count == 1)
+        #expect(h.store.allIntents.count == 1)
+
+        // Mined again past the maximum age: skipped as stale (and that decision stands).
+        let late = copyTrade(2, .buy, token: 1, shares: "100", price: "0.5")
+        #expect(await h.engine.handle(retraction(of: late)) == .skipped(.retracted))
+        let stale = minedAgain(
+            late, block: 152, logIndex: 1, blockTime: h.clock.now().adding(seconds: -120))
+        #expect(await h.engine.handle(stale) == .skipped(.staleTrade(ageSeconds: 120, limitSeconds: 60)))
+        #expect(h.gateway.posts.count == 1)
+        #expect(h.store.targetHolding(wallet: wallet, tokenId: 1) == d("200"))
+    }
+
+    @Test(
+        "a trade mined again while its retraction is handled takes its first step after that handling (begun ahead: nothing)"
+    )
+    func minedAgainBehindItsRetraction() async throws {
+        let h = Harness()
+        h.gateway.setBook(book(1, asks: [("0.5", "1000")]))
+        let key = DecisionKey(account: h.engine.configuration.account, identity: identity(1))
+        let buy = copyTrade(1, .buy, token: 1, shares: "100", price: "0.5")
+        let copied = try #require(await h.engine.handle(buy).copiedOrder)
+        // The pipeline begins the retraction, then the trade mined again, before either is handled.
+        let retracting = try #require(await h.engine.begin(retraction(of: buy)))
+        let again = minedAgain(buy, block: 160, logIndex: 5)
+        #expect(await h.engine.begin(again) == nil, "taken when handled, after the retraction")
+        #expect(h.store.targetHolding(wallet: wallet, tokenId: 1) == .zero)
+        #expect(await h.engine.handle(retraction(of: buy), begun: retracting) == .copied(copied))
+        #expect(try await h.store.decision(for: key)?.retracted == true)
+        #expect(await h.engine.handle(again, begun: nil) == .copied(copied))
+        let stored = try #require(try await h.store.decision(for: key))
+        #expect(!stored.retracted)
+        #expect(stored.trade.blockNumber == 160)
+        #expect(h.store.targetHolding(wallet: wallet, tokenId: 1) == d("100"))
+        // Its retraction handled, a trade of the key begins ahead again.
+        #expect(await h.engine.begin(again) != nil)
+    }
+
+    @Test(
+        "an invalid trade retracted and delivered again: its decision no longer retracted, at the new position"
+    )
+    func invalidMinedAgain() async throws {
+        let h = Harness()
+        var trade = copyTrade(1, .buy, token: 1, shares: "100", price: "0.5")
+        trade.trade.price = Price(whole: UInt256(5), micros: 0)
+        let failed = await h.engine.handle(trade)
+        #expect(failed.failure?.name == "invalid_trade")
+        #expect(await h.engine.handle(retraction(of: trade)) == failed)
+        #expect(h.store.allDecisions.first?.retracted == true)
+        #expect(await h.engine.handle(minedAgain(trade, block: 170, logIndex: 3)) == failed)
+        let stored = try #require(h.store.allDecisions.first)
+        #expect(!stored.retracted)
+        #expect(stored.trade.blockNumber == 170 && stored.trade.logIndex == 3)
+        #expect(h.store.allDecisions.count == 1)
+        #expect(h.engine.statistics.reincluded == 1)
     }
 }

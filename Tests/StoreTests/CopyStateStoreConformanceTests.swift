@@ -189,7 +189,7 @@ final class TemporaryDirectory: Sendable {
 
 /// Runs `body` against a fresh store of `kind`. (Callers spell out the closure's type: a closure whose
 /// only `try`s are inside `#expect` is otherwise inferred as non-throwing.)
-private func withStore(
+func withStore(
     _ kind: StoreKind, _ body: (any CopyStateStore) async throws -> Void
 ) async throws {
     switch kind {
@@ -581,7 +581,7 @@ struct CopyStateStoreConformanceTests {
     }
 
     @Test(
-        "applyTargetTrade is idempotent per identity; retractTargetTrade undoes once; holdings clamp at zero",
+        "applyTargetTrade is idempotent per identity; retractTargetTrade undoes once, a retracted trade applies again once; holdings clamp at zero",
         arguments: StoreKind.tested)
     func targetHoldings(kind: StoreKind) async throws {
         try await withStore(kind) { (store: any CopyStateStore) async throws in
@@ -601,8 +601,12 @@ struct CopyStateStoreConformanceTests {
             #expect(!(try await store.retractTargetTrade(identity(3))))
             #expect(!(try await store.retractTargetTrade(identity(99))))
             #expect(try await store.applyTargetTrade(trade(5, .buy, "0")).sharesBefore == d("16.5"))
-            // A retracted trade applied again is not re-applied.
-            #expect(try await store.applyTargetTrade(trade(3, .sell, "30")).sharesBefore == d("15.5"))
+            // A retracted trade delivered again (mined again after the reorg) is applied again,
+            // once, to the holding as it is then (16.5, all of which it sells); then undone again.
+            #expect(try await store.applyTargetTrade(trade(3, .sell, "30")).sharesBefore == d("16.5"))
+            #expect(try await store.applyTargetTrade(trade(3, .sell, "30")).sharesBefore == d("16.5"))
+            #expect(try await store.applyTargetTrade(trade(12, .buy, "0")).sharesBefore == .zero)
+            #expect(try await store.retractTargetTrade(identity(3)))
             #expect(try await store.applyTargetTrade(trade(6, .sell, "0.5")).sharesBefore == d("16.5"))
             // Undoing a buy that would go below zero clamps.
             #expect(try await store.applyTargetTrade(trade(7, .sell, "100")).sharesBefore == d("16"))
@@ -634,20 +638,21 @@ struct CopyStateStoreConformanceTests {
             // trade delivered twice) the same holding, and nothing applied again.
             for _ in 0..<2 {
                 #expect(
-                    try await store.beginDecision(key(1), applying: trade(1, .buy, "10"))
+                    try await store.beginDecision(key(1), trade: summary(1), applying: trade(1, .buy, "10"))
                         == .undecided(holding: TargetHolding(sharesBefore: .zero), intent: nil))
             }
             // With an intent stored by an earlier attempt: returned with the holding.
             let intent = storedIntent(key(2))
             _ = try await store.storeIntent(intent)
             #expect(
-                try await store.beginDecision(key(2), applying: trade(2, .sell, "4"))
+                try await store.beginDecision(key(2), trade: summary(2), applying: trade(2, .sell, "4"))
                     == .undecided(holding: TargetHolding(sharesBefore: d("10")), intent: intent))
             // Decided: the decision, and the trade is not applied.
             let decided = record(key(3), .skipped(.noLiquidity(side: .buy)))
             _ = try await store.recordDecision(decided)
             #expect(
-                try await store.beginDecision(key(3), applying: trade(3, .buy, "100")) == .decided(decided))
+                try await store.beginDecision(key(3), trade: summary(3), applying: trade(3, .buy, "100"))
+                    == .decided(decided))
             #expect(try await store.applyTargetTrade(trade(4, .buy, "1")).sharesBefore == d("6"))
         }
     }

@@ -129,7 +129,9 @@ struct PostgresStoreTests {
         }
     }
 
-    @Test("concurrent target trades of one holding from two stores: each applied once, none lost")
+    @Test(
+        "concurrent target trades of one holding from two stores: each applied once, none lost; retracted once, applied again once"
+    )
     func concurrentTargetTrades() async throws {
         try await withStores(2) { stores in
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -150,15 +152,12 @@ struct PostgresStoreTests {
                 TargetTrade(
                     identity: identity(99), wallet: followed, tokenId: .max, side: .sell, shares: d("1")))
             #expect(next.sharesBefore == d("30"))
-            // Retractions from both stores at once, with the trade applied again: undone once, and
-            // applying it again answers the holding recorded the first time.
+            // Retractions from both stores at once: undone once.
             let first = TargetTrade(
                 identity: identity(1), wallet: followed, tokenId: .max, side: .buy, shares: d("1.5"))
-            let recorded = try await stores[0].applyTargetTrade(first).sharesBefore
             let undone = try await withThrowingTaskGroup(of: Bool.self) { group in
                 for store in stores {
-                    group.addTask { try await store.retractTargetTrade(identity(1)) }
-                    group.addTask { try await store.applyTargetTrade(first).sharesBefore != recorded }
+                    for _ in 0..<2 { group.addTask { try await store.retractTargetTrade(identity(1)) } }
                 }
                 var count = 0
                 for try await result in group where result { count += 1 }
@@ -170,6 +169,22 @@ struct PostgresStoreTests {
                     TargetTrade(
                         identity: identity(100), wallet: followed, tokenId: .max, side: .buy, shares: d("0"))
                 ).sharesBefore == d("27.5"))
+            // The trade mined again, applied from both stores at once: applied again once, and
+            // everyone answers the holding before that re-application.
+            let befores = try await withThrowingTaskGroup(of: Fixed6.self) { group in
+                for store in stores {
+                    for _ in 0..<2 { group.addTask { try await store.applyTargetTrade(first).sharesBefore } }
+                }
+                var all: [Fixed6] = []
+                for try await before in group { all.append(before) }
+                return all
+            }
+            #expect(befores == Array(repeating: d("27.5"), count: 4))
+            #expect(
+                try await stores[0].applyTargetTrade(
+                    TargetTrade(
+                        identity: identity(101), wallet: followed, tokenId: .max, side: .buy, shares: d("0"))
+                ).sharesBefore == d("29"))
         }
     }
 

@@ -53,7 +53,7 @@ struct SQLiteStoreTests {
             }
             let target = TargetTrade(
                 identity: identity(1), wallet: followed, tokenId: UInt256(5), side: .buy, shares: d("10"))
-            _ = try await store.beginDecision(key(1), applying: target)
+            _ = try await store.beginDecision(key(1), trade: summary(1), applying: target)
             var claimed = storedIntent(key(1), mode: .live, signed: signedOrder(1))
             claimed.status = .posting
             _ = try await store.storeIntent(claimed)

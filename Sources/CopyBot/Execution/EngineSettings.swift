@@ -82,6 +82,7 @@ extension EngineStatistics {
         sum.failedByReason.merge(rhs.failedByReason, uniquingKeysWith: +)
         sum.alreadyDecided += rhs.alreadyDecided
         sum.retractedAfterCopy += rhs.retractedAfterCopy
+        sum.reincluded += rhs.reincluded
         sum.unresolved += rhs.unresolved
         sum.ledgerErrors += rhs.ledgerErrors
         return sum

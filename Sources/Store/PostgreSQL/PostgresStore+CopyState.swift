@@ -55,6 +55,63 @@ extension PostgresStore: CopyStateStore {
         }
     }
 
+    public func markIncluded(_ key: DecisionKey, at trade: TradeSummary) async throws -> DecisionRecord? {
+        try await transaction { c in
+            guard let decided = try await Self.fetchDecision(c, key, lock: true, logger: logger) else {
+                return nil
+            }
+            return try await Self.include(c, decided, at: trade, logger: logger)
+        }
+    }
+
+    /// Stores `record` no longer flagged retracted, at `trade`'s position (written only when that
+    /// changes it), and returns it.
+    static func include(
+        _ c: PostgresConnection, _ record: DecisionRecord, at trade: TradeSummary, logger: Logger
+    ) async throws -> DecisionRecord {
+        var included = record
+        included.retracted = false
+        included.trade = record.trade.moved(to: trade)
+        guard included != record else { return record }
+        let (account, identity) = Self.key(record.key)
+        try await c.run(
+            """
+            UPDATE copy_decisions SET trade = \(try StoreCoding.json(included.trade)), retracted = FALSE
+            WHERE account = \(account) AND identity = \(identity)
+            """, logger: logger)
+        return included
+    }
+
+    /// Removes the decision for `key` if it is only a retraction's skip and no intent was stored
+    /// for the key (see ``beginDecision(_:trade:applying:)``); whether it did.
+    static func reopen(_ c: PostgresConnection, _ key: DecisionKey, logger: Logger) async throws -> Bool {
+        let skip = CopyDecision.skipped(.retracted)
+        let (account, identity) = Self.key(key)
+        return try await c.row(
+            """
+            DELETE FROM copy_decisions
+            WHERE account = \(account) AND identity = \(identity) AND kind = \(skip.kind) AND label = \(skip.label)
+                AND NOT EXISTS (SELECT 1 FROM copy_intents WHERE account = \(account) AND identity = \(identity))
+            RETURNING id
+            """, logger: logger) != nil
+    }
+
+    /// Stores `intent` at `trade`'s position (written only when that moves it), and returns it.
+    static func move(
+        _ c: PostgresConnection, _ intent: StoredIntent, to trade: TradeSummary, logger: Logger
+    ) async throws -> StoredIntent {
+        var moved = intent
+        moved.trade = intent.trade.moved(to: trade)
+        guard moved != intent else { return intent }
+        let (account, identity) = Self.key(intent.key)
+        try await c.run(
+            """
+            UPDATE copy_intents SET trade = \(try StoreCoding.json(moved.trade))
+            WHERE account = \(account) AND identity = \(identity)
+            """, logger: logger)
+        return moved
+    }
+
     public func storeIntent(_ intent: StoredIntent) async throws -> StoredIntent {
         let trade = try StoreCoding.json(intent.trade)
         let order = try StoreCoding.json(intent.intent)
@@ -126,14 +183,26 @@ extension PostgresStore: CopyStateStore {
         }
     }
 
-    /// The decision if recorded; otherwise the target trade applied (locks as
-    /// ``applyTargetTrade(_:)``) and the intent, in one transaction with `synchronous_commit` off.
-    public func beginDecision(_ key: DecisionKey, applying target: TargetTrade) async throws -> DecisionStart
-    {
+    /// One transaction with `synchronous_commit` off. A recorded decision is read locked
+    /// (`FOR UPDATE`), so that what is done with it (reopened, included) is done to what was read;
+    /// the target trade is applied with the locks of ``applyTargetTrade(_:)`` (the decision's row,
+    /// then the holding's, then the trade's: no other transaction takes them the other way round).
+    public func beginDecision(
+        _ key: DecisionKey, trade: TradeSummary, applying target: TargetTrade
+    ) async throws -> DecisionStart {
         try await transaction(syncedLater: true) { c in
-            if let decided = try await Self.fetchDecision(c, key, logger: logger) { return .decided(decided) }
+            if let decided = try await Self.fetchDecision(c, key, lock: true, logger: logger) {
+                if decided.decision == .skipped(.retracted), try await Self.reopen(c, key, logger: logger) {
+                    return .reopened(holding: try await Self.applyTarget(c, target, logger: logger))
+                }
+                try await Self.reapplyRetractedTarget(c, target, logger: logger)
+                let included = try await Self.include(c, decided, at: trade, logger: logger)
+                return decided.retracted ? .reinstated(included) : .decided(included)
+            }
             let holding = try await Self.applyTarget(c, target, logger: logger)
-            return .undecided(holding: holding, intent: try await Self.fetchIntent(c, key, logger: logger))
+            var intent = try await Self.fetchIntent(c, key, logger: logger)
+            if let stored = intent { intent = try await Self.move(c, stored, to: trade, logger: logger) }
+            return .undecided(holding: holding, intent: intent)
         }
     }
 
@@ -281,7 +350,8 @@ extension PostgresStore: CopyStateStore {
 
     /// One transaction that first locks the holding's row (creating it at zero if needed), so
     /// concurrent trades of one wallet and token apply one after the other, then records the
-    /// trade once (`ON CONFLICT DO NOTHING`).
+    /// trade once (`ON CONFLICT DO NOTHING`), or applies a retracted one again (an `UPDATE … WHERE
+    /// retracted`: once, whoever applies it at the same time).
     public func applyTargetTrade(_ trade: TargetTrade) async throws -> TargetHolding {
         try await transaction(syncedLater: true) { c in try await Self.applyTarget(c, trade, logger: logger) }
     }
@@ -296,7 +366,7 @@ extension PostgresStore: CopyStateStore {
         let token = trade.tokenId.decimalString
         let identity = StoreCoding.data(trade.identity.bytes)
         let before = try await Self.lockTargetHolding(c, wallet: wallet, token: token, logger: logger)
-        let after = trade.side == .buy ? before + trade.shares : (before - trade.shares).clampedAtZero
+        let after = trade.holding(after: before)
         let inserted = try await c.row(
             """
             INSERT INTO copy_target_trades (identity, wallet, token, side, shares, shares_before, delta)
@@ -306,7 +376,11 @@ extension PostgresStore: CopyStateStore {
             RETURNING identity
             """, logger: logger)
         guard inserted != nil else {
-            // Applied before: the holding before it, as recorded then.
+            // Recorded before: applied again if a reorg retracted it (the flag makes it once) …
+            if try await Self.reapplyTarget(c, trade, before: before, logger: logger) {
+                return TargetHolding(sharesBefore: before)
+            }
+            // … else applied: the holding before it, as recorded when it was applied.
             guard
                 let recorded = try await c.row(
                     "SELECT shares_before FROM copy_target_trades WHERE identity = \(identity)",
@@ -316,6 +390,44 @@ extension PostgresStore: CopyStateStore {
         }
         try await Self.setTargetHolding(c, wallet: wallet, token: token, after, logger: logger)
         return TargetHolding(sharesBefore: before)
+    }
+
+    /// Applies `trade` again if it is recorded retracted, taking the wallet's holding (locked by
+    /// the caller) from `before` to what the trade makes of it, and recording that as its own;
+    /// whether it did.
+    static func reapplyTarget(
+        _ c: PostgresConnection, _ trade: TargetTrade, before: Fixed6, logger: Logger
+    ) async throws -> Bool {
+        let identity = StoreCoding.data(trade.identity.bytes)
+        let after = trade.holding(after: before)
+        let updated = try await c.row(
+            """
+            UPDATE copy_target_trades SET retracted = FALSE, shares_before = \(before.fixedString),
+                delta = \((after - before).fixedString)
+            WHERE identity = \(identity) AND retracted
+            RETURNING identity
+            """, logger: logger)
+        guard updated != nil else { return false }
+        try await Self.setTargetHolding(
+            c, wallet: Data(trade.wallet.bytes), token: trade.tokenId.decimalString, after, logger: logger)
+        return true
+    }
+
+    /// Applies `trade` again if it is recorded retracted (a target trade never recorded is left
+    /// alone), locking the holding's row first as ``applyTargetTrade(_:)`` does.
+    static func reapplyRetractedTarget(
+        _ c: PostgresConnection, _ trade: TargetTrade, logger: Logger
+    ) async throws {
+        let identity = StoreCoding.data(trade.identity.bytes)
+        guard
+            try await c.row(
+                "SELECT 1 FROM copy_target_trades WHERE identity = \(identity) AND retracted", logger: logger)
+                != nil
+        else { return }
+        let wallet = Data(trade.wallet.bytes)
+        let token = trade.tokenId.decimalString
+        let before = try await Self.lockTargetHolding(c, wallet: wallet, token: token, logger: logger)
+        _ = try await Self.reapplyTarget(c, trade, before: before, logger: logger)
     }
 
     /// Locks the holding's row before the trade's (the order ``applyTargetTrade(_:)`` takes them
@@ -456,14 +568,22 @@ extension PostgresStore {
             identity: TradeIdentity(try StoreCoding.bytes32(row("identity"))))
     }
 
+    /// The decision for `key`; with `lock`, its row locked until the transaction ends.
     static func fetchDecision(
-        _ c: PostgresConnection, _ key: DecisionKey, logger: Logger
+        _ c: PostgresConnection, _ key: DecisionKey, lock: Bool = false, logger: Logger
     ) async throws -> DecisionRecord? {
         let (account, identity) = Self.key(key)
-        return try await c.row(
-            "SELECT * FROM copy_decisions WHERE account = \(account) AND identity = \(identity)",
-            logger: logger
-        ).map(decisionRecord)
+        let row =
+            if lock {
+                try await c.row(
+                    "SELECT * FROM copy_decisions WHERE account = \(account) AND identity = \(identity) FOR UPDATE",
+                    logger: logger)
+            } else {
+                try await c.row(
+                    "SELECT * FROM copy_decisions WHERE account = \(account) AND identity = \(identity)",
+                    logger: logger)
+            }
+        return try row.map(decisionRecord)
     }
 
     static func decisionRecord(_ row: PGRow) throws -> DecisionRecord {
