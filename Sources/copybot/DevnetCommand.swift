@@ -54,6 +54,53 @@ struct DevnetCommand: AsyncParsableCommand {
     var reorgEvery: Int?
     @Option(name: .customLong("reorg-depth"), help: "Fault: the deepest reorg.")
     var reorgDepth = 8
+    @Option(
+        name: .customLong("remine-orphaned"),
+        help: """
+            Fault: probability that a transaction orphaned by a reorg is left out of the new branch \
+            and mined again --remine-delay blocks later (same hash and logs, new block and position).
+            """)
+    var remineOrphaned = 0.0
+    @Option(
+        name: .customLong("remine-delay"),
+        help: "Fault: the most blocks after the new head a held-back transaction is mined again (at least 1)."
+    )
+    var remineDelay = 4
+    @Option(
+        name: .customLong("getlogs-max-results"),
+        help: "Fault: refuse eth_getLogs matching more logs than this.")
+    var getLogsMaxResults: Int?
+    @Option(
+        name: .customLong("range-error-dialect"),
+        help: ArgumentHelp(
+            "Fault: how eth_getLogs range/result refusals are worded: a provider's dialect, or random (one per node, from --seed).",
+            discussion: "One of: random, "
+                + DevnetRangeErrorDialect.allCases.map(\.rawValue).joined(separator: ", ") + ".",
+            valueName: "dialect"))
+    var rangeErrorDialect = DevnetRangeErrorDialect.Choice.fixed(.devnet)
+    @Option(
+        name: .customLong("lagging-backends"),
+        help: """
+            Fault: serve HTTP through a load balancer over this many backends, each lagging the head \
+            by 0...--backend-max-lag blocks (changing over time). WebSocket stays on the fresh node.
+            """)
+    var laggingBackends: Int?
+    @Option(name: .customLong("backend-max-lag"), help: "Fault: the most blocks a lagging backend is behind.")
+    var backendMaxLag = 3
+    @Option(
+        name: .customLong("lagging-getlogs"),
+        help: """
+            Fault: what a lagging backend does with an eth_getLogs range past its head: trim (answer up \
+            to its head), refuse (geth's -32602), or mixed (per backend).
+            """)
+    var laggingGetLogs = DevnetLaggingBackends.PastHead.mixed
+    @Option(
+        name: .customLong("transient-error-rate"),
+        help: """
+            Fault: fraction of HTTP JSON-RPC requests answered by HTTP 429, HTTP 503 or -32000 "header not \
+            found" without being run.
+            """)
+    var transientErrorRate = 0.0
     @OptionGroup var contracts: ContractOptions
 
     func run() async throws {
@@ -89,6 +136,15 @@ struct DevnetCommand: AsyncParsableCommand {
         configuration.faults.malformedFrames = malformed
         configuration.faults.reorgEvery = reorgEvery
         configuration.faults.reorgDepth = 1...max(1, reorgDepth)
+        configuration.faults.remineOrphanedTransactions = remineOrphaned
+        configuration.faults.remineDelay = 1...max(1, remineDelay)
+        configuration.faults.getLogsMaxResults = getLogsMaxResults
+        configuration.faults.rangeErrorDialect = rangeErrorDialect
+        configuration.faults.laggingBackends = laggingBackends.map {
+            DevnetLaggingBackends(
+                count: max(1, $0), maximumLag: max(0, backendMaxLag), pastHead: laggingGetLogs)
+        }
+        configuration.faults.transientErrorRate = transientErrorRate
         let devnet = try Devnet(registry: try contracts.loadRegistry(), configuration: configuration)
         if premine > 0 { _ = devnet.chain.mine(count: premine) }
         try await devnet.start()
@@ -107,3 +163,7 @@ struct DevnetCommand: AsyncParsableCommand {
         await devnet.shutdown()
     }
 }
+
+extension DevnetRangeErrorDialect.Choice: ExpressibleByArgument {}
+
+extension DevnetLaggingBackends.PastHead: ExpressibleByArgument {}

@@ -1,9 +1,11 @@
 /// Drives a ``SimulatedChain`` in real time: mines a block every `blockInterval` and reorganizes
-/// as the fault switches `reorgEvery` / `reorgDepth` say.
+/// as the fault switches `reorgEvery` / `reorgDepth` say, holding orphaned transactions back to
+/// mine them again later as `remineOrphanedTransactions` / `remineDelay` say.
 public struct DevnetProducer: Sendable {
     /// The chain mined.
     public let chain: SimulatedChain
-    /// Read before every block for `reorgEvery` and `reorgDepth`.
+    /// Read before every block for `reorgEvery`, `reorgDepth`, `remineOrphanedTransactions` and
+    /// `remineDelay`.
     public let faults: DevnetFaultControl
     /// Wall-clock time between blocks (Polygon: 2 s; tests use milliseconds).
     public let blockInterval: Duration
@@ -44,7 +46,11 @@ public struct DevnetProducer: Sendable {
                     Int(chain.blockNumber - chain.earliestBlockNumber))
                 let lower = max(1, faults.reorgDepth.lowerBound)
                 let upper = min(faults.reorgDepth.upperBound, maximum)
-                if lower <= upper { _ = try? chain.reorg(depth: rng.int(in: lower...upper)) }
+                if lower <= upper {
+                    let remining = ReorgRemining(
+                        probability: faults.remineOrphanedTransactions, delay: faults.remineDelay)
+                    _ = try? chain.reorg(depth: rng.int(in: lower...upper), remining: remining)
+                }
             }
             if clock.now > deadline.advanced(by: blockInterval * 4) { deadline = clock.now }
         }

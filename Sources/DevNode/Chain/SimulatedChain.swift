@@ -17,6 +17,42 @@ public struct ReorgReport: Sendable {
     public var reincluded: [Bytes32]
     /// Orphaned transactions that are gone.
     public var dropped: [Bytes32]
+    /// Orphaned transactions left out of the new branch, waiting to be mined again some blocks
+    /// later (see ``ReorgRemining``); ``SimulatedChain/pendingTransactions`` until then.
+    public var deferred: [Bytes32] = []
+}
+
+/// How a reorg holds orphaned transactions back to mine them again later, as a mempool does
+/// (the ``DevnetFaults/remineOrphanedTransactions`` fault).
+public struct ReorgRemining: Hashable, Sendable {
+    /// Chance, per orphaned transaction, that it is left out of the new branch (before
+    /// ``SimulatedChainConfiguration/reincludeProbability`` decides the others' fate).
+    public var probability: Double
+    /// How many blocks after the new branch's head it is mined again (lower bound at least 1).
+    public var delay: ClosedRange<Int>
+
+    /// Holds back each orphaned transaction with `probability`, for `delay` blocks.
+    public init(probability: Double, delay: ClosedRange<Int> = 1...4) {
+        self.probability = probability
+        self.delay = delay
+    }
+
+    /// Nothing held back.
+    public static let none = ReorgRemining(probability: 0)
+}
+
+/// A transaction orphaned by a reorg and mined again in a later block (see ``ReorgRemining``).
+public struct DevnetReminedTransaction: Hashable, Sendable {
+    /// The transaction hash (the same in both blocks).
+    public var transactionHash: Bytes32
+    /// The block it was orphaned from.
+    public var orphanedBlockNumber: UInt64
+    /// That block's hash.
+    public var orphanedBlockHash: Bytes32
+    /// The block it was mined again in.
+    public var reminedBlockNumber: UInt64
+    /// That block's hash.
+    public var reminedBlockHash: Bytes32
 }
 
 /// Why a reorg was refused.
@@ -101,11 +137,13 @@ public final class SimulatedChain: Sendable {
                 for _ in 0..<count {
                     let head = s.head
                     let fills = s.rng.int(in: s.configuration.fillsPerBlock)
-                    let txs = s.generator.transactions(fillCount: fills, rng: &s.rng)
+                    let fresh = s.generator.transactions(fillCount: fills, rng: &s.rng)
                     let block = s.makeBlock(
                         number: head.number + 1, parentHash: head.hash,
-                        timestamp: head.timestamp + s.configuration.blockTime, transactions: txs)
+                        timestamp: head.timestamp + s.configuration.blockTime,
+                        transactions: fresh + s.takeDue(at: head.number + 1))
                     s.append(block)
+                    s.recordRemined(in: block)
                     blocks.append(block)
                 }
                 return (ChainUpdate(removedLogs: [], removedBlocks: [], newBlocks: blocks), s.observerList)
@@ -118,16 +156,21 @@ public final class SimulatedChain: Sendable {
     /// Replaces the last `depth` blocks with a new branch of `newLength` blocks (default: `depth`
     /// or `depth + 1`, at random), as a reorg on a real node does.
     ///
-    /// Each orphaned transaction is, with `configuration.reincludeProbability`, included again in
-    /// the new branch at the same height or one later, among new transactions (so at another
-    /// block hash and usually another block number and log index, with the same transaction
-    /// hash and logs); the others are dropped. Observers get the orphaned logs as `removed`
-    /// copies, then the new blocks.
+    /// Each orphaned transaction is first, with `remining.probability`, held back: left out of
+    /// the new branch and mined again `remining.delay` blocks after its head by later ``mine(count:)``
+    /// calls (a new block and position, the same hash and logs). Each other one is, with
+    /// `configuration.reincludeProbability`, included again in the new branch at the same height
+    /// or one later, among new transactions (so at another block hash and usually another block
+    /// number and log index, with the same transaction hash and logs); the rest are dropped.
+    /// Held-back transactions of earlier reorgs that are due go into the new branch. Observers get
+    /// the orphaned logs as `removed` copies, then the new blocks.
     @discardableResult
-    public func reorg(depth: Int, newLength: Int? = nil) throws(ReorgError) -> ReorgReport {
+    public func reorg(
+        depth: Int, newLength: Int? = nil, remining: ReorgRemining = .none
+    ) throws(ReorgError) -> ReorgReport {
         try writer.withLock { _ throws(ReorgError) in
             let (report, observers) = try state.withLock { s throws(ReorgError) in
-                (try s.reorg(depth: depth, newLength: newLength), s.observerList)
+                (try s.reorg(depth: depth, newLength: newLength, remining: remining), s.observerList)
             }
             let removedLogs = report.removedBlocks.reversed().flatMap { block in
                 block.logs.reversed().map { log in
@@ -252,9 +295,23 @@ public final class SimulatedChain: Sendable {
         }
     }
 
+    /// Transactions orphaned by a reorg and held back (``ReorgRemining``), waiting in the mempool
+    /// to be mined again, in the order they will be.
+    public var pendingTransactions: [Bytes32] {
+        state.withLock { s in s.mempool.sorted { $0.due < $1.due }.map(\.transaction.hash) }
+    }
+
+    /// Every time a held-back orphaned transaction was mined again, in chain order of the events
+    /// (a transaction orphaned and held back twice appears twice). With ``canonicalFills(makers:)``
+    /// and ``orphanedFills(makers:)`` a test can tell which transactions were orphaned and mined
+    /// again, and where.
+    public var reminedTransactions: [DevnetReminedTransaction] {
+        state.withLock { $0.remined }
+    }
+
     /// Fills that were on the chain at some point but are not now (orphaned by a reorg and not
-    /// re-included), each once, in the order they were mined. A listener that delivered one of
-    /// these must have retracted it.
+    /// re-included, or held back and not mined again yet), each once, in the order they were
+    /// mined. A listener that delivered one of these must have retracted it.
     public func orphanedFills(makers: Set<Address>? = nil) -> [DevnetFill] {
         state.withLock { s in
             var canonical = Set<DevnetFillID>()
@@ -288,6 +345,12 @@ extension SimulatedChain {
         var orphans: [DevnetBlock] = []
         var observers: [(ChainObserverID, @Sendable (ChainUpdate) -> Void)] = []
         var nextObserverID = 0
+        /// Orphaned transactions held back by a reorg, with the block number they are due at.
+        var mempool: [(transaction: DevnetTransaction, due: UInt64, from: DevnetBlock)] = []
+        /// The held-back transactions mined again so far.
+        var remined: [DevnetReminedTransaction] = []
+        /// Where each held-back transaction came from, until it is mined again.
+        var orphanedFrom: [Bytes32: (number: UInt64, hash: Bytes32)] = [:]
 
         init(configuration: SimulatedChainConfiguration, generator: FillGenerator, rng: DevnetRandom) {
             self.configuration = configuration
@@ -360,7 +423,30 @@ extension SimulatedChain {
             orphans.removeAll { $0.number < earliest }
         }
 
-        mutating func reorg(depth: Int, newLength: Int?) throws(ReorgError) -> ReorgReport {
+        /// Takes the held-back transactions due at block `number` (in the order they were held).
+        mutating func takeDue(at number: UInt64) -> [DevnetTransaction] {
+            guard !mempool.isEmpty else { return [] }
+            let due = mempool.filter { $0.due <= number }
+            mempool.removeAll { $0.due <= number }
+            return due.map(\.transaction)
+        }
+
+        /// Records the held-back transactions that `block` mined again.
+        mutating func recordRemined(in block: DevnetBlock) {
+            guard !orphanedFrom.isEmpty else { return }
+            for tx in block.transactions {
+                guard let from = orphanedFrom.removeValue(forKey: tx.hash) else { continue }
+                remined.append(
+                    DevnetReminedTransaction(
+                        transactionHash: tx.hash, orphanedBlockNumber: from.number,
+                        orphanedBlockHash: from.hash, reminedBlockNumber: block.number,
+                        reminedBlockHash: block.hash))
+            }
+        }
+
+        mutating func reorg(
+            depth: Int, newLength: Int?, remining: ReorgRemining
+        ) throws(ReorgError) -> ReorgReport {
             let maximum = min(Int(configuration.finalityDepth), blocks.count - 1)
             guard depth >= 1, depth <= maximum else { throw .invalidDepth(depth, maximum: maximum) }
             let removed = Array(blocks.suffix(depth))
@@ -374,9 +460,16 @@ extension SimulatedChain {
             var reincludedAt = Array(repeating: [DevnetTransaction](), count: length)
             var reincluded: [Bytes32] = []
             var dropped: [Bytes32] = []
+            var deferred: [Bytes32] = []
+            let newHead = head.number + UInt64(length)
+            let delay = max(1, remining.delay.lowerBound)...max(1, remining.delay.upperBound)
             for (offset, block) in removed.enumerated() {
                 for tx in block.transactions {
-                    if rng.chance(configuration.reincludeProbability) {
+                    if rng.chance(remining.probability) {
+                        mempool.append((tx, newHead + UInt64(rng.int(in: delay)), block))
+                        orphanedFrom[tx.hash] = (block.number, block.hash)
+                        deferred.append(tx.hash)
+                    } else if rng.chance(configuration.reincludeProbability) {
                         let target = min(offset + (rng.chance(0.5) ? 1 : 0), length - 1)
                         reincludedAt[target].append(tx)
                         reincluded.append(tx.hash)
@@ -393,14 +486,18 @@ extension SimulatedChain {
                 // New transactions go first, so a re-included one lands at another log index.
                 var txs = fresh + reincludedAt[i]
                 if txs.count > 1 && rng.chance(0.5) { txs.shuffle(using: &rng) }
+                // Held back by an earlier reorg and due now: mined after the block's own.
+                txs += takeDue(at: parent.number + 1)
                 let block = makeBlock(
                     number: parent.number + 1, parentHash: parent.hash,
                     timestamp: parent.timestamp + configuration.blockTime, transactions: txs)
                 append(block)
+                recordRemined(in: block)
                 newBlocks.append(block)
             }
             return ReorgReport(
-                removedBlocks: removed, newBlocks: newBlocks, reincluded: reincluded, dropped: dropped)
+                removedBlocks: removed, newBlocks: newBlocks, reincluded: reincluded, dropped: dropped,
+                deferred: deferred)
         }
     }
 }

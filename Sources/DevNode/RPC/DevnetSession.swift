@@ -62,7 +62,7 @@ public final class DevnetSession: Sendable {
         state.withLock { s in
             guard !s.closed else { return }
             var session: State? = s
-            let response = rpc.respond(to: text, session: &session)
+            let response = rpc.respond(to: text, session: &session).text
             if let session { s = session }
             if let response { connection.send(response) }
         }

@@ -6,11 +6,20 @@ public struct RPCError: Error, Hashable, Sendable, CustomStringConvertible {
     public var code: Int
     /// A human-readable explanation.
     public var message: String
+    /// The optional `data` member, as raw JSON text (nil: no `data` member).
+    public var data: String?
+    /// When set, an HTTP server answers the whole request with this status instead of 200, as some
+    /// providers do for their limits (see ``DevnetRangeErrorDialect``).
+    var httpStatus: Int? = nil
+    /// When set, an HTTP server sends this text (`text/plain`) as the whole body instead of the
+    /// JSON-RPC response.
+    var plainTextBody: String? = nil
 
-    /// An error object.
-    public init(code: Int, message: String) {
+    /// An error object; `data` is raw JSON text.
+    public init(code: Int, message: String, data: String? = nil) {
         self.code = code
         self.message = message
+        self.data = data
     }
 
     /// -32700: the text is not JSON.
@@ -38,10 +47,14 @@ public struct RPCError: Error, Hashable, Sendable, CustomStringConvertible {
 
     public var description: String { "\(code): \(message)" }
 
-    /// Appends `{"code":..,"message":..}`.
+    /// Appends `{"code":..,"message":..}` (and `"data":..` when there is one).
     func write(to out: inout String) {
         out += "{\"code\":\(code),\"message\":"
         JSONWriter.string(message, to: &out)
+        if let data {
+            out += ",\"data\":"
+            out += data
+        }
         out += "}"
     }
 }

@@ -42,7 +42,7 @@ public final class Devnet: Sendable {
         webSocket = LoopbackWebSocketServer(
             host: configuration.host, port: configuration.webSocketPort, maxMessageBytes: 1 << 20)
         http = DevnetHTTPServer(host: configuration.host, port: configuration.httpPort) { body in
-            rpc.handle(body)
+            rpc.handleHTTP(body)
         }
     }
 
