@@ -130,7 +130,7 @@ public struct Replay: Sendable {
         _ options: Options, output: @Sendable (String) -> Void,
         progress: (@Sendable (Progress) -> Void)? = nil
     ) async throws -> Summary {
-        let head = try await rpc.headNumber()
+        let head = try await headNumber()
         let to = min(options.toBlock ?? head, head)
         guard options.fromBlock <= to else {
             throw ReplayError("--from-block \(options.fromBlock) is after --to-block/head \(to)")
@@ -205,6 +205,25 @@ public struct Replay: Sendable {
         }
         summary.seconds = Self.seconds(ContinuousClock.now - started)
         return summary
+    }
+
+    /// The node's head. A provider's transient failures (429, 5xx, timeouts) are retried with
+    /// backoff for about a minute before the replay gives up.
+    private func headNumber() async throws -> UInt64 {
+        var delay = Duration.milliseconds(250)
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(60)
+        while true {
+            do {
+                return try await rpc.headNumber()
+            } catch let error as ChainRPCError {
+                if case .malformed = error { throw error }
+                guard clock.now + delay < deadline else { throw error }
+                logger.warning("replay: eth_blockNumber failed (\(error)); retrying in \(delay)")
+                try await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(10))
+            }
+        }
     }
 
     /// A paper engine over an in-memory store, with no exchange (no books in history).

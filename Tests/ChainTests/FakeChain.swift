@@ -23,6 +23,17 @@ final class FakeChain: ChainRPC {
         /// What happened, in order: `getLogs from...to` and the test's own notes.
         var timeline: [String] = []
         var failLogsFrom: UInt64? = nil
+        /// The error a range over `maxRange` gets (a provider's dialect).
+        var rangeError = ChainRPCError.server(code: -32005, message: "block range is too large")
+        /// Chance that a query fails as an HTTP 429/503 would.
+        var queryFailureRate = 0.0
+        /// Queries answered by backends lagging 0...lagMax blocks behind the head.
+        var lagMax: UInt64 = 0
+        /// A lagging backend trims a range at its head (true) or refuses it (false).
+        var lagTrims = true
+        var random: UInt64 = 0x5EED
+        var queryFailures = 0
+        var lastSubscriptions = 0
     }
 
     static let contract = Address(hi: 0xC0FFEE, mid: 0, lo: 1)
@@ -175,36 +186,110 @@ final class FakeChain: ChainRPC {
         }
     }
 
+    /// Chance that a query (head, header, logs) fails as an HTTP 429/503 would.
+    var queryFailureRate: Double {
+        get { state.withLock { $0.queryFailureRate } }
+        set { state.withLock { $0.queryFailureRate = newValue } }
+    }
+
+    /// Queries are answered by backends lagging up to this many blocks (a load balancer).
+    var lagMax: UInt64 {
+        get { state.withLock { $0.lagMax } }
+        set { state.withLock { $0.lagMax = newValue } }
+    }
+
+    /// A lagging backend trims a range at its own head (true) or refuses it (false).
+    var lagTrims: Bool {
+        get { state.withLock { $0.lagTrims } }
+        set { state.withLock { $0.lagTrims = newValue } }
+    }
+
+    /// The error a range over `maxRange` gets.
+    var rangeError: ChainRPCError {
+        get { state.withLock { $0.rangeError } }
+        set { state.withLock { $0.rangeError = newValue } }
+    }
+
+    /// Queries failed on purpose so far.
+    var queryFailures: Int { state.withLock { $0.queryFailures } }
+    /// Subscriptions opened so far.
+    var subscriptionsOpened: Int { state.withLock { $0.lastSubscriptions } }
+
+    /// Draws whether this query fails, and the head of the backend that answers it.
+    private static func backend(_ s: inout State) throws -> UInt64 {
+        s.random = s.random &+ 0x9E37_79B9_7F4A_7C15
+        var z = s.random
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        let head = UInt64(s.blocks.count - 1)
+        if Double(z >> 11) / Double(1 << 53) < s.queryFailureRate {
+            s.queryFailures += 1
+            throw ChainRPCError.unavailable(z & 1 == 0 ? "HTTP 429" : "HTTP 503")
+        }
+        let lag = s.lagMax == 0 ? 0 : (z >> 3) % (s.lagMax + 1)
+        return head >= lag ? head - lag : 0
+    }
+
     var getLogsCalls: Int { state.withLock { $0.getLogsCalls } }
     var subscriptionCount: Int { state.withLock { $0.subscriptions.count } }
 
     // MARK: ChainRPC
 
-    func headNumber() async throws -> UInt64 { head }
+    func headNumber() async throws -> UInt64 { try state.withLock { try Self.backend(&$0) } }
 
     func header(number: UInt64) async throws -> BlockHeader? {
-        state.withLock { s in number < s.blocks.count ? s.blocks[Int(number)].header : nil }
+        try state.withLock { s in
+            let head = try Self.backend(&s)
+            return number <= head ? s.blocks[Int(number)].header : nil
+        }
     }
 
     func logs(_ filter: LogFilter, from: UInt64, to: UInt64) async throws -> [EthLog] {
         try state.withLock { s in
+            let head = try Self.backend(&s)
             s.getLogsCalls += 1
             s.timeline.append("getLogs \(from)...\(to)")
-            guard to >= from, to - from + 1 <= s.maxRange else {
-                throw ChainRPCError.rangeTooLarge("block range is too large")
+            guard to >= from, to - from + 1 <= s.maxRange else { throw s.rangeError }
+            if to > head && !s.lagTrims {
+                throw ChainRPCError.server(
+                    code: -32000, message: "block range extends beyond current head block")
             }
             if let fail = s.failLogsFrom, from >= fail {
                 s.failLogsFrom = nil
                 throw ChainRPCError.unavailable("connection dropped during eth_getLogs")
             }
-            return s.blocks.filter { $0.header.number >= from && $0.header.number <= to }.flatMap(\.logs)
-                .filter(filter.matches)
+            // A lagging backend trims the range at its own head, silently.
+            return s.blocks.filter { $0.header.number >= from && $0.header.number <= min(to, head) }
+                .flatMap(\.logs).filter(filter.matches)
+        }
+    }
+
+    func logs(_ filter: LogFilter, blockHash: Bytes32) async throws -> [EthLog] {
+        try state.withLock { s in
+            let head = try Self.backend(&s)
+            guard let block = s.blocks.first(where: { $0.header.hash == blockHash }),
+                block.header.number <= head
+            else {
+                throw ChainRPCError.server(code: -32000, message: "unknown block")
+            }
+            let number = block.header.number
+            if let fail = s.failLogsFrom, number >= fail {
+                s.failLogsFrom = nil
+                throw ChainRPCError.unavailable("connection dropped during eth_getLogs")
+            }
+            s.getLogsCalls += 1
+            s.timeline.append("getLogs \(number)...\(number)")
+            return block.logs.filter(filter.matches)
         }
     }
 
     func subscribe(_ filter: LogFilter) async throws -> any ChainSubscription {
         let subscription = FakeSubscription()
-        state.withLock { $0.subscriptions.append(subscription) }
+        state.withLock {
+            $0.subscriptions.append(subscription)
+            $0.lastSubscriptions += 1
+        }
         return subscription
     }
 }

@@ -49,6 +49,7 @@ extension LibWebSocketsTests {
         /// delivered set against the chain's canonical fills of the followed wallets.
         func run(
             blocks: Int, seed: UInt64, faults: DevnetFaults, restartNode: Bool = false,
+            quiet: (@Sendable (inout DevnetFaults) -> Void)? = nil,
             check: (SimulatedChain, Seen, EventSourceStatus, NodeClientStatistics) throws -> Void
         ) async throws {
             let registry = try Self.registry()
@@ -70,7 +71,9 @@ extension LibWebSocketsTests {
             let store = try SQLiteStore(path: directory.appendingPathComponent("c.sqlite").path)
             let http = HTTPClient(eventLoopGroupProvider: .singleton)
             var logger = Logger(label: "test")
-            logger.logLevel = .critical
+            logger.logLevel =
+                ProcessInfo.processInfo.environment["LISTENER_LOG"].flatMap(Logger.Level.init(rawValue:))
+                ?? .critical
             var nodeConfiguration = NodeClient.Configuration(
                 webSocketURLs: [devnet.webSocketURL], httpURLs: [devnet.httpURL])
             nodeConfiguration.subscribeTimeout = .seconds(5)
@@ -106,6 +109,7 @@ extension LibWebSocketsTests {
                 try await devnet.restart(downtime: .milliseconds(500))
             }
             try await producer.value
+            if let quiet { devnet.faults.update(quiet) }
             // The chain stopped: wait until the checkpoint is the head, by number and hash (a last
             // reorg can leave the head at the same height on another branch). With no new heads the
             // subscription goes stale, and the resubscribe resyncs to the head.
@@ -219,6 +223,46 @@ extension LibWebSocketsTests {
                     #expect(status.rangeSplits > 0)
                     #expect(status.reconnects + status.staleResubscribes > 0)
                     #expect(statistics.malformedFrames + statistics.unknownSubscriptions > 0)
+                }
+            }
+        }
+
+        /// Every retracted fill's block is off the final chain: a block a lagging backend did not
+        /// have yet was never taken as orphaned.
+        static func expectRetractionsOnlyOfOrphans(_ chain: SimulatedChain, _ seen: Seen) {
+            let wrong = seen.retracted.filter { chain.block(number: $0.blockNumber)?.hash == $0.blockHash }
+            #expect(wrong.isEmpty, "\(wrong.count) fills retracted from blocks still on the chain")
+        }
+
+        @Test(
+            "real providers: unfamiliar range errors, lagging load-balanced backends, transient 429/503, re-mined reorgs"
+        )
+        func realProviders() async throws {
+            var faults = DevnetFaults()
+            faults.getLogsMaxRange = 7
+            faults.rangeErrorDialect = .random
+            faults.laggingBackends = DevnetLaggingBackends(count: 4, maximumLag: 3, pastHead: .mixed)
+            faults.transientErrorRate = 0.05
+            faults.reorgEvery = 50
+            faults.reorgDepth = 1...12
+            faults.remineOrphanedTransactions = 0.7
+            faults.remineDelay = 1...4
+            faults.duplicateNotifications = 0.1
+            faults.dropConnectionEvery = .seconds(4)
+            try await ExclusiveRun.run("heavy-tests") {
+                // The devnet counts a backend's lag in chain updates, so once the chain stops a
+                // lagging backend would stay behind (on an orphaned branch, after a last reorg)
+                // for good; a real pool's backends catch up within a block time.
+                try await run(
+                    blocks: 700, seed: 23, faults: faults, quiet: { $0.laggingBackends = nil }
+                ) { chain, seen, status, statistics in
+                    Self.expectExactlyCanonical(chain, seen)
+                    Self.expectRetractionsOnlyOfOrphans(chain, seen)
+                    #expect(
+                        !chain.reminedTransactions.isEmpty, "the devnet mined orphaned transactions again")
+                    // HTTP trouble is retried in place: reconnects come from the socket's own drops.
+                    #expect(status.queryFailures > 0)
+                    #expect(status.rangeSplits > 0)
                 }
             }
         }

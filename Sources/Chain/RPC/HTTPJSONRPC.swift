@@ -84,13 +84,15 @@ public final class HTTPJSONRPC: Sendable {
             throw ChainRPCError.malformed("\(error)")
         }
         guard case .response(let answerID, let result) = message, answerID == id else {
+            if response.status.code >= 400 { throw ChainRPCError.unavailable("HTTP \(response.status.code)") }
             throw ChainRPCError.malformed("the answer is not the response to request \(id)")
         }
         switch result {
         case .success(let bytes): return bytes
         case .failure(let error):
-            if error.isRangeLimit { throw ChainRPCError.rangeTooLarge(error.message) }
-            throw ChainRPCError.server(code: error.code, message: error.message)
+            // Not sorted into kinds by wording: providers word the same refusal in many ways
+            // (see `EventSource`, which halves an `eth_getLogs` range on any failure).
+            throw ChainRPCError.server(code: error.code, message: error.text)
         }
     }
 

@@ -15,8 +15,11 @@ public enum JSONRPCCodec {
     public static func quantity(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
 
     /// The filter object of `eth_getLogs` / `eth_subscribe("logs")`.
-    public static func filterJSON(_ filter: LogFilter, from: UInt64? = nil, to: UInt64? = nil) -> String {
+    public static func filterJSON(
+        _ filter: LogFilter, from: UInt64? = nil, to: UInt64? = nil, blockHash: Bytes32? = nil
+    ) -> String {
         var out = "{"
+        if let blockHash { out += "\"blockHash\":\"\(blockHash.hex)\"," }
         if let from { out += "\"fromBlock\":\"\(quantity(from))\"," }
         if let to { out += "\"toBlock\":\"\(quantity(to))\"," }
         out += "\"address\":[" + filter.addresses.map { "\"\($0.lowercased)\"" }.joined(separator: ",") + "]"
@@ -41,26 +44,21 @@ public enum JSONRPCCodec {
     public struct JSONRPCError: Error, Hashable, Sendable, CustomStringConvertible {
         public var code: Int
         public var message: String
+        /// The error's `data` member as JSON text (at most 1 KiB), if any: some providers put
+        /// the detail there, not in `message`.
+        public var data: String?
 
         /// Creates an error object.
-        public init(code: Int, message: String) {
+        public init(code: Int, message: String, data: String? = nil) {
             self.code = code
             self.message = message
+            self.data = data
         }
 
-        public var description: String { "\(code): \(message)" }
+        /// The message with the data, as one text.
+        public var text: String { data.map { "\(message) (data: \($0))" } ?? message }
 
-        /// Whether this is a provider's `eth_getLogs` range or result-size limit.
-        public var isRangeLimit: Bool {
-            let text = message.lowercased()
-            let phrases = [
-                "block range", "range is too large", "range too large", "more than", "too many",
-                "limit exceeded",
-                "exceed maximum block range", "query timeout", "response size", "query returned",
-            ]
-            return code == -32005 || (code == -32602 && phrases.contains { text.contains($0) })
-                || phrases.contains { text.contains($0) }
-        }
+        public var description: String { "\(code): \(text)" }
     }
 
     /// Why a frame could not be understood.
@@ -144,6 +142,7 @@ public enum JSONRPCCodec {
     private static func parseError(_ scanner: inout JSONScanner) throws(JSONScanError) -> JSONRPCError {
         var code = 0
         var message = ""
+        var data: String? = nil
         guard try scanner.peekKind() == .object else {
             try scanner.skipValue()
             return JSONRPCError(code: 0, message: "error is not an object")
@@ -159,11 +158,18 @@ public enum JSONRPCCodec {
                     ?? 0
             } else if scanner.equals(key, "message"), try scanner.peekKind() == .string {
                 message = try scanner.readString(maxBytes: 4096)
+            } else if scanner.equals(key, "data") {
+                scanner.skipWhitespace()
+                let start = scanner.offset
+                try scanner.skipValue()
+                let raw = UnsafeRawBufferPointer(
+                    rebasing: scanner.buffer[start..<min(scanner.offset, start + 1024)])
+                data = String(decoding: raw, as: UTF8.self)
             } else {
                 try scanner.skipValue()
             }
         }
-        return JSONRPCError(code: code, message: message)
+        return JSONRPCError(code: code, message: message, data: data)
     }
 
     /// Reads a hex quantity string (`"0x1a"`) as the whole JSON value.

@@ -94,6 +94,14 @@ public final class NodeClient: ChainRPC {
         }
     }
 
+    public func logs(_ filter: LogFilter, blockHash: Bytes32) async throws -> [EthLog] {
+        let bytes = try await http.call(
+            "eth_getLogs", params: "[" + JSONRPCCodec.filterJSON(filter, blockHash: blockHash) + "]")
+        return try decode(bytes) { (buffer) throws(JSONRPCCodec.MalformedMessage) in
+            try JSONRPCCodec.parseLogs(buffer)
+        }
+    }
+
     private func decode<T>(
         _ bytes: [UInt8], _ parse: (UnsafeRawBufferPointer) throws(JSONRPCCodec.MalformedMessage) -> T
     ) throws -> T {

@@ -22,8 +22,6 @@ public protocol ChainSubscription: Sendable {
 
 /// Why a node call failed, as the listener needs to tell the cases apart.
 public enum ChainRPCError: Error, Hashable, Sendable, CustomStringConvertible {
-    /// The provider refused the block range or the result size (`eth_getLogs` limits): split the range.
-    case rangeTooLarge(String)
     /// The node answered with a JSON-RPC error.
     case server(code: Int, message: String)
     /// The answer could not be understood.
@@ -33,7 +31,6 @@ public enum ChainRPCError: Error, Hashable, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .rangeTooLarge(let m): "the node refused the range: \(m)"
         case .server(let code, let message): "node error \(code): \(message)"
         case .malformed(let m): "malformed node answer: \(m)"
         case .unavailable(let m): "node unavailable: \(m)"
@@ -48,8 +45,12 @@ public protocol ChainRPC: Sendable {
     func headNumber() async throws -> UInt64
     /// `eth_getBlockByNumber(number, false)`; nil when the node has no such block yet.
     func header(number: UInt64) async throws -> BlockHeader?
-    /// `eth_getLogs` over `[from, to]`; throws ``ChainRPCError/rangeTooLarge(_:)`` on provider limits.
+    /// `eth_getLogs` over `[from, to]`. Providers refuse ranges or result sizes over their limits
+    /// in many dialects; the ``EventSource`` halves a range on any failure.
     func logs(_ filter: LogFilter, from: UInt64, to: UInt64) async throws -> [EthLog]
+    /// `eth_getLogs` of the one block with this hash (EIP-234). Throws when the node does not
+    /// have that block: the answer can only come from a node that has it.
+    func logs(_ filter: LogFilter, blockHash: Bytes32) async throws -> [EthLog]
     /// `eth_subscribe("logs", filter)` and `eth_subscribe("newHeads")` on one connection.
     func subscribe(_ filter: LogFilter) async throws -> any ChainSubscription
 }

@@ -48,6 +48,10 @@ public enum ConfigSchema {
             "seconds without a new head on an open socket before resubscribing"),
         .init("chain.verify_every", .scalar, "4", "confirm live logs with eth_getLogs every N blocks"),
         .init(
+            "chain.hash_read_depth", .scalar, "16",
+            "newest blocks read one by one by block hash (covers load-balanced backends lagging fewer blocks)"
+        ),
+        .init(
             "chain.start_block", .scalar, "latest",
             "`latest` or a block number: where to start without a checkpoint"),
         .init(

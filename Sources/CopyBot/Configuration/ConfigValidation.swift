@@ -86,6 +86,7 @@ private struct Validator {
                 fix: "use 30 unless testing against a fast devnet")
         }
         range("chain.verify_every", chain.verifyEvery, 1...10_000)
+        range("chain.hash_read_depth", chain.hashReadDepth, 0...1_000)
         if chain.verifyEvery > chain.reorgWindow, chain.reorgWindow >= 1 {
             error(
                 "chain.verify_every",

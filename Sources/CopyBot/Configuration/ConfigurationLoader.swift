@@ -768,6 +768,7 @@ struct ConfigurationLoader {
         if let v = unsigned(r, "chain.reorg_window") { c.chain.reorgWindow = v }
         if let v = seconds(r, "chain.stale_after") { c.chain.staleAfter = v }
         if let v = unsigned(r, "chain.verify_every") { c.chain.verifyEvery = v }
+        if let v = unsigned(r, "chain.hash_read_depth") { c.chain.hashReadDepth = v }
         if let v = text(r, "chain.start_block") {
             if v.lowercased() == "latest" {
                 c.chain.startBlock = .latest

@@ -62,6 +62,9 @@ public struct CopyBotConfiguration: Sendable, CustomStringConvertible {
         public var staleAfter: Duration = .seconds(30)
         /// `chain.verify_every`: confirm live logs with `eth_getLogs` every this many blocks.
         public var verifyEvery: UInt64 = 4
+        /// `chain.hash_read_depth`: the newest blocks of a sync are read one by one by block hash,
+        /// so a load-balanced backend lagging fewer blocks cannot trim a range unnoticed.
+        public var hashReadDepth: UInt64 = 16
         /// `chain.start_block`: where to start when the store has no checkpoint.
         public var startBlock: EventSourceConfiguration.Start = .latest
         /// `chain.get_logs_range`: the first `eth_getLogs` block range.
@@ -457,6 +460,7 @@ public struct CopyBotConfiguration: Sendable, CustomStringConvertible {
         configuration.reorgWindow = chain.reorgWindow
         configuration.staleAfter = chain.staleAfter
         configuration.verifyEvery = chain.verifyEvery
+        configuration.hashReadDepth = chain.hashReadDepth
         configuration.start = chain.startBlock
         configuration.initialRange = chain.getLogsRange
         configuration.maximumRange = chain.getLogsMaxRange

@@ -24,6 +24,7 @@ import Synchronization
 /// | `copybot_chain_head`, `copybot_chain_checkpoint`, `copybot_chain_lag_blocks` | gauge | the source |
 /// | `copybot_subscribed` | gauge | 1 while the subscription is live |
 /// | `copybot_reconnects_total`, `copybot_stale_resubscribes_total` | counter | the source |
+/// | `copybot_node_query_failures_total` | counter | node queries that failed while the subscription stayed up |
 /// | `copybot_resync_ranges_total`, `copybot_resync_range_splits_total` | counter | `eth_getLogs` ranges |
 /// | `copybot_reorgs_total`, `copybot_deep_reorgs_total` | counter | the source |
 /// | `copybot_decisions_total{outcome,rule}` | counter | `copied` (rule: the mode), `skipped` (rule), `failed` (reason) |
@@ -47,6 +48,7 @@ public final class MetricsPublisher: Sendable {
         public static let chainLag = "copybot_chain_lag_blocks"
         public static let subscribed = "copybot_subscribed"
         public static let reconnects = "copybot_reconnects_total"
+        public static let queryFailures = "copybot_node_query_failures_total"
         public static let staleResubscribes = "copybot_stale_resubscribes_total"
         public static let resyncRanges = "copybot_resync_ranges_total"
         public static let resyncRangeSplits = "copybot_resync_range_splits_total"
@@ -133,6 +135,7 @@ public final class MetricsPublisher: Sendable {
         for gauge in [head, checkpoint, lag, subscribed, breakerState, clobClockSkew] { gauge.record(0.0) }
         let unlabeled = [
             Name.eventsReceived, Name.otherEvents, Name.trades, Name.retractions, Name.reconnects,
+            Name.queryFailures,
             Name.staleResubscribes, Name.resyncRanges, Name.resyncRangeSplits, Name.reorgs, Name.deepReorgs,
             Name.alreadyDecided, Name.copiesRetracted, Name.ordersUnresolved, Name.ledgerErrors,
             Name.breakerOpened, Name.breakerRejected,
@@ -180,6 +183,7 @@ public final class MetricsPublisher: Sendable {
             (Series(Name.trades), feed.trades),
             (Series(Name.retractions), feed.retractions),
             (Series(Name.reconnects), source.reconnects),
+            (Series(Name.queryFailures), source.queryFailures),
             (Series(Name.staleResubscribes), source.staleResubscribes),
             (Series(Name.resyncRanges), source.rangesFetched),
             (Series(Name.resyncRangeSplits), source.rangeSplits),
