@@ -108,6 +108,10 @@ public final class CopyEngine: Sendable {
     /// Retractions begun (``begin(_:)``) whose handling has not ended, counted by key: a trade
     /// delivered again after one (its re-inclusion) takes its first step once that one is handled.
     private let retractionsInFlight = Mutex<[DecisionKey: Int]>([:])
+    /// Trades whose first step ``begin(_:)`` took and whose handling has not ended: a delivery of
+    /// the same trade after it (the listener delivers a trade again where a reorg moved it) takes
+    /// its first step once that one is handled, so it finds the trade decided and only moves it.
+    private let tradesInFlight = Mutex<Set<DecisionKey>>([])
     /// The last fill of the last ledger snapshot stored (or restored).
     private let snapshotThrough: Mutex<Int64>
     private let statisticsBox = Mutex(EngineStatistics())
@@ -183,9 +187,11 @@ public final class CopyEngine: Sendable {
     /// as it can go: its reservation holds back the collateral (BUY) or shares (SELL) it may use,
     /// and the book is the one it was priced on less what it may take at its limit. A trade on the
     /// other side (a SELL of what a BUY is buying) waits for the answer, so it sees what was filled.
+    /// A delivery of the same trade again (a reorg moved it) never overlaps its earlier one: it waits
+    /// for that one's decision, and then only moves it.
     public static func mayOverlap(running: CopyTrade, next: CopyTrade) -> Bool {
         running.kind == .trade && next.kind == .trade && running.trade.tokenId == next.trade.tokenId
-            && running.trade.side == next.trade.side
+            && running.trade.side == next.trade.side && running.identity != next.identity
     }
 
     /// Takes the first store step of deciding `event`, for ``handle(_:turn:begun:)``: for a trade,
@@ -214,6 +220,8 @@ public final class CopyEngine: Sendable {
         case .trade:
             guard let fill = Self.fill(of: event.trade) else { return nil }
             if retractionsInFlight.withLock({ $0[key] != nil }) { return nil }
+            // Nil for a delivery of a trade whose earlier delivery is begun and not handled yet.
+            guard tradesInFlight.withLock({ $0.insert(key).inserted }) else { return nil }
             do {
                 return DecisionBeginning(
                     key: key,
@@ -248,7 +256,12 @@ public final class CopyEngine: Sendable {
         defer { if turn != nil { turns.withLock { _ = $0.removeValue(forKey: key) } } }
         do {
             switch event.kind {
-            case .trade: return try await decideOnce(key, event, begun: begun?.key == key ? begun?.step : nil)
+            case .trade:
+                let step = begun?.key == key ? begun?.step : nil
+                // Handled (or failed, and taken again without a step taken ahead): a later delivery
+                // of the trade may take its first step ahead again.
+                defer { if case .trade = step { _ = tradesInFlight.withLock { $0.remove(key) } } }
+                return try await decideOnce(key, event, begun: step)
             case .retracted:
                 let decision = try await retract(key, event, begun: begun?.key == key ? begun?.step : nil)
                 // Handled (a store failure throws past this: the retraction is handled again).

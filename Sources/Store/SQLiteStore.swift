@@ -210,11 +210,20 @@ extension SQLiteStore: ChainStateStore {
             for (identity, log) in step.logs {
                 let existing = try Row.fetchOne(
                     try db.cachedStatement(
-                        sql: "SELECT retracted FROM chain_logs WHERE stream = ? AND identity = ?"),
+                        sql: """
+                            SELECT retracted, block_number, block_hash, tx_index, log_index FROM chain_logs
+                            WHERE stream = ? AND identity = ?
+                            """),
                     arguments: [stream, Self.data(identity.hash)])
                 if let existing {
-                    // Already delivered: a re-included transaction only moves.
+                    // Already delivered: delivered again only if it moved or was retracted.
                     let wasRetracted: Bool = existing["retracted"]
+                    let moved =
+                        existing["block_number"] as Int64 != Int64(log.blockNumber)
+                        || existing["block_hash"] as Data != Self.data(log.blockHash)
+                        || existing["tx_index"] as Int64 != Int64(log.transactionIndex)
+                        || existing["log_index"] as Int64 != Int64(log.logIndex)
+                    guard wasRetracted || moved else { continue }
                     try db.cached(
                         sql: """
                             UPDATE chain_logs SET block_number = ?, block_hash = ?, tx_index = ?, log_index = ?
@@ -224,16 +233,15 @@ extension SQLiteStore: ChainStateStore {
                             Int64(log.blockNumber), Self.data(log.blockHash), Int64(log.transactionIndex),
                             Int64(log.logIndex), stream, Self.data(identity.hash),
                         ])
-                    if wasRetracted {
-                        // Retracted earlier, canonical again (a reorg reverted): deliver it anew.
-                        seq += 1
-                        try db.cached(
-                            sql: """
-                                UPDATE chain_logs SET retracted = 0, retraction_seq = NULL, retraction_acked = 0,
-                                    delivered_acked = 0, delivery_seq = ? WHERE stream = ? AND identity = ?
-                                """, arguments: [seq, stream, Self.data(identity.hash)])
-                        events.append(.log(log, identity))
-                    }
+                    // Retracted earlier and canonical again (a reorg reverted), or re-included
+                    // elsewhere (a reorg moved it): delivered anew, at its new position.
+                    seq += 1
+                    try db.cached(
+                        sql: """
+                            UPDATE chain_logs SET retracted = 0, retraction_seq = NULL, retraction_acked = 0,
+                                delivered_acked = 0, delivery_seq = ? WHERE stream = ? AND identity = ?
+                            """, arguments: [seq, stream, Self.data(identity.hash)])
+                    events.append(.log(log, identity))
                     continue
                 }
                 seq += 1
@@ -325,10 +333,16 @@ extension SQLiteStore: ChainStateStore {
         try await writeSyncedLater { db in
             for event in events {
                 switch event {
-                case .log(_, let identity):
+                case .log(let log, let identity):
+                    // Only the delivery at the stored position: one superseded by a move is not it.
                     try db.cached(
-                        sql: "UPDATE chain_logs SET delivered_acked = 1 WHERE stream = ? AND identity = ?",
-                        arguments: [stream, Self.data(identity.hash)])
+                        sql: """
+                            UPDATE chain_logs SET delivered_acked = 1
+                            WHERE stream = ? AND identity = ? AND block_hash = ? AND log_index = ?
+                            """,
+                        arguments: [
+                            stream, Self.data(identity.hash), Self.data(log.blockHash), Int64(log.logIndex),
+                        ])
                 case .retracted(_, let identity):
                     try db.cached(
                         sql: "UPDATE chain_logs SET retraction_acked = 1 WHERE stream = ? AND identity = ?",

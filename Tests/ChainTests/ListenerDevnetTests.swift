@@ -33,11 +33,14 @@ extension LibWebSocketsTests {
             struct State {
                 var delivered: [EthLog] = []
                 var retracted: [EthLog] = []
+                /// Deliveries (true) and retractions (false), in the order they were handed out.
+                var events: [(log: EthLog, delivered: Bool)] = []
             }
 
             let state = Mutex(State())
             var delivered: [EthLog] { state.withLock { $0.delivered } }
             var retracted: [EthLog] { state.withLock { $0.retracted } }
+            var events: [(log: EthLog, delivered: Bool)] { state.withLock { $0.events } }
         }
 
         /// (transaction, order hash): the fill identity the devnet's oracle uses.
@@ -97,8 +100,16 @@ extension LibWebSocketsTests {
             let consumer = Task {
                 while let event = try await source.events.next() {
                     switch event {
-                    case .log(let log, _): seen.state.withLock { $0.delivered.append(log) }
-                    case .retracted(let log, _): seen.state.withLock { $0.retracted.append(log) }
+                    case .log(let log, _):
+                        seen.state.withLock {
+                            $0.delivered.append(log)
+                            $0.events.append((log, true))
+                        }
+                    case .retracted(let log, _):
+                        seen.state.withLock {
+                            $0.retracted.append(log)
+                            $0.events.append((log, false))
+                        }
                     }
                     try await source.acknowledge([event])
                 }
@@ -149,16 +160,28 @@ extension LibWebSocketsTests {
             let canonical = chain.canonicalFills(makers: Set(followed))
             let canonicalKeys = Set(
                 canonical.map { $0.transactionHash.hex + "/" + $0.template.orderHash.hex })
-            var live: [String: Int] = [:]
+            // Replay the events in order. A fill moved by a reorg (its transaction re-included
+            // elsewhere) is delivered again at its new position; delivered again at the position it
+            // is live at, without a retraction between, is a duplicate.
+            var live: [String: EthLog] = [:]
             var duplicates = 0
-            // Replay the event order: a delivery while already live is a duplicate.
-            var events: [(String, Bool)] = seen.delivered.map { (key($0), true) }
-            events += seen.retracted.map { (key($0), false) }
-            for log in seen.delivered { live[key(log), default: 0] += 1 }
-            for log in seen.retracted { live[key(log), default: 0] -= 1 }
-            for (_, count) in live where count > 1 { duplicates += 1 }
-            let final = Set(live.filter { $0.value > 0 }.keys)
-            #expect(duplicates == 0, "fills delivered twice without a retraction in between")
+            for (log, delivered) in seen.events {
+                if delivered {
+                    if let current = live[key(log)], current.blockHash == log.blockHash,
+                        current.logIndex == log.logIndex
+                    {
+                        duplicates += 1
+                    }
+                    live[key(log)] = log
+                } else {
+                    live[key(log)] = nil
+                }
+            }
+            let final = Set(live.keys)
+            #expect(duplicates == 0, "fills delivered twice at one position without a retraction in between")
+            // Every live fill was last delivered where the chain has it now.
+            let stale = live.values.filter { chain.block(number: $0.blockNumber)?.hash != $0.blockHash }
+            #expect(stale.isEmpty, "\(stale.count) fills last delivered at a position off the chain")
             let missing = canonicalKeys.subtracting(final)
             if !missing.isEmpty, ProcessInfo.processInfo.environment["LISTENER_DEBUG"] != nil {
                 let byKey = Dictionary(
@@ -184,7 +207,6 @@ extension LibWebSocketsTests {
             #expect(missing.isEmpty, "missing \(missing.count) (\(missing.prefix(3)))")
             #expect(extra.isEmpty, "delivered but not canonical: \(extra.count) (\(extra.prefix(3)))")
             #expect(canonical.count > 100, "the run produced enough followed fills (\(canonical.count))")
-            _ = events
         }
 
         @Test(

@@ -119,12 +119,7 @@ struct ProviderSoakTests {
             }
             if there != true { misplaced += 1 }
         }
-        // Open: a trade the listener moves within one resync (its transaction re-included in the
-        // same pass that found the reorg) is not delivered again, so its decision keeps the first
-        // block and log index.
-        withKnownIssue("a trade moved within one resync keeps its first position", isIntermittent: true) {
-            #expect(misplaced == 0, "\(misplaced) decisions at a block and log index the chain no longer has")
-        }
+        #expect(misplaced == 0, "\(misplaced) decisions at a block and log index the chain no longer has")
         let remined = devnet.chain.reminedTransactions.count
         print(
             "provider-soak: \(seconds) s, \(kills) SIGKILLs, blocks \(startBlock)...\(head.number), \(canonical.count) canonical followed fills, \(entries.count) decisions, \(remined) transactions re-mined"

@@ -651,6 +651,64 @@ struct ReorgEngineTests {
         #expect(await h.engine.begin(again) != nil)
     }
 
+    @Test("a moved trade's decision shows its final block and log index; no second order; holding unchanged")
+    func movedTrade() async throws {
+        let h = Harness(mode: .live)
+        h.gateway.setBook(book(1, asks: [("0.5", "1000")]))
+        let key = DecisionKey(account: h.engine.configuration.account, identity: identity(1))
+        let buy = copyTrade(1, .buy, token: 1, shares: "100", price: "0.5")
+        let begun = try #require(await h.engine.begin(buy))
+        let copied = try #require(await h.engine.handle(buy, begun: begun).copiedOrder)
+        #expect(h.gateway.posts.count == 1)
+        #expect(h.store.targetHolding(wallet: wallet, tokenId: 1) == d("100"))
+
+        // A reorg re-included the transaction elsewhere in the pass that found it: no retraction,
+        // the trade delivered again at its new position (begun ahead, as the pipeline does).
+        let moved = minedAgain(buy, block: 131, logIndex: 4)
+        let movedBegun = try #require(await h.engine.begin(moved))
+        #expect(await h.engine.handle(moved, begun: movedBegun) == .copied(copied))
+        var stored = try #require(try await h.store.decision(for: key))
+        #expect(!stored.retracted)
+        #expect(stored.trade.blockNumber == 131 && stored.trade.logIndex == 4)
+        #expect(stored.decision == .copied(copied))
+        #expect(h.gateway.posts.count == 1, "never posted twice")
+        #expect(h.store.allIntents.count == 1)
+        #expect(h.store.allDecisions.count == 1)
+        #expect(h.store.targetHolding(wallet: wallet, tokenId: 1) == d("100"), "applied once")
+        #expect(h.engine.portfolio.ledger.shares(1) == copied.fill.shares)
+        #expect(h.engine.statistics.copied == 1)
+        #expect(h.engine.statistics.reincluded == 0, "never retracted")
+        // Delivered again at that position (an acknowledgement lost): nothing changes.
+        #expect(await h.engine.handle(moved) == .copied(copied))
+        stored = try #require(try await h.store.decision(for: key))
+        #expect(stored.trade.blockNumber == 131 && stored.trade.logIndex == 4)
+        #expect(h.store.targetHolding(wallet: wallet, tokenId: 1) == d("100"))
+        #expect(h.gateway.posts.count == 1)
+
+        // Moved while its first delivery is still in flight: the move never overlaps it, and
+        // takes its first step once that one is handled, so it only moves the decision.
+        let second = copyTrade(2, .buy, token: 1, shares: "100", price: "0.5")
+        let secondMoved = minedAgain(second, block: 132, logIndex: 9)
+        #expect(!CopyEngine.mayOverlap(running: second, next: secondMoved))
+        #expect(CopyEngine.mayOverlap(running: buy, next: second))
+        let secondBegun = try #require(await h.engine.begin(second))
+        #expect(await h.engine.begin(secondMoved) == nil, "taken when handled, after the first delivery")
+        #expect(h.store.targetHolding(wallet: wallet, tokenId: 1) == d("200"))
+        let secondCopied = try #require(await h.engine.handle(second, begun: secondBegun).copiedOrder)
+        #expect(await h.engine.handle(secondMoved, begun: nil) == .copied(secondCopied))
+        let secondKey = DecisionKey(account: h.engine.configuration.account, identity: identity(2))
+        stored = try #require(try await h.store.decision(for: secondKey))
+        #expect(!stored.retracted)
+        #expect(stored.trade.blockNumber == 132 && stored.trade.logIndex == 9)
+        #expect(h.gateway.posts.count == 2)
+        #expect(h.store.allIntents.count == 2)
+        #expect(h.store.allDecisions.count == 2)
+        #expect(h.store.targetHolding(wallet: wallet, tokenId: 1) == d("200"))
+        #expect(h.engine.statistics.copied == 2)
+        // Handled, a later delivery of the trade begins ahead again.
+        #expect(await h.engine.begin(secondMoved) != nil)
+    }
+
     @Test(
         "an invalid trade retracted and delivered again: its decision no longer retracted, at the new position"
     )

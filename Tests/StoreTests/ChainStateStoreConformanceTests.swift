@@ -121,24 +121,64 @@ struct ChainStateStoreConformanceTests {
     }
 
     @Test(
-        "a log already stored is not delivered again; a re-included one only moves",
+        "a log already stored is not delivered again at the same position",
         arguments: StoreKind.tested)
-    func duplicatesAndReinclusion(kind: StoreKind) async throws {
+    func duplicates(kind: StoreKind) async throws {
         try await withChainStore(kind) { store, _ in
             let original = chainLog(tx: 1, block: 10)
-            _ = try await store.apply(step([original], cursor: block(10)), stream: "s")
+            let first = try await store.apply(step([original], cursor: block(10)), stream: "s")
             // The same log again, in the same step twice and in a later step: nothing new.
+            #expect(try await store.apply(step([original, original]), stream: "s").isEmpty)
             #expect(try await store.apply(step([original]), stream: "s").isEmpty)
-            // Re-included in another block at another index (a reorg): same identity, moved.
+            #expect(try await store.deliveredCount(stream: "s") == 1)
+            #expect(try await store.pendingEvents(stream: "s") == first)
+            try await store.acknowledge(first, stream: "s")
+            #expect(try await store.apply(step([original]), stream: "s").isEmpty)
+            #expect(try await store.pendingEvents(stream: "s").isEmpty)
+        }
+    }
+
+    @Test("a moved log is delivered again at its new position", arguments: StoreKind.tested)
+    func movedLogDeliveredAgain(kind: StoreKind) async throws {
+        try await withChainStore(kind) { store, opener in
+            let original = chainLog(tx: 1, block: 10)
+            let first = try await store.apply(step([original], cursor: block(10)), stream: "s")
+            #expect(first == [.log(original, logIdentity(original))])
+            // Re-included in another block at another index (a reorg): same identity, moved, and
+            // delivered again at the new position (never retracted).
             var moved = chainLog(tx: 1, block: 12, logIndex: 5, fork: 1)
             moved.transactionIndex = 9
             #expect(logIdentity(moved) == logIdentity(original))
-            #expect(try await store.apply(step([moved]), stream: "s").isEmpty)
+            let again = try await store.apply(step([moved]), stream: "s")
+            #expect(again == [.log(moved, logIdentity(moved))])
             #expect(try await store.deliveredCount(stream: "s") == 1)
             let live = try await store.liveIdentities(stream: "s", aboveBlock: 0)
             #expect(live == [logIdentity(original): block(12, fork: 1)])
-            // Still pending (never acknowledged), now with its new position.
-            #expect(try await store.pendingEvents(stream: "s") == [.log(moved, logIdentity(moved))])
+            // One pending delivery, at the new position.
+            #expect(try await store.pendingEvents(stream: "s") == again)
+            // At the same position again: nothing new.
+            #expect(try await store.apply(step([moved]), stream: "s").isEmpty)
+
+            // The superseded delivery's acknowledgement (handled before the move's) does not
+            // settle the move: after a crash it is still delivered, at its new position.
+            try await store.acknowledge(first, stream: "s")
+            #expect(try await store.pendingEvents(stream: "s") == again)
+            let reopened = try await opener.open()
+            #expect(try await reopened.pendingEvents(stream: "s") == again)
+            try await reopened.acknowledge(again, stream: "s")
+            #expect(try await reopened.pendingEvents(stream: "s").isEmpty)
+
+            // Moved once more, after its delivery was acknowledged: delivered again; its
+            // acknowledgement settles it, and the sequence goes on after it.
+            let last = chainLog(tx: 1, block: 13, logIndex: 2, fork: 2)
+            let third = try await reopened.apply(step([last]), stream: "s")
+            #expect(third == [.log(last, logIdentity(last))])
+            let other = chainLog(tx: 2, block: 13, logIndex: 3, fork: 2)
+            let next = try await reopened.apply(step([other], cursor: block(13, fork: 2)), stream: "s")
+            #expect(try await reopened.pendingEvents(stream: "s") == third + next)
+            try await reopened.acknowledge(third + next, stream: "s")
+            #expect(try await reopened.pendingEvents(stream: "s").isEmpty)
+            #expect(try await reopened.deliveredCount(stream: "s") == 2)
         }
     }
 

@@ -54,7 +54,7 @@ public final class InMemoryChainStateStore: ChainStateStore, Sendable {
                 var stored = log
                 stored.removed = false
                 if state.logs[identity] != nil {
-                    // Already delivered: a re-included transaction only moves.
+                    // Already delivered: delivered again only if it moved or was retracted.
                     let seq = state.seq + 1
                     let delivered = Self.move(&state.logs[identity]!, to: log, seq: seq)
                     if delivered {
@@ -88,14 +88,16 @@ public final class InMemoryChainStateStore: ChainStateStore, Sendable {
         }
     }
 
-    /// Moves a stored log to `log`'s position; if it had been retracted, it is canonical again and
-    /// delivered anew with `seq` (returns true).
+    /// Moves a stored log to `log`'s position. If it was retracted (it is canonical again) or its
+    /// position changed (its transaction was re-included elsewhere), it is delivered anew with
+    /// `seq`, at that position (returns true); at the same position, nothing changes.
     private static func move(_ entry: inout Entry, to log: EthLog, seq: Int64) -> Bool {
+        let moved = !entry.log.isAtPosition(of: log)
         entry.log.blockNumber = log.blockNumber
         entry.log.blockHash = log.blockHash
         entry.log.transactionIndex = log.transactionIndex
         entry.log.logIndex = log.logIndex
-        guard entry.retracted else { return false }
+        guard entry.retracted || moved else { return false }
         entry.retracted = false
         entry.retractionSeq = nil
         entry.retractionAcked = false
@@ -121,7 +123,11 @@ public final class InMemoryChainStateStore: ChainStateStore, Sendable {
         withStream(stream) { state in
             for event in events {
                 switch event {
-                case .log(_, let identity): state.logs[identity]?.deliveredAcked = true
+                case .log(let log, let identity):
+                    // Only the delivery at the stored position: one superseded by a move is not it.
+                    if state.logs[identity]?.log.isAtPosition(of: log) == true {
+                        state.logs[identity]?.deliveredAcked = true
+                    }
                 case .retracted(_, let identity): state.logs[identity]?.retractionAcked = true
                 }
             }

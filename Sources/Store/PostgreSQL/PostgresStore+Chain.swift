@@ -46,11 +46,19 @@ extension PostgresStore: ChainStateStore {
             for (identity, log) in step.logs {
                 let id = StoreCoding.data(identity.hash)
                 if let existing = try await c.row(
-                    "SELECT retracted FROM chain_logs WHERE stream = \(stream) AND identity = \(id)",
-                    logger: logger)
+                    """
+                    SELECT retracted, block_number, block_hash, tx_index, log_index FROM chain_logs
+                    WHERE stream = \(stream) AND identity = \(id)
+                    """, logger: logger)
                 {
-                    // Already delivered: a re-included transaction only moves.
+                    // Already delivered: delivered again only if it moved or was retracted.
                     let wasRetracted = try existing("retracted", as: Bool.self)
+                    let moved =
+                        try existing("block_number", as: Int64.self) != Int64(log.blockNumber)
+                        || existing("block_hash", as: Data.self) != StoreCoding.data(log.blockHash)
+                        || existing("tx_index", as: Int64.self) != Int64(log.transactionIndex)
+                        || existing("log_index", as: Int64.self) != Int64(log.logIndex)
+                    guard wasRetracted || moved else { continue }
                     try await c.run(
                         """
                         UPDATE chain_logs SET block_number = \(Int64(log.blockNumber)),
@@ -58,17 +66,16 @@ extension PostgresStore: ChainStateStore {
                             log_index = \(Int64(log.logIndex))
                         WHERE stream = \(stream) AND identity = \(id)
                         """, logger: logger)
-                    if wasRetracted {
-                        // Retracted earlier, canonical again (a reorg reverted): deliver it anew.
-                        seq += 1
-                        try await c.run(
-                            """
-                            UPDATE chain_logs SET retracted = FALSE, retraction_seq = NULL, retraction_acked = FALSE,
-                                delivered_acked = FALSE, delivery_seq = \(seq)
-                            WHERE stream = \(stream) AND identity = \(id)
-                            """, logger: logger)
-                        events.append(.log(log, identity))
-                    }
+                    // Retracted earlier and canonical again (a reorg reverted), or re-included
+                    // elsewhere (a reorg moved it): delivered anew, at its new position.
+                    seq += 1
+                    try await c.run(
+                        """
+                        UPDATE chain_logs SET retracted = FALSE, retraction_seq = NULL, retraction_acked = FALSE,
+                            delivered_acked = FALSE, delivery_seq = \(seq)
+                        WHERE stream = \(stream) AND identity = \(id)
+                        """, logger: logger)
+                    events.append(.log(log, identity))
                     continue
                 }
                 seq += 1
@@ -152,9 +159,14 @@ extension PostgresStore: ChainStateStore {
 
     public func acknowledge(_ events: [ChainEvent], stream: String) async throws {
         // Identities as `bytea[]` (ByteBuffers: Data does not encode as an array element).
-        let deliveries = events.compactMap { event -> ByteBuffer? in
-            if case .log(_, let identity) = event { return ByteBuffer(bytes: identity.hash.bytes) }
-            return nil
+        // A delivery is acknowledged only at the stored position: one superseded by a move is not it.
+        var deliveries: [ByteBuffer] = []
+        var blockHashes: [ByteBuffer] = []
+        var logIndexes: [Int64] = []
+        for case .log(let log, let identity) in events {
+            deliveries.append(ByteBuffer(bytes: identity.hash.bytes))
+            blockHashes.append(ByteBuffer(bytes: log.blockHash.bytes))
+            logIndexes.append(Int64(log.logIndex))
         }
         let retractions = events.compactMap { event -> ByteBuffer? in
             if case .retracted(_, let identity) = event { return ByteBuffer(bytes: identity.hash.bytes) }
@@ -165,7 +177,11 @@ extension PostgresStore: ChainStateStore {
                 try await c.run(
                     """
                     UPDATE chain_logs SET delivered_acked = TRUE
-                    WHERE stream = \(stream) AND identity = ANY(\(deliveries))
+                    FROM unnest(\(deliveries)::bytea[], \(blockHashes)::bytea[], \(logIndexes)::bigint[])
+                        AS delivered(identity, block_hash, log_index)
+                    WHERE chain_logs.stream = \(stream) AND chain_logs.identity = delivered.identity
+                        AND chain_logs.block_hash = delivered.block_hash
+                        AND chain_logs.log_index = delivered.log_index
                     """, logger: logger)
             }
             if !retractions.isEmpty {
