@@ -26,6 +26,18 @@ struct EventSourceFaultTests {
         return configuration
     }
 
+    /// Runs a replaying source to its end: the transactions of the logs it delivered, in order.
+    func replay(_ source: EventSource) async throws -> [Bytes32] {
+        let task = Task { try await source.run() }
+        var delivered: [Bytes32] = []
+        for try await event in source.events {
+            delivered.append(event.log.transactionHash)
+            try await source.acknowledge([event])
+        }
+        try await task.value
+        return delivered
+    }
+
     /// Every failure of a multi-block read halves the range, whatever its shape: the range ends
     /// at the provider's limit, and replay finishes with every log once.
     @Test(
@@ -46,13 +58,7 @@ struct EventSourceFaultTests {
         configuration.stopAfter = 300
         let source = EventSource(
             rpc: chain, store: temporary.store, configuration: configuration, logger: Self.logger)
-        let task = Task { try await source.run() }
-        var delivered: [Bytes32] = []
-        for try await event in source.events {
-            delivered.append(event.log.transactionHash)
-            try await source.acknowledge([event])
-        }
-        try await task.value
+        let delivered = try await replay(source)
         #expect(delivered == chain.canonicalLogs.map(\.transactionHash))
         #expect(source.status.getLogsRange.map { $0 <= 10 && $0 >= 5 } == true)
         #expect(source.status.rangeSplits > 0)
@@ -128,13 +134,7 @@ struct EventSourceFaultTests {
         configuration.stopAfter = 390
         let source = EventSource(
             rpc: chain, store: temporary.store, configuration: configuration, logger: Self.logger)
-        let task = Task { try await source.run() }
-        var delivered: [Bytes32] = []
-        for try await event in source.events {
-            delivered.append(event.log.transactionHash)
-            try await source.acknowledge([event])
-        }
-        try await task.value
+        let delivered = try await replay(source)
         let expected = chain.canonicalLogs.filter { (5...390).contains($0.blockNumber) }
         #expect(delivered == expected.map(\.transactionHash))
         #expect(chain.queryFailures > 10)
