@@ -843,7 +843,9 @@ public final class EventSource: Sendable {
     /// The highest remembered block at or below the checkpoint that the node still has with the
     /// same hash (normally the checkpoint itself).
     private func forkPoint(_ state: SyncState) async throws -> BlockRef {
-        let remembered = state.known.filter { $0.key <= state.cursor.number }.sorted { $0.key > $1.key }
+        // A zero hash is a start before the node's first block: nothing to compare there.
+        let remembered = state.known.filter { $0.key <= state.cursor.number && !$0.value.isZero }
+            .sorted { $0.key > $1.key }
         if remembered.isEmpty { return state.cursor }  // nothing remembered to compare (a fresh start)
         for (number, hash) in remembered {
             // A node without the block is behind us (a lagging backend): "not yet", retried.
