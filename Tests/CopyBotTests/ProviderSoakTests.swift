@@ -57,6 +57,9 @@ struct ProviderSoakTests {
         var environment = ServiceTestSupport.paperEnvironment(
             devnet: devnet, store: "sqlite:\(database)", startBlock: startBlock)
         environment["COPYBOT_FOLLOW_WALLETS"] = Self.followed.map(\.checksummed).joined(separator: ",")
+        // The store keeps the identities it delivered within the reorg window: wider than the run,
+        // so that all of them can be counted (a 20-minute run has 12,000 blocks).
+        environment["COPYBOT_CHAIN_REORG_WINDOW"] = "\(seconds * 10 + 1_000)"
         let log = directory.appendingPathComponent("copybot.log")
         let producer = Task { try await devnet.run() }
         // Kill moments spread over the run, each at a random point of its slot.
