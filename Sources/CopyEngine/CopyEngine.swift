@@ -311,7 +311,8 @@ public final class CopyEngine: Sendable {
     private static func target(_ event: CopyTrade, shares: Fixed6) -> TargetTrade {
         TargetTrade(
             identity: event.identity, wallet: event.trade.wallet, tokenId: event.trade.tokenId,
-            side: event.trade.side == .buy ? .buy : .sell, shares: shares)
+            side: event.trade.side == .buy ? .buy : .sell, shares: shares,
+            blockNumber: event.trade.blockNumber, logIndex: event.trade.logIndex)
     }
 
     private func decideOnce(

@@ -239,26 +239,75 @@ public struct LedgerSnapshot: Hashable, Sendable {
 }
 
 /// One trade of a followed wallet as it moves that wallet's holding (for exits).
+///
+/// A wallet's holding of a token is the fold of its trades that are on the chain, in chain order
+/// (block number, then log index; trades at one position in the order they were applied): each
+/// BUY adds its shares, each SELL takes them off, never below zero. It depends on the set of
+/// trades and their positions only, not on the order deliveries and retractions arrived in.
 public struct TargetTrade: Hashable, Sendable {
     public var identity: TradeIdentity
     public var wallet: Address
     public var tokenId: UInt256
     public var side: Side
     public var shares: Fixed6
+    /// Where the chain has the trade: its block number …
+    public var blockNumber: UInt64
+    /// … and log index.
+    public var logIndex: UInt64
 
-    /// Creates a target trade.
-    public init(identity: TradeIdentity, wallet: Address, tokenId: UInt256, side: Side, shares: Fixed6) {
+    /// Creates a target trade at a position on the chain.
+    public init(
+        identity: TradeIdentity, wallet: Address, tokenId: UInt256, side: Side, shares: Fixed6,
+        blockNumber: UInt64 = 0, logIndex: UInt64 = 0
+    ) {
         self.identity = identity
         self.wallet = wallet
         self.tokenId = tokenId
         self.side = side
         self.shares = shares
+        self.blockNumber = blockNumber
+        self.logIndex = logIndex
     }
+
+    /// Its position on the chain, for ordering: block number, then log index.
+    public var position: TargetPosition { TargetPosition(blockNumber: blockNumber, logIndex: logIndex) }
 
     /// The wallet's holding of the token after this trade, from `before`: a BUY adds its shares, a
     /// SELL takes them off (never below zero: the wallet may have bought before it was followed).
     public func holding(after before: Fixed6) -> Fixed6 {
         side == .buy ? before + shares : (before - shares).clampedAtZero
+    }
+}
+
+/// Where a target trade is on the chain: block number, then log index.
+public struct TargetPosition: Hashable, Comparable, Sendable {
+    public var blockNumber: UInt64
+    public var logIndex: UInt64
+
+    /// Creates a position.
+    public init(blockNumber: UInt64, logIndex: UInt64) {
+        self.blockNumber = blockNumber
+        self.logIndex = logIndex
+    }
+
+    public static func < (lhs: Self, rhs: Self) -> Bool {
+        (lhs.blockNumber, lhs.logIndex) < (rhs.blockNumber, rhs.logIndex)
+    }
+}
+
+/// The fold that makes a followed wallet's holding of one token from its live trades (see
+/// ``TargetTrade``), shared by the stores so that all of them compute it alike.
+public enum TargetHoldingFold {
+    /// The holding before each of `trades` (given in chain order) and the holding after them all.
+    public static func fold(_ trades: [(side: Side, shares: Fixed6)]) -> (before: [Fixed6], holding: Fixed6) {
+        var holding = Fixed6.zero
+        var before: [Fixed6] = []
+        before.reserveCapacity(trades.count)
+        for trade in trades {
+            before.append(holding)
+            holding = trade.side == .buy ? holding + trade.shares : (holding - trade.shares).clampedAtZero
+        }
+        return (before, holding)
     }
 }
 
@@ -386,7 +435,8 @@ public protocol CopyStateStore: Sendable {
     /// - Recorded, and the decision is not only a retraction's skip: ``DecisionStart/decided(_:)``,
     ///   or ``DecisionStart/reinstated(_:)`` when it was flagged retracted (the flag is cleared). The
     ///   decision moves to `trade`'s position (as ``markIncluded(_:at:)``), and `target` is applied
-    ///   again if a reorg had retracted it (a target trade never applied is not applied here).
+    ///   again if a reorg had retracted it, or moved if it is applied at another position (a
+    ///   target trade never applied is not applied here).
     /// - Recorded as `.skipped(.retracted)` (a reorg removed the trade before it was decided) with
     ///   no intent stored for the key: that decision is removed, `target` applied (again), and
     ///   ``DecisionStart/reopened(holding:)`` returned with the holding before it. Never with an
@@ -420,16 +470,22 @@ public protocol CopyStateStore: Sendable {
     func dailyPnL(account: AccountID, day: UTCDay) async throws -> DailyPnL?
 
     /// Applies a followed wallet's trade to that wallet's tracked holding of the token, once per
-    /// identity, and returns the holding *before* it (the value recorded when it was applied, when
-    /// it is applied already). A trade retracted by ``retractTargetTrade(_:)`` is delivered again
-    /// when the chain includes it again: it is applied again, once, to the holding as it is then
-    /// (which is recorded as the holding before it).
+    /// identity, at the trade's position, and returns the holding *before* it there (see
+    /// ``TargetTrade`` for the fold that makes the holding). Applied again at the same position, it
+    /// changes nothing and returns the recorded holding before it. Delivered at another position
+    /// (mined again after a reorg), it moves there. A trade retracted by ``retractTargetTrade(_:)``
+    /// is delivered again when the chain includes it again: it is applied again, once, at its new
+    /// position. A trade placed before live trades of the same holding makes the store fold that
+    /// holding again, which updates the holding recorded before each of them.
     func applyTargetTrade(_ trade: TargetTrade) async throws -> TargetHolding
 
-    /// Undoes an applied target trade (a reorg removed it); false when it was not applied or
-    /// already undone. The trade stays recorded, flagged retracted, so that applying it again
-    /// (``applyTargetTrade(_:)``) applies it once more, once.
+    /// Undoes an applied target trade (a reorg removed it): the holding is folded again without
+    /// it. False when it was not applied or already undone. The trade stays recorded, flagged
+    /// retracted, so that applying it again (``applyTargetTrade(_:)``) applies it once more, once.
     func retractTargetTrade(_ identity: TradeIdentity) async throws -> Bool
+
+    /// The tracked holding of `tokenId` by the followed `wallet`: zero when none.
+    func targetHolding(wallet: Address, tokenId: UInt256) async throws -> Fixed6
 }
 
 // Synthesized storage forms (here, because synthesis needs the declaring file). Renaming a

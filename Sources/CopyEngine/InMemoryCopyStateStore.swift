@@ -13,8 +13,9 @@ public final class InMemoryCopyStateStore: CopyStateStore {
     struct AppliedTargetTrade {
         var trade: TargetTrade
         var before: Fixed6
-        var delta: Fixed6
         var retracted: Bool
+        /// The order it was first applied in: breaks ties between trades at one position.
+        var sequence: Int
     }
 
     struct State {
@@ -25,6 +26,10 @@ public final class InMemoryCopyStateStore: CopyStateStore {
         var daily: [AccountID: [UTCDay: DailyPnL]] = [:]
         var holdings: [TargetKey: Fixed6] = [:]
         var applied: [TradeIdentity: AppliedTargetTrade] = [:]
+        /// How many target trades were applied (the sequence of the last).
+        var appliedCount = 0
+        /// The position of the last live trade of each holding, in chain order.
+        var latest: [TargetKey: TargetPosition] = [:]
         /// How many times `recordDecision` was called for a key that already had a decision.
         var duplicateDecisionAttempts = 0
         /// How many times `updateIntent` changed an intent.
@@ -181,18 +186,44 @@ public final class InMemoryCopyStateStore: CopyStateStore {
         return (record, true)
     }
 
-    /// Applies `trade` unless it is applied (a retracted one again); the holding before it.
+    /// Applies `trade` at its position unless it is applied there (a retracted one again, a moved
+    /// one where it is now); the holding before it.
     private static func apply(_ state: inout State, _ trade: TargetTrade) -> TargetHolding {
-        if let applied = state.applied[trade.identity], !applied.retracted {
-            return TargetHolding(sharesBefore: applied.before)
-        }
         let key = TargetKey(wallet: trade.wallet, tokenId: trade.tokenId)
+        if var applied = state.applied[trade.identity] {
+            if !applied.retracted && applied.trade.position == trade.position {
+                return TargetHolding(sharesBefore: applied.before)
+            }
+            applied.retracted = false
+            applied.trade.blockNumber = trade.blockNumber
+            applied.trade.logIndex = trade.logIndex
+            state.applied[trade.identity] = applied
+            refold(&state, key)
+            return TargetHolding(sharesBefore: state.applied[trade.identity]?.before ?? .zero)
+        }
         let before = state.holdings[key] ?? .zero
-        let after = trade.holding(after: before)
-        state.holdings[key] = after
+        state.appliedCount += 1
         state.applied[trade.identity] = AppliedTargetTrade(
-            trade: trade, before: before, delta: after - before, retracted: false)
+            trade: trade, before: before, retracted: false, sequence: state.appliedCount)
+        if let latest = state.latest[key], latest > trade.position {
+            refold(&state, key)
+            return TargetHolding(sharesBefore: state.applied[trade.identity]?.before ?? .zero)
+        }
+        state.holdings[key] = trade.holding(after: before)
+        state.latest[key] = trade.position
         return TargetHolding(sharesBefore: before)
+    }
+
+    /// Makes the holding `key` again from its live trades in chain order (``TargetHoldingFold``),
+    /// recording the holding before each.
+    private static func refold(_ state: inout State, _ key: TargetKey) {
+        let live = state.applied.values.filter {
+            !$0.retracted && $0.trade.wallet == key.wallet && $0.trade.tokenId == key.tokenId
+        }.sorted { ($0.trade.position, $0.sequence) < ($1.trade.position, $1.sequence) }
+        let (before, holding) = TargetHoldingFold.fold(live.map { ($0.trade.side, $0.trade.shares) })
+        for (trade, before) in zip(live, before) { state.applied[trade.trade.identity]?.before = before }
+        state.holdings[key] = holding
+        state.latest[key] = live.last?.trade.position
     }
 
     public func concludeIntent(
@@ -220,7 +251,7 @@ public final class InMemoryCopyStateStore: CopyStateStore {
                     state.decisions[key] = nil
                     return .reopened(holding: Self.apply(&state, target))
                 }
-                if state.applied[target.identity]?.retracted == true { _ = Self.apply(&state, target) }
+                if state.applied[target.identity] != nil { _ = Self.apply(&state, target) }
                 let included = Self.include(&state, decided, at: trade)
                 return decided.retracted ? .reinstated(included) : .decided(included)
             }
@@ -282,8 +313,7 @@ public final class InMemoryCopyStateStore: CopyStateStore {
             guard var applied = state.applied[identity], !applied.retracted else { return false }
             applied.retracted = true
             state.applied[identity] = applied
-            let key = TargetKey(wallet: applied.trade.wallet, tokenId: applied.trade.tokenId)
-            state.holdings[key] = ((state.holdings[key] ?? .zero) - applied.delta).clampedAtZero
+            Self.refold(&state, TargetKey(wallet: applied.trade.wallet, tokenId: applied.trade.tokenId))
             return true
         }
     }

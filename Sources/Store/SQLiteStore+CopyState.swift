@@ -257,7 +257,7 @@ extension SQLiteStore: CopyStateStore {
                 if decided.decision == .skipped(.retracted), try Self.reopen(db, key) {
                     return .reopened(holding: try Self.applyTarget(db, target))
                 }
-                try Self.reapplyRetractedTarget(db, target)
+                try Self.reapplyRecordedTarget(db, target)
                 let included = try Self.include(db, decided, at: trade)
                 return decided.retracted ? .reinstated(included) : .decided(included)
             }
@@ -428,69 +428,109 @@ extension SQLiteStore: CopyStateStore {
         try await writeSyncedLater { db in try Self.applyTarget(db, trade) }
     }
 
-    /// Applies `trade` to its wallet's holding once, in `db` (again once when it was retracted);
-    /// the holding before it.
+    /// Applies `trade` to its wallet's holding once, at its position, in `db` (again once when it
+    /// was retracted; moved when it was applied elsewhere); the holding before it.
     static func applyTarget(_ db: Database, _ trade: TargetTrade) throws -> TargetHolding {
         let holding: StatementArguments = [Data(trade.wallet.bytes), trade.tokenId.decimalString]
+        let identity = Self.data(trade.identity.bytes)
+        let position: StatementArguments = [
+            Int64(clamping: trade.blockNumber), Int64(clamping: trade.logIndex),
+        ]
+        if let recorded = try Row.fetchOne(
+            db.cachedStatement(
+                sql:
+                    "SELECT retracted, block, log_index, shares_before FROM copy_target_trades WHERE identity = ?"
+            ),
+            arguments: [identity])
+        {
+            // Recorded before: applied where it is now (the flag and the position make it once).
+            let retracted: Bool = recorded["retracted"]
+            if !retracted, recorded["block"] as Int64 == Int64(clamping: trade.blockNumber),
+                recorded["log_index"] as Int64 == Int64(clamping: trade.logIndex)
+            {
+                return TargetHolding(sharesBefore: try Self.fixed6(recorded["shares_before"]))
+            }
+            try db.cached(
+                sql:
+                    "UPDATE copy_target_trades SET retracted = 0, block = ?, log_index = ? WHERE identity = ?",
+                arguments: position + [identity])
+            return TargetHolding(sharesBefore: try Self.refoldTarget(db, holding, reporting: trade.identity))
+        }
         let before = try Self.targetHolding(db, holding)
         let after = trade.holding(after: before)
         try db.cached(
             sql: """
-                INSERT INTO copy_target_trades (identity, wallet, token, side, shares, shares_before, delta)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (identity) DO NOTHING
+                INSERT INTO copy_target_trades
+                    (identity, wallet, token, side, shares, shares_before, delta, block, log_index)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
-                Self.data(trade.identity.bytes), Data(trade.wallet.bytes), trade.tokenId.decimalString,
-                trade.side.text, trade.shares.fixedString, before.fixedString,
-                (after - before).fixedString,
-            ])
-        guard db.changesCount > 0 else {
-            // Recorded before: applied again if a reorg retracted it (the flag makes it once) …
-            if try Self.reapplyTarget(db, trade, holding: holding, before: before, after: after) {
-                return TargetHolding(sharesBefore: before)
-            }
-            // … else applied: the holding before it, as recorded when it was applied.
-            guard
-                let recorded = try String.fetchOne(
-                    db.cachedStatement(
-                        sql: "SELECT shares_before FROM copy_target_trades WHERE identity = ?"),
-                    arguments: [Self.data(trade.identity.bytes)])
-            else { throw StoreError.corrupt("target trade \(trade.identity) neither inserted nor found") }
-            return TargetHolding(sharesBefore: try Self.fixed6(recorded))
+                identity, Data(trade.wallet.bytes), trade.tokenId.decimalString, trade.side.text,
+                trade.shares.fixedString, before.fixedString, (after - before).fixedString,
+            ] + position)
+        // A trade placed before live ones of the holding (mined again lower than a later one was
+        // seen): the holding is folded again.
+        let later = try Bool.fetchOne(
+            db.cachedStatement(
+                sql: """
+                    SELECT EXISTS (SELECT 1 FROM copy_target_trades
+                        WHERE wallet = ? AND token = ? AND retracted = 0 AND (block, log_index) > (?, ?))
+                    """),
+            arguments: holding + position)
+        if later == true {
+            return TargetHolding(sharesBefore: try Self.refoldTarget(db, holding, reporting: trade.identity))
         }
         try Self.setTargetHolding(db, holding, after)
         return TargetHolding(sharesBefore: before)
     }
 
-    /// Applies `trade` again if it is recorded retracted, taking the wallet's holding from `before`
-    /// to `after` and recording them as its own; whether it did.
-    static func reapplyTarget(
-        _ db: Database, _ trade: TargetTrade, holding: StatementArguments, before: Fixed6, after: Fixed6
-    ) throws -> Bool {
-        try db.cached(
-            sql: """
-                UPDATE copy_target_trades SET retracted = 0, shares_before = ?, delta = ?
-                WHERE identity = ? AND retracted = 1
-                """,
-            arguments: [before.fixedString, (after - before).fixedString, Self.data(trade.identity.bytes)])
-        guard db.changesCount > 0 else { return false }
-        try Self.setTargetHolding(db, holding, after)
-        return true
+    /// Makes the holding `holding` (wallet and token) again from its live trades in chain order
+    /// (``TargetHoldingFold``), recording the holding before each where it changed; the holding
+    /// before the trade `identity` (zero if it is not live).
+    static func refoldTarget(
+        _ db: Database, _ holding: StatementArguments, reporting identity: TradeIdentity
+    ) throws -> Fixed6 {
+        let rows = try Row.fetchAll(
+            db.cachedStatement(
+                sql: """
+                    SELECT identity, side, shares, shares_before, delta FROM copy_target_trades
+                    WHERE wallet = ? AND token = ? AND retracted = 0
+                    ORDER BY block, log_index, rowid
+                    """),
+            arguments: holding)
+        var trades: [(side: Side, shares: Fixed6)] = []
+        for row in rows {
+            let side: String = row["side"]
+            trades.append((side == Side.buy.text ? .buy : .sell, try Self.fixed6(row["shares"])))
+        }
+        let (before, total) = TargetHoldingFold.fold(trades)
+        var reported = Fixed6.zero
+        for (index, row) in rows.enumerated() {
+            let after = index + 1 < before.count ? before[index + 1] : total
+            let id: Data = row["identity"]
+            if id == Self.data(identity.bytes) { reported = before[index] }
+            guard
+                row["shares_before"] as String != before[index].fixedString
+                    || row["delta"] as String != (after - before[index]).fixedString
+            else { continue }
+            try db.cached(
+                sql: "UPDATE copy_target_trades SET shares_before = ?, delta = ? WHERE identity = ?",
+                arguments: [before[index].fixedString, (after - before[index]).fixedString, id])
+        }
+        try Self.setTargetHolding(db, holding, total)
+        return reported
     }
 
-    /// Applies `trade` again if it is recorded retracted (a target trade never recorded is left
-    /// alone).
-    static func reapplyRetractedTarget(_ db: Database, _ trade: TargetTrade) throws {
+    /// Applies `trade` again if it is recorded (retracted, or at another position); a target
+    /// trade never recorded is left alone.
+    static func reapplyRecordedTarget(_ db: Database, _ trade: TargetTrade) throws {
         guard
             try Bool.fetchOne(
-                db.cachedStatement(sql: "SELECT retracted FROM copy_target_trades WHERE identity = ?"),
+                db.cachedStatement(
+                    sql: "SELECT EXISTS (SELECT 1 FROM copy_target_trades WHERE identity = ?)"),
                 arguments: [Self.data(trade.identity.bytes)]) == true
         else { return }
-        let holding: StatementArguments = [Data(trade.wallet.bytes), trade.tokenId.decimalString]
-        let before = try Self.targetHolding(db, holding)
-        _ = try Self.reapplyTarget(
-            db, trade, holding: holding, before: before, after: trade.holding(after: before))
+        _ = try Self.applyTarget(db, trade)
     }
 
     /// The tracked holding `holding` (wallet and token) in `db`; zero when none.
@@ -510,14 +550,17 @@ extension SQLiteStore: CopyStateStore {
             guard
                 let row = try Row.fetchOne(
                     db.cachedStatement(
-                        sql: "SELECT wallet, token, delta FROM copy_target_trades WHERE identity = ?"),
+                        sql: "SELECT wallet, token FROM copy_target_trades WHERE identity = ?"),
                     arguments: [Self.data(identity.bytes)])
             else { throw StoreError.corrupt("target trade \(identity) updated but not found") }
-            let holding: StatementArguments = [row["wallet"] as Data, row["token"] as String]
-            let current = try Self.targetHolding(db, holding)
-            try Self.setTargetHolding(db, holding, (current - Self.fixed6(row["delta"])).clampedAtZero)
+            _ = try Self.refoldTarget(
+                db, [row["wallet"] as Data, row["token"] as String], reporting: identity)
             return true
         }
+    }
+
+    public func targetHolding(wallet: Address, tokenId: UInt256) async throws -> Fixed6 {
+        try await pool.read { db in try Self.targetHolding(db, [Data(wallet.bytes), tokenId.decimalString]) }
     }
 }
 

@@ -169,6 +169,18 @@ public final class SQLiteStore: Sendable {
                     );
                     """)
         }
+        // Target trades get their position on the chain: a holding is the fold of its live trades
+        // in chain order (see `TargetTrade`). Trades recorded before have position zero and keep
+        // the order they were applied in (rowid).
+        migrator.registerMigration("v4-target-positions") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE copy_target_trades ADD COLUMN block INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE copy_target_trades ADD COLUMN log_index INTEGER NOT NULL DEFAULT 0;
+                    CREATE INDEX copy_target_trades_holding
+                        ON copy_target_trades (wallet, token, block, log_index);
+                    """)
+        }
         return migrator
     }
 }

@@ -561,9 +561,12 @@ struct ReorgEngineTests {
         #expect(h.store.allDecisions.count == 1)
         #expect(h.engine.statistics.reincluded == 2)
 
-        // The wallet sells a quarter of the 200 it holds: we sell a quarter of our 100. (Had the
-        // holding stayed at zero, the SELL would be of an unknown holding: all of ours.)
-        let sell = await h.engine.handle(copyTrade(2, .sell, token: 1, shares: "50", price: "0.6"))
+        // In a later block, the wallet sells a quarter of the 200 it holds: we sell a quarter of
+        // our 100. (Had the holding stayed at zero, the SELL would be of an unknown holding: all of
+        // ours.)
+        var later = copyTrade(2, .sell, token: 1, shares: "50", price: "0.6")
+        later.trade.blockNumber = 131
+        let sell = await h.engine.handle(later)
         #expect(sell.copiedOrder?.intent.shares == d("25"))
         #expect(h.store.targetHolding(wallet: wallet, tokenId: 1) == d("150"))
         #expect(h.engine.portfolio.ledger.shares(1) == d("75"))

@@ -24,12 +24,9 @@ func included(_ record: DecisionRecord, at trade: TradeSummary) -> DecisionRecor
     return included
 }
 
-/// The tracked holding of the followed wallet in token 77, read by applying a BUY of nothing with
-/// identity `1_000 + probe` (each read needs a probe number of its own).
-func holding(_ store: any CopyStateStore, probe: UInt64) async throws -> Fixed6 {
-    try await store.applyTargetTrade(
-        targetTrade(1_000 + probe, .buy, "0", token: CopyStateReinclusionTests.token)
-    ).sharesBefore
+/// The tracked holding of the followed wallet in token 77.
+func holding(_ store: any CopyStateStore) async throws -> Fixed6 {
+    try await store.targetHolding(wallet: followed, tokenId: CopyStateReinclusionTests.token)
 }
 
 @Suite("CopyStateStore conformance: a trade a reorg removed and the chain mined again")
@@ -52,13 +49,13 @@ struct CopyStateReinclusionTests {
                 try await store.beginDecision(key(1), trade: summary(1), applying: target(1))
                     == .undecided(holding: TargetHolding(sharesBefore: .zero), intent: nil))
             _ = try await store.recordDecision(copied)
-            #expect(try await holding(store, probe: 1) == d("10"))
+            #expect(try await holding(store) == d("10"))
 
             // The reorg: the trade taken off the holding (once), the decision flagged.
             #expect(try await store.retractTargetTrade(identity(1)))
             #expect(!(try await store.retractTargetTrade(identity(1))))
             _ = try await store.markRetracted(key(1))
-            #expect(try await holding(store, probe: 2) == .zero)
+            #expect(try await holding(store) == .zero)
 
             // Mined again in block 150 at log 3: the decision reinstated there, the trade applied
             // again.
@@ -69,12 +66,12 @@ struct CopyStateReinclusionTests {
                 try await store.beginDecision(key(1), trade: first, applying: target(1))
                     == .reinstated(reinstated))
             #expect(try await store.decision(for: key(1)) == reinstated)
-            #expect(try await holding(store, probe: 3) == d("10"))
+            #expect(try await holding(store) == d("10"))
             // Delivered again (its acknowledgement lost in a crash): nothing changes.
             #expect(
                 try await store.beginDecision(key(1), trade: first, applying: target(1))
                     == .decided(reinstated))
-            #expect(try await holding(store, probe: 4) == d("10"))
+            #expect(try await holding(store) == d("10"))
 
             // Retracted again, the wallet buys 4 more meanwhile, and the trade is mined again
             // lower (a re-inclusion need not be higher): applied again once, to the holding then.
@@ -85,7 +82,7 @@ struct CopyStateReinclusionTests {
             #expect(
                 try await store.beginDecision(key(1), trade: second, applying: target(1))
                     == .reinstated(included(copied, at: second)))
-            #expect(try await holding(store, probe: 5) == d("14"))
+            #expect(try await holding(store) == d("14"))
 
             // Another account's decision of the same trade has its own flag; the followed wallet's
             // holding, shared, is not applied again for it.
@@ -95,7 +92,7 @@ struct CopyStateReinclusionTests {
             #expect(
                 try await store.beginDecision(key(1, alice), trade: second, applying: target(1))
                     == .reinstated(included(forAlice, at: second)))
-            #expect(try await holding(store, probe: 6) == d("14"))
+            #expect(try await holding(store) == d("14"))
             #expect(try await store.decision(for: key(1)) == included(copied, at: second))
         }
     }
@@ -115,12 +112,12 @@ struct CopyStateReinclusionTests {
                 try await store.beginDecision(key(1), trade: minedAgain, applying: target(1))
                     == .reopened(holding: TargetHolding(sharesBefore: .zero)))
             #expect(try await store.decision(for: key(1)) == nil)
-            #expect(try await holding(store, probe: 1) == d("10"))
+            #expect(try await holding(store) == d("10"))
             // Delivered again before it is decided (a crash): undecided, applied once.
             #expect(
                 try await store.beginDecision(key(1), trade: minedAgain, applying: target(1))
                     == .undecided(holding: TargetHolding(sharesBefore: .zero), intent: nil))
-            #expect(try await holding(store, probe: 2) == d("10"))
+            #expect(try await holding(store) == d("10"))
             // Decided now (copied), retracted and mined again: reinstated, not reopened.
             let copied = DecisionRecord(
                 key: key(1), trade: minedAgain, decision: everyDecision[1],
@@ -132,7 +129,7 @@ struct CopyStateReinclusionTests {
             #expect(
                 try await store.beginDecision(key(1), trade: later, applying: target(1))
                     == .reinstated(included(copied, at: later)))
-            #expect(try await holding(store, probe: 3) == d("10"))
+            #expect(try await holding(store) == d("10"))
 
             // With an intent stored (an order may exist): the skip is reinstated as it is.
             _ = try await store.storeIntent(storedIntent(key(2)))
@@ -151,7 +148,7 @@ struct CopyStateReinclusionTests {
             #expect(
                 try await store.beginDecision(key(3), trade: summary(3), applying: target(3, .sell, "2"))
                     == .reopened(holding: TargetHolding(sharesBefore: d("10"))))
-            #expect(try await holding(store, probe: 4) == d("8"))
+            #expect(try await holding(store) == d("8"))
             // A decision of another kind is never reopened.
             let failed = record(key(4), .failed(.unfilled))
             _ = try await store.recordDecision(failed)
@@ -171,12 +168,12 @@ struct CopyStateReinclusionTests {
             _ = try await store.beginDecision(key(1), trade: summary(1), applying: target(1))
             _ = try await store.recordDecision(copied)
             #expect(try await store.retractTargetTrade(identity(1)))
-            #expect(try await holding(store, probe: 1) == .zero)
+            #expect(try await holding(store) == .zero)
             let minedAgain = summary(1, minedAgainIn: 150, logIndex: 3)
             #expect(
                 try await store.beginDecision(key(1), trade: minedAgain, applying: target(1))
                     == .decided(included(copied, at: minedAgain)))
-            #expect(try await holding(store, probe: 2) == d("10"))
+            #expect(try await holding(store) == d("10"))
 
             // Retracted while its order's outcome was unknown (an intent, no decision), mined
             // again: the intent moves with the trade, so the decision made of it is there too.
@@ -186,7 +183,7 @@ struct CopyStateReinclusionTests {
             let intent = storedIntent(key(2))
             _ = try await store.storeIntent(intent)
             #expect(try await store.retractTargetTrade(identity(2)))
-            #expect(try await holding(store, probe: 3) == d("10"))
+            #expect(try await holding(store) == d("10"))
             let atTwo = summary(2, minedAgainIn: 170, logIndex: 9)
             var moved = intent
             moved.trade = intent.trade.moved(to: atTwo)
@@ -194,7 +191,7 @@ struct CopyStateReinclusionTests {
                 try await store.beginDecision(key(2), trade: atTwo, applying: target(2, .sell, "4"))
                     == .undecided(holding: TargetHolding(sharesBefore: d("10")), intent: moved))
             #expect(try await store.intent(for: key(2)) == moved)
-            #expect(try await holding(store, probe: 4) == d("6"))
+            #expect(try await holding(store) == d("6"))
         }
     }
 
@@ -232,7 +229,7 @@ struct CopyStateReinclusionTests {
             // Delivered again after the restart: its first step finds it done, its handling flags.
             #expect(!(try await store.retractTargetTrade(identity(1))))
             _ = try await store.markRetracted(key(1))
-            #expect(try await holding(store, probe: 1) == .zero)
+            #expect(try await holding(store) == .zero)
             store = try await open()
             // Mined again, then a crash before the acknowledgement: delivered again after it.
             let minedAgain = summary(1, minedAgainIn: 150, logIndex: 3)
@@ -243,7 +240,7 @@ struct CopyStateReinclusionTests {
             #expect(
                 try await store.beginDecision(key(1), trade: minedAgain, applying: target(1))
                     == .decided(included(copied, at: minedAgain)))
-            #expect(try await holding(store, probe: 2) == d("10"))
+            #expect(try await holding(store) == d("10"))
             #expect(try await store.decision(for: key(1)) == included(copied, at: minedAgain))
         }
     }

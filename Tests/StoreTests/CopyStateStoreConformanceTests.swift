@@ -581,48 +581,153 @@ struct CopyStateStoreConformanceTests {
     }
 
     @Test(
-        "applyTargetTrade is idempotent per identity; retractTargetTrade undoes once, a retracted trade applies again once; holdings clamp at zero",
+        "target holdings: the fold of the live trades in chain order, clamped at zero; applied once per identity and position; a retracted trade applies again where it is mined",
         arguments: StoreKind.tested)
     func targetHoldings(kind: StoreKind) async throws {
         try await withStore(kind) { (store: any CopyStateStore) async throws in
-            func trade(_ n: UInt64, _ side: Side, _ shares: String, wallet: Address = followed) -> TargetTrade
-            {
-                targetTrade(n, side, shares, token: .max, wallet: wallet)
+            func trade(
+                _ n: UInt64, _ side: Side, _ shares: String, block: UInt64, wallet: Address = followed
+            ) -> TargetTrade {
+                var trade = targetTrade(n, side, shares, token: .max, wallet: wallet)
+                trade.blockNumber = block
+                return trade
             }
-            #expect(try await store.applyTargetTrade(trade(1, .buy, "10")).sharesBefore == .zero)
+            func holding() async throws -> Fixed6 {
+                try await store.targetHolding(wallet: followed, tokenId: .max)
+            }
+            #expect(try await holding() == .zero)
+            #expect(try await store.applyTargetTrade(trade(1, .buy, "10", block: 10)).sharesBefore == .zero)
             // Again: the holding before it as recorded the first time, nothing applied twice.
-            #expect(try await store.applyTargetTrade(trade(1, .buy, "10")).sharesBefore == .zero)
-            #expect(try await store.applyTargetTrade(trade(2, .buy, "5.5")).sharesBefore == d("10"))
+            #expect(try await store.applyTargetTrade(trade(1, .buy, "10", block: 10)).sharesBefore == .zero)
+            #expect(
+                try await store.applyTargetTrade(trade(2, .buy, "5.5", block: 11)).sharesBefore == d("10"))
             // A sell of more than held clamps at zero.
-            #expect(try await store.applyTargetTrade(trade(3, .sell, "30")).sharesBefore == d("15.5"))
-            #expect(try await store.applyTargetTrade(trade(4, .buy, "1")).sharesBefore == .zero)
-            // Undoing the sell gives back what it removed (15.5), once.
+            #expect(
+                try await store.applyTargetTrade(trade(3, .sell, "30", block: 12)).sharesBefore == d("15.5"))
+            #expect(try await store.applyTargetTrade(trade(4, .buy, "1", block: 13)).sharesBefore == .zero)
+            #expect(try await holding() == d("1"))
+            // Undoing the sell folds the rest again (10 + 5.5 + 1), once.
             #expect(try await store.retractTargetTrade(identity(3)))
             #expect(!(try await store.retractTargetTrade(identity(3))))
             #expect(!(try await store.retractTargetTrade(identity(99))))
-            #expect(try await store.applyTargetTrade(trade(5, .buy, "0")).sharesBefore == d("16.5"))
-            // A retracted trade delivered again (mined again after the reorg) is applied again,
-            // once, to the holding as it is then (16.5, all of which it sells); then undone again.
-            #expect(try await store.applyTargetTrade(trade(3, .sell, "30")).sharesBefore == d("16.5"))
-            #expect(try await store.applyTargetTrade(trade(3, .sell, "30")).sharesBefore == d("16.5"))
-            #expect(try await store.applyTargetTrade(trade(12, .buy, "0")).sharesBefore == .zero)
-            #expect(try await store.retractTargetTrade(identity(3)))
-            #expect(try await store.applyTargetTrade(trade(6, .sell, "0.5")).sharesBefore == d("16.5"))
-            // Undoing a buy that would go below zero clamps.
-            #expect(try await store.applyTargetTrade(trade(7, .sell, "100")).sharesBefore == d("16"))
+            #expect(try await holding() == d("16.5"))
+            // Mined again in a later block: applied again, once, there (it sells all 16.5).
+            #expect(
+                try await store.applyTargetTrade(trade(3, .sell, "30", block: 20)).sharesBefore == d("16.5"))
+            #expect(
+                try await store.applyTargetTrade(trade(3, .sell, "30", block: 20)).sharesBefore == d("16.5"))
+            #expect(try await holding() == .zero)
+            // Delivered at another position with no retraction seen: it moves there.
+            #expect(
+                try await store.applyTargetTrade(trade(3, .sell, "30", block: 12)).sharesBefore == d("15.5"))
+            #expect(try await holding() == d("1"))
+            // A trade mined below live ones: the holding and the holding before each later trade
+            // are folded again (20 + 10 + 5.5 - 30 + 1).
+            #expect(try await store.applyTargetTrade(trade(5, .buy, "20", block: 5)).sharesBefore == .zero)
+            #expect(try await holding() == d("6.5"))
+            #expect(
+                try await store.applyTargetTrade(trade(3, .sell, "30", block: 12)).sharesBefore == d("35.5"))
+            // Undoing a buy below a sell that emptied the holding: the sell now takes less (5.5 +
+            // 20 - 30 clamps at zero), whatever order the two arrived in.
             #expect(try await store.retractTargetTrade(identity(1)))
-            #expect(try await store.applyTargetTrade(trade(8, .buy, "2")).sharesBefore == .zero)
+            #expect(try await holding() == d("1"))
+            #expect(try await store.retractTargetTrade(identity(3)))
+            #expect(try await holding() == d("26.5"))
             // Other wallets and tokens are tracked apart.
             #expect(
-                try await store.applyTargetTrade(trade(9, .buy, "3", wallet: otherFollowed)).sharesBefore
-                    == .zero)
+                try await store.applyTargetTrade(trade(9, .buy, "3", block: 30, wallet: otherFollowed))
+                    .sharesBefore == .zero)
             #expect(
                 try await store.applyTargetTrade(
                     TargetTrade(
                         identity: identity(10), wallet: followed, tokenId: UInt256(1), side: .buy,
-                        shares: d("1"))
+                        shares: d("1"), blockNumber: 30, logIndex: 0)
                 ).sharesBefore == .zero)
-            #expect(try await store.applyTargetTrade(trade(11, .buy, "1")).sharesBefore == d("2"))
+            #expect(
+                try await store.applyTargetTrade(trade(11, .buy, "1", block: 30)).sharesBefore == d("26.5"))
+            #expect(try await store.targetHolding(wallet: otherFollowed, tokenId: .max) == d("3"))
+            #expect(try await store.targetHolding(wallet: followed, tokenId: UInt256(1)) == d("1"))
+        }
+    }
+
+    @Test(
+        "target holdings do not depend on the order deliveries, moves and retractions arrive in",
+        arguments: StoreKind.tested)
+    func targetHoldingsOrderFree(kind: StoreKind) async throws {
+        try await withStore(kind) { (store: any CopyStateStore) async throws in
+            // A reproducible sequence (Knuth's MMIX linear congruential generator).
+            var state: UInt64 = 23
+            func random(_ bound: Int) -> Int {
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                return Int((state >> 33) % UInt64(bound))
+            }
+            for round in 0..<6 {
+                let token = UInt256(UInt64(500 + round))
+                // Every position at most once (ties keep the order of application, which is not
+                // what this test is about).
+                var positions: [Int] = Array(0..<240)
+                func place(_ trade: inout TargetTrade) {
+                    let position = positions.remove(at: random(positions.count))
+                    trade.blockNumber = UInt64(100 + position / 4)
+                    trade.logIndex = UInt64(position % 4)
+                }
+                // A chain's worth of one wallet's trades in one token: some moved (removed by a
+                // reorg and mined again, higher or lower), some removed for good.
+                var finals: [TargetTrade] = []
+                var events: [(trade: TargetTrade, retract: Bool)] = []
+                for index in 0..<40 {
+                    var trade = targetTrade(
+                        UInt64(round * 1_000 + index), random(3) == 0 ? .sell : .buy, "\(1 + random(40))",
+                        token: token)
+                    place(&trade)
+                    events.append((trade, false))
+                    if random(5) == 0 {
+                        events.append((trade, true))
+                        place(&trade)
+                        events.append((trade, false))
+                    }
+                    if random(7) == 0 {
+                        events.append((trade, true))
+                    } else {
+                        finals.append(trade)
+                    }
+                }
+                // Delivered in a shuffled order that keeps each trade's own events in order; after
+                // each one, the holding is the fold of the trades live then.
+                var queues = Dictionary(
+                    grouping: events.indices, by: { events[$0].trade.identity.bytes.bytes })
+                var live: [TradeIdentity: TargetTrade] = [:]
+                while !queues.isEmpty {
+                    let keys = queues.keys.sorted { $0.lexicographicallyPrecedes($1) }
+                    let key = keys[random(keys.count)]
+                    let event = events[queues[key]!.removeFirst()]
+                    if queues[key]!.isEmpty { queues[key] = nil }
+                    if event.retract {
+                        _ = try await store.retractTargetTrade(event.trade.identity)
+                        live[event.trade.identity] = nil
+                    } else {
+                        _ = try await store.applyTargetTrade(event.trade)
+                        live[event.trade.identity] = event.trade
+                    }
+                    let now = live.values.sorted { $0.position < $1.position }
+                    #expect(
+                        try await store.targetHolding(wallet: followed, tokenId: token)
+                            == TargetHoldingFold.fold(now.map { ($0.side, $0.shares) }).holding,
+                        "round \(round), after \(event.retract ? "retracting" : "applying") \(event.trade.identity)"
+                    )
+                }
+                let chain = finals.sorted { $0.position < $1.position }
+                let expected = TargetHoldingFold.fold(chain.map { ($0.side, $0.shares) }).holding
+                #expect(
+                    try await store.targetHolding(wallet: followed, tokenId: token) == expected,
+                    "round \(round)")
+                // The holding before each live trade is the fold up to it (a delivery again returns it).
+                let before = TargetHoldingFold.fold(chain.map { ($0.side, $0.shares) }).before
+                for (trade, expected) in zip(chain, before) {
+                    #expect(
+                        try await store.applyTargetTrade(trade).sharesBefore == expected, "round \(round)")
+                }
+            }
         }
     }
 
@@ -867,7 +972,7 @@ struct SQLiteCopyStateTests {
                     try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM chain_cursor WHERE block_number = 7")
                 )
             }
-            #expect(Set(applied) == ["v1-chain", "v2-copy", "v3-cluster"])
+            #expect(Set(applied) == ["v1-chain", "v2-copy", "v3-cluster", "v4-target-positions"])
             #expect(cursors == 1)
             _ = try await store.recordDecision(record(key(1), .failed(.unfilled)))
             #expect(try await store.decision(for: key(1))?.decision == .failed(.unfilled))

@@ -153,8 +153,6 @@ struct PostgresStoreTests {
                     identity: identity(99), wallet: followed, tokenId: .max, side: .sell, shares: d("1")))
             #expect(next.sharesBefore == d("30"))
             // Retractions from both stores at once: undone once.
-            let first = TargetTrade(
-                identity: identity(1), wallet: followed, tokenId: .max, side: .buy, shares: d("1.5"))
             let undone = try await withThrowingTaskGroup(of: Bool.self) { group in
                 for store in stores {
                     for _ in 0..<2 { group.addTask { try await store.retractTargetTrade(identity(1)) } }
@@ -169,11 +167,16 @@ struct PostgresStoreTests {
                     TargetTrade(
                         identity: identity(100), wallet: followed, tokenId: .max, side: .buy, shares: d("0"))
                 ).sharesBefore == d("27.5"))
-            // The trade mined again, applied from both stores at once: applied again once, and
-            // everyone answers the holding before that re-application.
+            // The trade mined again (in a later block), applied from both stores at once: applied
+            // again once, and everyone answers the holding before it there.
+            let minedAgain = TargetTrade(
+                identity: identity(1), wallet: followed, tokenId: .max, side: .buy, shares: d("1.5"),
+                blockNumber: 10)
             let befores = try await withThrowingTaskGroup(of: Fixed6.self) { group in
                 for store in stores {
-                    for _ in 0..<2 { group.addTask { try await store.applyTargetTrade(first).sharesBefore } }
+                    for _ in 0..<2 {
+                        group.addTask { try await store.applyTargetTrade(minedAgain).sharesBefore }
+                    }
                 }
                 var all: [Fixed6] = []
                 for try await before in group { all.append(before) }
@@ -183,7 +186,8 @@ struct PostgresStoreTests {
             #expect(
                 try await stores[0].applyTargetTrade(
                     TargetTrade(
-                        identity: identity(101), wallet: followed, tokenId: .max, side: .buy, shares: d("0"))
+                        identity: identity(101), wallet: followed, tokenId: .max, side: .buy, shares: d("0"),
+                        blockNumber: 11)
                 ).sharesBefore == d("29"))
         }
     }
@@ -211,7 +215,9 @@ struct PostgresStoreTests {
                 .map { try $0("identifier", as: String.self) }
             }
             #expect(applied == PostgresStore.migrations.map(\.identifier))
-            #expect(applied == ["v1-chain", "v2-copy", "v3-cluster"], "in step with SQLite's migrator")
+            #expect(
+                applied == ["v1-chain", "v2-copy", "v3-cluster", "v4-target-positions"],
+                "in step with SQLite's migrator")
             _ = try await stores[3].recordDecision(record(key(1), .failed(.unfilled)))
             #expect(try await stores[0].decision(for: key(1))?.decision == .failed(.unfilled))
             for store in stores { await store.shutdown() }

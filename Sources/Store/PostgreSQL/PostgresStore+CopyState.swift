@@ -195,7 +195,7 @@ extension PostgresStore: CopyStateStore {
                 if decided.decision == .skipped(.retracted), try await Self.reopen(c, key, logger: logger) {
                     return .reopened(holding: try await Self.applyTarget(c, target, logger: logger))
                 }
-                try await Self.reapplyRetractedTarget(c, target, logger: logger)
+                try await Self.reapplyRecordedTarget(c, target, logger: logger)
                 let included = try await Self.include(c, decided, at: trade, logger: logger)
                 return decided.retracted ? .reinstated(included) : .decided(included)
             }
@@ -356,7 +356,8 @@ extension PostgresStore: CopyStateStore {
         try await transaction(syncedLater: true) { c in try await Self.applyTarget(c, trade, logger: logger) }
     }
 
-    /// Applies `trade` to its wallet's holding once, on `c` inside a transaction.
+    /// Applies `trade` to its wallet's holding once, at its position, on `c` inside a transaction
+    /// (again once when it was retracted; moved when it was applied elsewhere).
     static func applyTarget(
         _ c: PostgresConnection, _ trade: TargetTrade, logger: Logger
     ) async throws
@@ -365,69 +366,110 @@ extension PostgresStore: CopyStateStore {
         let wallet = Data(trade.wallet.bytes)
         let token = trade.tokenId.decimalString
         let identity = StoreCoding.data(trade.identity.bytes)
+        let block = Int64(clamping: trade.blockNumber)
+        let logIndex = Int64(clamping: trade.logIndex)
         let before = try await Self.lockTargetHolding(c, wallet: wallet, token: token, logger: logger)
         let after = trade.holding(after: before)
         let inserted = try await c.row(
             """
-            INSERT INTO copy_target_trades (identity, wallet, token, side, shares, shares_before, delta)
+            INSERT INTO copy_target_trades
+                (identity, wallet, token, side, shares, shares_before, delta, block, log_index)
             VALUES (\(identity), \(wallet), \(token), \(trade.side.text), \(trade.shares.fixedString),
-                \(before.fixedString), \((after - before).fixedString))
+                \(before.fixedString), \((after - before).fixedString), \(block), \(logIndex))
             ON CONFLICT (identity) DO NOTHING
             RETURNING identity
             """, logger: logger)
         guard inserted != nil else {
-            // Recorded before: applied again if a reorg retracted it (the flag makes it once) …
-            if try await Self.reapplyTarget(c, trade, before: before, logger: logger) {
-                return TargetHolding(sharesBefore: before)
-            }
-            // … else applied: the holding before it, as recorded when it was applied.
+            // Recorded before: applied where it is now (the flag and the position make it once).
             guard
                 let recorded = try await c.row(
-                    "SELECT shares_before FROM copy_target_trades WHERE identity = \(identity)",
-                    logger: logger)
+                    """
+                    SELECT retracted, block, log_index, shares_before FROM copy_target_trades
+                    WHERE identity = \(identity)
+                    """, logger: logger)
             else { throw StoreError.corrupt("target trade \(trade.identity) neither inserted nor found") }
-            return TargetHolding(sharesBefore: try StoreCoding.fixed6(recorded("shares_before")))
+            if try !recorded("retracted", as: Bool.self), try recorded("block", as: Int64.self) == block,
+                try recorded("log_index", as: Int64.self) == logIndex
+            {
+                return TargetHolding(sharesBefore: try StoreCoding.fixed6(recorded("shares_before")))
+            }
+            try await c.run(
+                """
+                UPDATE copy_target_trades SET retracted = FALSE, block = \(block), log_index = \(logIndex)
+                WHERE identity = \(identity)
+                """, logger: logger)
+            return TargetHolding(
+                sharesBefore: try await Self.refoldTarget(
+                    c, wallet: wallet, token: token, reporting: identity, logger: logger))
+        }
+        // A trade placed before live ones of the holding (mined again lower than a later one was
+        // seen): the holding is folded again.
+        if try await c.row(
+            """
+            SELECT 1 FROM copy_target_trades
+            WHERE wallet = \(wallet) AND token = \(token) AND NOT retracted
+                AND (block, log_index) > (\(block), \(logIndex))
+            LIMIT 1
+            """, logger: logger) != nil
+        {
+            return TargetHolding(
+                sharesBefore: try await Self.refoldTarget(
+                    c, wallet: wallet, token: token, reporting: identity, logger: logger))
         }
         try await Self.setTargetHolding(c, wallet: wallet, token: token, after, logger: logger)
         return TargetHolding(sharesBefore: before)
     }
 
-    /// Applies `trade` again if it is recorded retracted, taking the wallet's holding (locked by
-    /// the caller) from `before` to what the trade makes of it, and recording that as its own;
-    /// whether it did.
-    static func reapplyTarget(
-        _ c: PostgresConnection, _ trade: TargetTrade, before: Fixed6, logger: Logger
-    ) async throws -> Bool {
-        let identity = StoreCoding.data(trade.identity.bytes)
-        let after = trade.holding(after: before)
-        let updated = try await c.row(
+    /// Makes the holding (locked by the caller) again from its live trades in chain order
+    /// (``TargetHoldingFold``), recording the holding before each where it changed; the holding
+    /// before the trade `identity` (zero if it is not live).
+    static func refoldTarget(
+        _ c: PostgresConnection, wallet: Data, token: String, reporting identity: Data, logger: Logger
+    ) async throws -> Fixed6 {
+        let rows = try await c.rows(
             """
-            UPDATE copy_target_trades SET retracted = FALSE, shares_before = \(before.fixedString),
-                delta = \((after - before).fixedString)
-            WHERE identity = \(identity) AND retracted
-            RETURNING identity
+            SELECT identity, side, shares, shares_before, delta FROM copy_target_trades
+            WHERE wallet = \(wallet) AND token = \(token) AND NOT retracted
+            ORDER BY block, log_index, seq
             """, logger: logger)
-        guard updated != nil else { return false }
-        try await Self.setTargetHolding(
-            c, wallet: Data(trade.wallet.bytes), token: trade.tokenId.decimalString, after, logger: logger)
-        return true
+        var trades: [(side: Side, shares: Fixed6)] = []
+        for row in rows {
+            let side = try row("side", as: String.self)
+            trades.append((side == Side.buy.text ? .buy : .sell, try StoreCoding.fixed6(row("shares"))))
+        }
+        let (before, total) = TargetHoldingFold.fold(trades)
+        var reported = Fixed6.zero
+        for (index, row) in rows.enumerated() {
+            let after = index + 1 < before.count ? before[index + 1] : total
+            let id = try row("identity", as: Data.self)
+            if id == identity { reported = before[index] }
+            let delta = (after - before[index]).fixedString
+            guard
+                try row("shares_before", as: String.self) != before[index].fixedString
+                    || row("delta", as: String.self) != delta
+            else { continue }
+            try await c.run(
+                """
+                UPDATE copy_target_trades SET shares_before = \(before[index].fixedString), delta = \(delta)
+                WHERE identity = \(id)
+                """, logger: logger)
+        }
+        try await Self.setTargetHolding(c, wallet: wallet, token: token, total, logger: logger)
+        return reported
     }
 
-    /// Applies `trade` again if it is recorded retracted (a target trade never recorded is left
-    /// alone), locking the holding's row first as ``applyTargetTrade(_:)`` does.
-    static func reapplyRetractedTarget(
+    /// Applies `trade` again if it is recorded (retracted, or at another position); a target
+    /// trade never recorded is left alone. Locks the holding's row first, as
+    /// ``applyTargetTrade(_:)`` does.
+    static func reapplyRecordedTarget(
         _ c: PostgresConnection, _ trade: TargetTrade, logger: Logger
     ) async throws {
         let identity = StoreCoding.data(trade.identity.bytes)
         guard
-            try await c.row(
-                "SELECT 1 FROM copy_target_trades WHERE identity = \(identity) AND retracted", logger: logger)
+            try await c.row("SELECT 1 FROM copy_target_trades WHERE identity = \(identity)", logger: logger)
                 != nil
         else { return }
-        let wallet = Data(trade.wallet.bytes)
-        let token = trade.tokenId.decimalString
-        let before = try await Self.lockTargetHolding(c, wallet: wallet, token: token, logger: logger)
-        _ = try await Self.reapplyTarget(c, trade, before: before, logger: logger)
+        _ = try await Self.applyTarget(c, trade, logger: logger)
     }
 
     /// Locks the holding's row before the trade's (the order ``applyTargetTrade(_:)`` takes them
@@ -442,18 +484,27 @@ extension PostgresStore: CopyStateStore {
             else { return false }
             let wallet = try trade("wallet", as: Data.self)
             let token = try trade("token", as: String.self)
-            let current = try await Self.lockTargetHolding(c, wallet: wallet, token: token, logger: logger)
+            _ = try await Self.lockTargetHolding(c, wallet: wallet, token: token, logger: logger)
             guard
-                let row = try await c.row(
+                try await c.row(
                     """
                     UPDATE copy_target_trades SET retracted = TRUE WHERE identity = \(id) AND NOT retracted
-                    RETURNING delta
-                    """, logger: logger)
+                    RETURNING identity
+                    """, logger: logger) != nil
             else { return false }
-            let delta = try StoreCoding.fixed6(row("delta"))
-            try await Self.setTargetHolding(
-                c, wallet: wallet, token: token, (current - delta).clampedAtZero, logger: logger)
+            _ = try await Self.refoldTarget(c, wallet: wallet, token: token, reporting: id, logger: logger)
             return true
+        }
+    }
+
+    public func targetHolding(wallet: Address, tokenId: UInt256) async throws -> Fixed6 {
+        try await read { c in
+            try await c.row(
+                """
+                SELECT shares FROM copy_target_holdings
+                WHERE wallet = \(Data(wallet.bytes)) AND token = \(tokenId.decimalString)
+                """, logger: logger
+            ).map { try StoreCoding.fixed6($0("shares")) } ?? .zero
         }
     }
 }

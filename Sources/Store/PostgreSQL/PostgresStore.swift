@@ -73,6 +73,7 @@ public final class PostgresStore: Sendable {
         ("v1-chain", chainSchema),
         ("v2-copy", copySchema),
         ("v3-cluster", clusterSchema),
+        ("v4-target-positions", targetPositionSchema),
     ]
 
     /// Serialises migrations of one database across processes (`pg_advisory_xact_lock` key).
@@ -273,6 +274,16 @@ public final class PostgresStore: Sendable {
             retracted BOOLEAN NOT NULL DEFAULT FALSE
         )
         """,
+    ]
+
+    /// Migration `v4-target-positions`: target trades get their position on the chain (a holding
+    /// is the fold of its live trades in chain order, see `TargetTrade`); trades recorded before
+    /// have position zero and keep the order they were applied in (`seq`).
+    static let targetPositionSchema = [
+        "ALTER TABLE copy_target_trades ADD COLUMN block BIGINT NOT NULL DEFAULT 0",
+        "ALTER TABLE copy_target_trades ADD COLUMN log_index BIGINT NOT NULL DEFAULT 0",
+        "ALTER TABLE copy_target_trades ADD COLUMN seq BIGSERIAL",
+        "CREATE INDEX copy_target_trades_holding ON copy_target_trades (wallet, token, block, log_index)",
     ]
 
     // MARK: - Running queries
