@@ -32,6 +32,9 @@ struct ProviderSoakTests {
         var configuration = ServiceTestSupport.devnet(
             blocks: seconds * 10, every: interval, seed: 2_023, following: Self.followed, share: 0.2)
         configuration.chain.fillsPerBlock = 2...6
+        // Few markets: each followed wallet trades each token many times, so that reorgs move and
+        // remove trades inside one holding.
+        configuration.chain.markets = 8
         var faults = DevnetFaults()
         faults.reorgEvery = 40
         faults.reorgDepth = 1...10
@@ -123,9 +126,41 @@ struct ProviderSoakTests {
             if there != true { misplaced += 1 }
         }
         #expect(misplaced == 0, "\(misplaced) decisions at a block and log index the chain no longer has")
+        // Each followed wallet's holding of each token it traded (even only in orphaned blocks) is
+        // its canonical trades folded in chain order: BUYs add, SELLs take off, never below zero
+        // (a devnet wallet sells shares it never bought, as a real one does with shares it got by
+        // splitting collateral).
+        let makers = Set(Self.followed)
+        var expected: [HoldingKey: Fixed6] = [:]
+        for fill in devnet.chain.orphanedFills(makers: makers) where fill.blockNumber >= startBlock {
+            expected[HoldingKey(wallet: fill.maker, token: fill.template.tokenId)] = .zero
+        }
+        for fill in devnet.chain.canonicalFills(makers: makers) where fill.blockNumber >= startBlock {
+            let key = HoldingKey(wallet: fill.maker, token: fill.template.tokenId)
+            let shares = Fixed6(micros: Int128(fill.template.shares))
+            let before = expected[key] ?? .zero
+            expected[key] = fill.template.side == .buy ? before + shares : (before - shares).clampedAtZero
+        }
+        var wrongHoldings: [String] = []
+        for (key, shares) in expected {
+            let tracked = try await store.targetHolding(wallet: key.wallet, tokenId: key.token)
+            if tracked != shares {
+                wrongHoldings.append("\(key.wallet) \(key.token): \(tracked), not \(shares)")
+            }
+        }
+        #expect(expected.count >= 10, "enough holdings to mean something (\(expected.count))")
+        #expect(
+            wrongHoldings.isEmpty,
+            "holdings off the canonical trades:\n\(wrongHoldings.joined(separator: "\n"))")
         let remined = devnet.chain.reminedTransactions.count
         print(
-            "provider-soak: \(seconds) s, \(kills) SIGKILLs, blocks \(startBlock)...\(head.number), \(canonical.count) canonical followed fills, \(entries.count) decisions, \(remined) transactions re-mined"
+            "provider-soak: \(seconds) s, \(kills) SIGKILLs, blocks \(startBlock)...\(head.number), \(canonical.count) canonical followed fills, \(entries.count) decisions, \(remined) transactions re-mined, \(expected.count) holdings checked"
         )
+    }
+
+    /// A followed wallet's holding of one token.
+    struct HoldingKey: Hashable {
+        var wallet: Address
+        var token: UInt256
     }
 }
