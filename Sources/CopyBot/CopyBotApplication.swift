@@ -388,28 +388,6 @@ public final class CopyBotApplication: Sendable {
         if role != .executor { services.append(Self.component(listener)) }
         if let cluster {
             let accounts = configuration.effectiveAccounts
-            services.append(
-                Self.component(
-                    ClosureService {
-                        // This process in the cluster's membership, for status and the executors' shares.
-                        let started = SystemWallClock().now()
-                        try? await cancelWhenGracefulShutdown {
-                            while true {
-                                do {
-                                    try await cluster.coordinator.heartbeat(
-                                        ClusterMember(
-                                            role: role.rawValue, name: member,
-                                            activeListener: self.activeListener.withLock { $0 },
-                                            seenAt: SystemWallClock().now(), startedAt: started))
-                                } catch {
-                                    if Task.isCancelled { throw CancellationError() }
-                                    self.logger.error("cluster heartbeat failed: \(error)")
-                                }
-                                try await Task.sleep(for: self.configuration.cluster.lease / 3)
-                            }
-                        }
-                        try? await cluster.coordinator.leave(member)
-                    }, name: "membership"))
             if role != .listener {
                 services.append(
                     Self.component(
@@ -424,14 +402,15 @@ public final class CopyBotApplication: Sendable {
                                     )
                                 }, queue: cluster.queue,
                                 coordinator: cluster.coordinator, lease: self.configuration.cluster.lease,
-                                concurrency: self.configuration.copy.executors, logger: self.logger
-                            ) { account in
+                                concurrency: self.configuration.copy.executors, logger: self.logger,
+                                fencedWrite: { metrics.recordFencedWrite(role: "executor") }
+                            ) { account, accountStore in
                                 let registry = try ExchangeRegistry.load(
                                     contractsFile: self.configuration.contracts.file,
                                     abiDirectory: self.configuration.contracts.abiDirectory)
                                 return try await self.makeEngine(
                                     account.configuration, account: account.name, registry: registry,
-                                    store: store,
+                                    store: accountStore,
                                     clob: transport, breaker: breaker)
                             }
                             self.executor.withLock { $0 = executor }
@@ -440,6 +419,40 @@ public final class CopyBotApplication: Sendable {
                             }
                         }))
             }
+            // Membership after the executor: services stop in reverse order, so a stopping
+            // executor leaves the membership first (the others' shares grow at once), then
+            // finishes its trades in hand and releases its accounts for them to take.
+            services.append(
+                Self.component(
+                    ClosureService {
+                        // This process in the cluster's membership, for status and the executors' shares.
+                        let started = SystemWallClock().now()
+                        try? await cancelWhenGracefulShutdown {
+                            while true {
+                                do {
+                                    try await cluster.coordinator.heartbeat(
+                                        ClusterMember(
+                                            role: role.rawValue, name: member,
+                                            activeListener: self.activeListener.withLock { $0 },
+                                            seenAt: SystemWallClock().now(), startedAt: started))
+                                    for gone in try await cluster.coordinator.pruneMembers(
+                                        goneFor: self.configuration.cluster.pruneAfter)
+                                    {
+                                        self.logger.notice(
+                                            "forgot cluster member \(gone): not seen for cluster.prune_after_seconds"
+                                        )
+                                    }
+                                } catch {
+                                    if Task.isCancelled { throw CancellationError() }
+                                    self.logger.error("cluster heartbeat failed: \(error)")
+                                }
+                                try await Task.sleep(for: self.configuration.cluster.lease / 3)
+                            }
+                        }
+                        // In a task of its own: this one is cancelled (a shutdown), and a query in a
+                        // cancelled task fails before it is sent.
+                        _ = try? await Task { try await cluster.coordinator.leave(member) }.value
+                    }, name: "membership"))
         }
         var group = ServiceGroupConfiguration(
             services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)

@@ -201,7 +201,9 @@ public struct StateReports: Sendable {
         let depths = try await cluster.queue.depths()
         let alive = UnixTime(milliseconds: now.milliseconds - 2 * lease.components.seconds * 1_000)
         var lines = ["cluster:"]
-        let active = members.first { $0.activeListener && $0.seenAt >= alive }
+        // The listener that reported being active most recently: after a failover the one that
+        // took over, not the dead one whose last report said so.
+        let active = members.filter { $0.activeListener && $0.seenAt >= alive }.max { $0.seenAt < $1.seenAt }
         lines.append("  active listener: \(active?.name ?? "none (no listener has reported lately)")")
         if members.isEmpty { lines.append("  members: none yet") }
         for member in members {
@@ -210,11 +212,17 @@ public struct StateReports: Sendable {
             let held = leases.filter { $0.owner == member.name && $0.expiresAt >= now }.map(\.account.name)
             lines.append(
                 "  \(member.name): \(member.role), \(state), seen \(Self.age(age)) ago"
-                    + (member.activeListener && member.seenAt >= alive ? ", active listener" : "")
+                    + (member.name == active?.name ? ", active listener" : "")
                     + (held.isEmpty ? "" : ", accounts \(held.joined(separator: ","))"))
         }
-        for lease in leases where lease.owner == nil || lease.expiresAt < now {
-            lines.append("  account \(lease.account.name): not held by any executor")
+        for lease in leases {
+            if let owner = lease.owner, lease.expiresAt >= now {
+                lines.append("  account \(lease.account.name): held by \(owner), epoch \(lease.epoch)")
+            } else {
+                lines.append(
+                    "  account \(lease.account.name): not held by any executor"
+                        + (lease.owner.map { " (last \($0), epoch \(lease.epoch))" } ?? ""))
+            }
         }
         if depths.isEmpty {
             lines.append("  queue: empty")

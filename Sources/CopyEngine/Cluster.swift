@@ -95,13 +95,77 @@ public struct AccountLease: Hashable, Sendable {
     public var owner: String?
     /// When the lease ends unless renewed.
     public var expiresAt: UnixTime
+    /// How many times the account was taken: each take increments it (see ``AccountFence``).
+    public var epoch: Int64
 
     /// Creates a lease record.
-    public init(account: AccountID, owner: String?, expiresAt: UnixTime) {
+    public init(account: AccountID, owner: String?, expiresAt: UnixTime, epoch: Int64 = 0) {
         self.account = account
         self.owner = owner
         self.expiresAt = expiresAt
+        self.epoch = epoch
     }
+}
+
+/// An account as one executor holds it: the fencing token of its lease.
+///
+/// Every take of an account increments its epoch. Every write an executor makes on behalf of the
+/// account carries the fence it holds and is refused (``FencedWrite``) unless the account's lease
+/// still names this owner at this epoch, checked in the write's own transaction. A process cannot
+/// know it was paused; the store can: an executor stopped past its lease, whose accounts another
+/// executor took, writes nothing for them when it resumes.
+public struct AccountFence: Hashable, Sendable, CustomStringConvertible {
+    public var account: AccountID
+    /// The executor holding the lease.
+    public var owner: String
+    /// The lease's epoch when it was taken.
+    public var epoch: Int64
+
+    /// Creates a fence.
+    public init(account: AccountID, owner: String, epoch: Int64) {
+        self.account = account
+        self.owner = owner
+        self.epoch = epoch
+    }
+
+    public var description: String { "account \(account.name) held by \(owner) at epoch \(epoch)" }
+}
+
+/// A write refused because the fence it carried is stale: another process took the lease (or the
+/// listener election) since. The writer must stop acting for that account (or role) at once, and
+/// never retry the write under the old fence.
+public struct FencedWrite: Error, Hashable, Sendable, CustomStringConvertible {
+    /// What was held: `account a1`, `listener:polygon`.
+    public var scope: String
+    /// The holder and epoch the writer believed it had.
+    public var owner: String
+    public var epoch: Int64
+    /// The holder and epoch the store has now (nil owner: free).
+    public var currentOwner: String?
+    public var currentEpoch: Int64
+
+    /// Creates the error.
+    public init(scope: String, owner: String, epoch: Int64, currentOwner: String?, currentEpoch: Int64) {
+        self.scope = scope
+        self.owner = owner
+        self.epoch = epoch
+        self.currentOwner = currentOwner
+        self.currentEpoch = currentEpoch
+    }
+
+    public var description: String {
+        "write refused: \(scope) is \(currentOwner.map { "held by \($0)" } ?? "free") at epoch \(currentEpoch); \(owner) held epoch \(epoch)"
+    }
+}
+
+/// One account's state as its holder writes it: every write fenced by the lease (see
+/// ``AccountFence``). A refused write throws ``FencedWrite`` (after calling the `refused` handler
+/// the store was made with).
+public protocol FencedAccountStore: CopyStateStore {
+    /// The fence every write carries.
+    var fence: AccountFence { get }
+    /// Removes finished items of the account's queue (as ``CopyWorkQueue/finish(_:)``), fenced.
+    func finish(_ sequences: [Int64]) async throws
 }
 
 /// Membership and account leases.
@@ -119,14 +183,24 @@ public protocol ClusterCoordinator: Sendable {
     /// Renews the leases `owner` holds among `accounts`, then takes free or expired ones (skipping
     /// those another executor is taking at the same moment) until it holds `share`; returns what
     /// it holds. Never takes an account whose lease is held and unexpired.
+    ///
+    /// A take increments the account's epoch; a renewal keeps it. The fences returned are what
+    /// the writes for those accounts must carry (``fencedStore(_:refused:)``).
     func claimAccounts(
         _ accounts: [AccountID], owner: String, share: Int, lease: Duration, now: UnixTime
     )
-        async throws -> [AccountID]
+        async throws -> [AccountFence]
     /// Frees `accounts` held by `owner` (it stopped working them).
     func releaseAccounts(_ accounts: [AccountID], owner: String) async throws
     /// Every account lease.
     func leases() async throws -> [AccountLease]
+    /// Forgets members not seen for `age` (by the server's clock); their names.
+    func pruneMembers(goneFor age: Duration) async throws -> [String]
+    /// The account's state, every write fenced by `fence`; `refused` is called with each refusal
+    /// before it is thrown.
+    func fencedStore(
+        _ fence: AccountFence, refused: @escaping @Sendable (FencedWrite) -> Void
+    ) -> any FencedAccountStore
 }
 
 /// The right to be the one active listener, while it lasts.

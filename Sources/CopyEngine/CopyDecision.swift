@@ -202,6 +202,9 @@ public enum FailureReason: Hashable, Sendable {
     case unfilled
     /// The store failed.
     case store(String)
+    /// The store refused the write: another process holds the account's lease now (cluster). The
+    /// trade is left to it; never recorded.
+    case fenced(String)
 
     /// A stable snake_case name for metrics.
     public var name: String {
@@ -214,6 +217,7 @@ public enum FailureReason: Hashable, Sendable {
         case .outcomeUnknown: "outcome_unknown"
         case .unfilled: "unfilled"
         case .store: "store_error"
+        case .fenced: "fenced"
         }
     }
 
@@ -228,6 +232,7 @@ public enum FailureReason: Hashable, Sendable {
         case .outcomeUnknown(let m): "\(name) — \(m)"
         case .unfilled: "\(name) — nothing on the book within the limit price"
         case .store(let m): "\(name) — \(m)"
+        case .fenced(let m): "\(name) — \(m)"
         }
     }
 }

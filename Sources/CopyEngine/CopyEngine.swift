@@ -41,6 +41,16 @@ public struct DecisionBeginning: Sendable {
         /// A retraction's: whether it took the followed wallet's trade off its holding, or how the
         /// store failed.
         case retraction(Result<Bool, any Error>)
+
+        /// Whether the step was cut short by a cancellation (a shutdown stopped the task that took
+        /// it ahead) rather than failed: the handling takes it again itself.
+        var interrupted: Bool {
+            switch self {
+            case .trade(.failure(let error)): error is CancellationError
+            case .retraction(.failure(let error)): error is CancellationError
+            default: false
+            }
+        }
     }
 
     /// The decision's key (the engine's account and the trade's identity).
@@ -261,9 +271,10 @@ public final class CopyEngine: Sendable {
                 // Handled (or failed, and taken again without a step taken ahead): a later delivery
                 // of the trade may take its first step ahead again.
                 defer { if case .trade = step { _ = tradesInFlight.withLock { $0.remove(key) } } }
-                return try await decideOnce(key, event, begun: step)
+                return try await decideOnce(key, event, begun: step?.interrupted == true ? nil : step)
             case .retracted:
-                let decision = try await retract(key, event, begun: begun?.key == key ? begun?.step : nil)
+                let step = begun?.key == key ? begun?.step : nil
+                let decision = try await retract(key, event, begun: step?.interrupted == true ? nil : step)
                 // Handled (a store failure throws past this: the retraction is handled again).
                 retractionsInFlight.withLock { inFlight in
                     guard let count = inFlight[key] else { return }
@@ -273,7 +284,16 @@ public final class CopyEngine: Sendable {
             }
         } catch {
             let message = (error as? StoreError)?.message ?? "\(error)"
-            logger.error("store failed for trade \(key): \(message)")
+            if error is FencedWrite {
+                // Another executor holds the account now: the one that held it logs the refusal and
+                // drops the account; the trade stays queued for the new holder.
+                logger.debug("trade \(key) left to the account's new holder: \(message)")
+                return .failed(.fenced(message))
+            } else if error is CancellationError || Task.isCancelled {
+                logger.debug("trade \(key) interrupted by the shutdown; it stays queued")
+            } else {
+                logger.error("store failed for trade \(key): \(message)")
+            }
             return .failed(.store(message))
         }
     }
@@ -291,8 +311,14 @@ public final class CopyEngine: Sendable {
                 if try await store.decision(for: intent.key) != nil, intent.status != .open { continue }
                 resolved[intent.key] = try await resume(intent)
             }
+        } catch is FencedWrite {
+            logger.debug("intents left to the account's new holder")
         } catch {
-            logger.error("store failed while resolving intents: \(error)")
+            if Task.isCancelled {
+                logger.debug("resolving intents interrupted by the shutdown")
+            } else {
+                logger.error("store failed while resolving intents: \(error)")
+            }
         }
         return resolved
     }

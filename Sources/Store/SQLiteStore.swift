@@ -181,6 +181,24 @@ public final class SQLiteStore: Sendable {
                         ON copy_target_trades (wallet, token, block, log_index);
                     """)
         }
+        // In step with PostgreSQL's `v5-cluster-fencing` (lease epochs; unused with one process).
+        migrator.registerMigration("v5-cluster-fencing") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE cluster_accounts ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;
+                    CREATE TABLE cluster_account_takes (
+                        account TEXT NOT NULL,
+                        epoch INTEGER NOT NULL,
+                        owner TEXT NOT NULL,
+                        taken_at INTEGER NOT NULL,
+                        PRIMARY KEY (account, epoch)
+                    );
+                    ALTER TABLE copy_decisions ADD COLUMN written_by TEXT;
+                    ALTER TABLE copy_decisions ADD COLUMN epoch INTEGER;
+                    ALTER TABLE copy_fills ADD COLUMN written_by TEXT;
+                    ALTER TABLE copy_fills ADD COLUMN epoch INTEGER;
+                    """)
+        }
         return migrator
     }
 }

@@ -24,19 +24,23 @@ func key(_ n: UInt64, _ account: AccountID = .default) -> DecisionKey {
     DecisionKey(account: account, identity: identity(n))
 }
 
-/// The summary of a BUY of `shares` at `price` by the followed wallet (trade `n`).
-func summary(_ n: UInt64, shares: String = "100", price: String = "0.52") -> TradeSummary {
+/// A BUY of `shares` at `price` by the followed wallet (trade `n`).
+func buyEvent(_ n: UInt64, shares: String = "100", price: String = "0.52") -> TradeEvent {
     let s = d(shares)
     let c = Fixed6.multiply(s, d(price), rounding: .halfEven)!
-    return TradeSummary(
-        TradeEvent(
-            exchange: "ctf_v2", contract: .zero, blockNumber: 100 + n, blockHash: Bytes32(0, 0, 0, n),
-            transactionHash: Bytes32(1, 0, 0, n), logIndex: n, orderHash: Bytes32(2, 0, 0, n),
-            wallet: followed,
-            counterparty: .zero, side: .buy, tokenId: UInt256(n), shares: s.fixedPoint6!,
-            collateral: c.fixedPoint6!,
-            price: Price.of(collateral: c.fixedPoint6!.units, shares: s.fixedPoint6!.units)!,
-            fee: FixedPoint6(units: UInt64(0)), removed: false))
+    return TradeEvent(
+        exchange: "ctf_v2", contract: .zero, blockNumber: 100 + n, blockHash: Bytes32(0, 0, 0, n),
+        transactionHash: Bytes32(1, 0, 0, n), logIndex: n, orderHash: Bytes32(2, 0, 0, n),
+        wallet: followed,
+        counterparty: .zero, side: .buy, tokenId: UInt256(n), shares: s.fixedPoint6!,
+        collateral: c.fixedPoint6!,
+        price: Price.of(collateral: c.fixedPoint6!.units, shares: s.fixedPoint6!.units)!,
+        fee: FixedPoint6(units: UInt64(0)), removed: false)
+}
+
+/// The summary of a BUY of `shares` at `price` by the followed wallet (trade `n`).
+func summary(_ n: UInt64, shares: String = "100", price: String = "0.52") -> TradeSummary {
+    TradeSummary(buyEvent(n, shares: shares, price: price))
 }
 
 func orderIntent(
@@ -972,7 +976,10 @@ struct SQLiteCopyStateTests {
                     try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM chain_cursor WHERE block_number = 7")
                 )
             }
-            #expect(Set(applied) == ["v1-chain", "v2-copy", "v3-cluster", "v4-target-positions"])
+            #expect(
+                Set(applied) == [
+                    "v1-chain", "v2-copy", "v3-cluster", "v4-target-positions", "v5-cluster-fencing",
+                ])
             #expect(cursors == 1)
             _ = try await store.recordDecision(record(key(1), .failed(.unfilled)))
             #expect(try await store.decision(for: key(1))?.decision == .failed(.unfilled))

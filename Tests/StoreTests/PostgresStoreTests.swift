@@ -10,7 +10,7 @@ import Testing
 
 /// Opens `count` stores on one schema, as `count` processes sharing one database would, runs
 /// `body` and shuts them down.
-private func withStores(
+func withStores(
     _ count: Int, _ body: ([PostgresStore]) async throws -> Void
 ) async throws {
     try await PostgresTestServer.withSchema { configuration in
@@ -216,7 +216,9 @@ struct PostgresStoreTests {
             }
             #expect(applied == PostgresStore.migrations.map(\.identifier))
             #expect(
-                applied == ["v1-chain", "v2-copy", "v3-cluster", "v4-target-positions"],
+                applied == [
+                    "v1-chain", "v2-copy", "v3-cluster", "v4-target-positions", "v5-cluster-fencing",
+                ],
                 "in step with SQLite's migrator")
             _ = try await stores[3].recordDecision(record(key(1), .failed(.unfilled)))
             #expect(try await stores[0].decision(for: key(1))?.decision == .failed(.unfilled))

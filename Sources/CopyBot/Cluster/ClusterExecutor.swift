@@ -16,13 +16,26 @@ import Synchronization
 /// A reload (the configuration's generation changes) applies to the accounts held: each is paused,
 /// its trades in hand finished, and its engine made again from the new settings, keeping its
 /// lease; accounts added are taken like any other, accounts removed are released.
+///
+/// Every write for an account goes through a store fenced by the account's lease (its epoch, see
+/// ``AccountFence``). A write the store refuses (this process was stopped or cut off past its lease
+/// and another executor took the account) drops the account at once: its engine, ledger and
+/// trades in hand are discarded, the refusal is logged and counted, and nothing is retried under
+/// the old epoch. Its queued trades stay for the new holder.
+///
+/// Shares are even: with `n` accounts and `e` executors alive, each holds `n / e`, and the first
+/// `n % e` by name one more.
 final class ClusterExecutor: Sendable {
-    /// Makes the engine of an account (its ledger restored from the store).
-    typealias EngineFactory = @Sendable (CopyBotConfiguration.Account) async throws -> CopyEngine
+    /// Makes the engine of an account (its ledger restored from the store) on the account's store.
+    typealias EngineFactory =
+        @Sendable (CopyBotConfiguration.Account, any CopyStateStore) async throws -> CopyEngine
 
     struct State {
         /// Accounts held and dispatched, with their engines.
         var held: [AccountID: CopyEngine] = [:]
+        /// Every account whose lease this executor holds (dispatched, draining or refreshing), with
+        /// the fenced store its writes go through.
+        var leases: [AccountID: any FencedAccountStore] = [:]
         /// Accounts being given up: not dispatched; released once nothing of theirs is in hand.
         var draining: Set<AccountID> = []
         /// Accounts held and paused by a reload: not dispatched; their engines are made again once
@@ -44,16 +57,19 @@ final class ClusterExecutor: Sendable {
     private let lease: Duration
     private let concurrency: Int
     private let logger: Logger
+    private let fencedWrite: @Sendable () -> Void
     private let state = Mutex(State())
 
     /// Creates the executor `name` over the accounts `configured` returns (read at every lease
-    /// round, with the configuration's generation).
+    /// round, with the configuration's generation); `fencedWrite` counts each refused write.
     init(
         name: String,
         configured: @escaping @Sendable () -> (accounts: [CopyBotConfiguration.Account], generation: Int),
         queue: any CopyWorkQueue, coordinator: any ClusterCoordinator, lease: Duration, concurrency: Int,
-        logger: Logger, makeEngine: @escaping EngineFactory
+        logger: Logger, fencedWrite: @escaping @Sendable () -> Void = {},
+        makeEngine: @escaping EngineFactory
     ) {
+        self.fencedWrite = fencedWrite
         self.name = name
         self.configured = configured
         state.withLock { $0.generation = configured().generation }
@@ -109,10 +125,27 @@ final class ClusterExecutor: Sendable {
             }
         } catch is CancellationError {}
         let held = state.withLock { state in
-            defer { state.held = [:] }
-            return Array(state.held.keys) + Array(state.draining) + Array(state.refreshing)
+            defer {
+                state.held = [:]
+                state.leases = [:]
+            }
+            return Array(state.leases.keys).sorted()
         }
-        try? await coordinator.releaseAccounts(held, owner: name)
+        guard !held.isEmpty else { return }
+        // Released in a task of its own: this one is cancelled (a shutdown), and a query in a
+        // cancelled task fails before it is sent.
+        let coordinator = self.coordinator
+        let name = self.name
+        do {
+            try await Task { try await coordinator.releaseAccounts(held, owner: name) }.value
+            logger.notice(
+                "released accounts at shutdown; other executors take them now",
+                metadata: ["accounts": "\(held.map(\.name))"])
+        } catch {
+            logger.warning(
+                "could not release the accounts at shutdown; others take them when the leases expire: \(error)",
+                metadata: ["accounts": "\(held.map(\.name))"])
+        }
     }
 
     /// The pipeline lane of an item: its account and token together.
@@ -133,31 +166,78 @@ final class ClusterExecutor: Sendable {
                 if state.inHand[account]?.isEmpty == true { state.inHand[account] = nil }
             }
         }
-        // No decision (the account went away) or a store failure: the item stays queued.
+        // No decision (the account went away), a store failure or a refused write: the item stays
+        // queued.
         guard let decision else { return }
         if case .failed(.store) = decision { return }
+        if case .failed(.fenced) = decision { return }
+        // Finished through the account's fenced store: not once the account is dropped.
+        guard let store = state.withLock({ $0.leases[account] }) else { return }
         do {
-            try await Task { try await queue.finish([work.sequence]) }.value
+            try await Task { try await store.finish([work.sequence]) }.value
             state.withLock { $0.decided += 1 }
+        } catch is FencedWrite {
+            // Logged and counted by `refused`; the new holder finds the decision stored.
         } catch {
             logger.error("could not finish queued trade \(work.sequence) of \(account): \(error)")
         }
     }
 
+    /// A write for `fence`'s account was refused: another executor took the account. Drops it at
+    /// once (unless it was dropped or taken again since), and logs and counts every refusal.
+    private func refused(_ fence: AccountFence, _ error: FencedWrite) {
+        let dropped = state.withLock { state -> Bool in
+            guard state.leases[fence.account]?.fence == fence else { return false }
+            state.leases[fence.account] = nil
+            state.held[fence.account] = nil
+            state.draining.remove(fence.account)
+            state.refreshing.remove(fence.account)
+            return true
+        }
+        fencedWrite()
+        logger.warning(
+            "\(error)\(dropped ? "; dropping the account and its state in memory" : "")",
+            metadata: [
+                "account": "\(fence.account.name)", "held_epoch": "\(fence.epoch)",
+                "current_epoch": "\(error.currentEpoch)", "current_holder": "\(error.currentOwner ?? "none")",
+            ])
+    }
+
     // MARK: Leases
 
-    /// Renews and balances the account leases every third of a lease, until cancelled.
+    /// Renews and balances the account leases every third of a lease, until cancelled; sooner
+    /// when an account is free (an executor stopped and released its accounts, checked every
+    /// quarter of a second).
     private func holdAccounts() async throws {
+        let clock = ContinuousClock()
         while true {
             try Task.checkCancellation()
             do {
                 try await balance()
             } catch {
-                // A shutdown cancels the query in flight (the store reports it as its own error).
+                // A shutdown cancels the query in flight.
                 if Task.isCancelled { throw CancellationError() }
                 logger.error("could not renew the account leases: \(error)")
             }
-            try await Task.sleep(for: lease / 3)
+            let next = clock.now + lease / 3
+            while clock.now < next {
+                try await Task.sleep(for: min(.milliseconds(250), next - clock.now))
+                if try await accountsFree() { break }
+            }
+        }
+    }
+
+    /// Whether a configured account is free (no owner, or its lease expired).
+    private func accountsFree() async throws -> Bool {
+        let names = Set(configured().accounts.map(\.name))
+        let now = SystemWallClock().now()
+        do {
+            return try await coordinator.leases().contains {
+                names.contains($0.account) && ($0.owner == nil || $0.expiresAt < now)
+            }
+        } catch {
+            if Task.isCancelled { throw CancellationError() }
+            return false
         }
     }
 
@@ -184,10 +264,13 @@ final class ClusterExecutor: Sendable {
         }
         let now = SystemWallClock().now()
         let seenSince = UnixTime(milliseconds: now.milliseconds - Int64(lease.components.seconds * 1_000))
-        let executors = try await coordinator.members(seenSince: seenSince).filter {
-            $0.role == "executor" || $0.role == "all"
-        }.count
-        let share = (names.count + max(1, executors) - 1) / max(1, executors)
+        var executors = Set(
+            try await coordinator.members(seenSince: seenSince).filter {
+                $0.role == "executor" || $0.role == "all"
+            }.map(\.name))
+        executors.insert(name)
+        let rank = executors.sorted().firstIndex(of: name) ?? 0
+        let share = names.count / executors.count + (rank < names.count % executors.count ? 1 : 0)
         // Releasing accounts: give up those fully drained.
         let drained = state.withLock { state -> [AccountID] in
             let done = state.draining.filter { state.inHand[$0] == nil }
@@ -195,6 +278,7 @@ final class ClusterExecutor: Sendable {
             return Array(done)
         }
         if !drained.isEmpty {
+            state.withLock { state in for account in drained { state.leases[account] = nil } }
             try await coordinator.releaseAccounts(drained, owner: name)
             logger.notice(
                 "released accounts to other executors", metadata: ["accounts": "\(drained.map(\.name))"])
@@ -202,14 +286,17 @@ final class ClusterExecutor: Sendable {
         let draining = state.withLock { $0.draining }
         let holding = try await coordinator.claimAccounts(
             names, owner: name, share: share + draining.count, lease: lease, now: now)
-        let current = Set(holding).subtracting(draining)
+        let fences = Dictionary(holding.map { ($0.account, $0) }, uniquingKeysWith: { a, _ in a })
+        let current = Set(fences.keys).subtracting(draining)
         let (lost, new) = state.withLock { state -> ([AccountID], [AccountID]) in
-            let lost =
-                state.held.keys.filter { !current.contains($0) }
-                + state.refreshing.filter { !current.contains($0) }
+            // Lost: not renewed, or held at another epoch than ours (taken by another executor
+            // and back to this one since: nothing here is valid for it any more).
+            let lost = state.leases.keys.filter { fences[$0]?.epoch != state.leases[$0]?.fence.epoch }
             for account in lost {
                 state.held[account] = nil
                 state.refreshing.remove(account)
+                state.draining.remove(account)
+                state.leases[account] = nil
             }
             // Paused accounts come back once drained, with engines made from the new settings.
             let refreshed = state.refreshing.filter { state.inHand[$0] == nil }
@@ -222,20 +309,26 @@ final class ClusterExecutor: Sendable {
                 metadata: ["accounts": "\(lost.map(\.name))"])
         }
         for account in new {
-            guard let configuration = accounts[account] else { continue }
-            let engine = try await makeEngine(configuration)
+            guard let configuration = accounts[account], let fence = fences[account] else { continue }
+            let store = coordinator.fencedStore(fence) { [weak self] error in self?.refused(fence, error) }
+            state.withLock { $0.leases[account] = store }
+            let engine = try await makeEngine(configuration, store)
             let resolved = await engine.resolveUnresolvedIntents()
-            // Still ours, and not paused by a reload in the meantime?
+            // Still ours (no write refused meanwhile), and not paused by a reload in the meantime?
             let taken = state.withLock { state -> Bool in
-                guard !state.refreshing.contains(account), !state.draining.contains(account) else {
-                    return false
-                }
+                guard state.leases[account]?.fence == fence, !state.refreshing.contains(account),
+                    !state.draining.contains(account)
+                else { return false }
                 state.held[account] = engine
                 return true
             }
             guard taken else { continue }
             logger.notice(
-                "account taken", metadata: ["account": "\(account)", "resolved_orders": "\(resolved.count)"])
+                "account taken",
+                metadata: [
+                    "account": "\(account)", "epoch": "\(fence.epoch)",
+                    "resolved_orders": "\(resolved.count)",
+                ])
         }
         // Over the share (an executor joined): stop reading the last ones, release them once drained.
         let extra = state.withLock { state -> [AccountID] in

@@ -168,6 +168,9 @@ public enum ConfigSchema {
             "cluster.lease_seconds", .scalar, "10",
             "an executor's hold on an account lasts this long unless renewed (a dead executor's accounts move after it)"
         ),
+        .init(
+            "cluster.prune_after_seconds", .scalar, "3600",
+            "members not seen for this long are removed from the membership (and from `copybot status`)"),
         .init("http.listen", .scalar, "127.0.0.1:9464", "host:port of /health, /ready, /metrics; empty: off"),
         .init("log.level", .scalar, "info", "trace | debug | info | notice | warning | error | critical"),
         .init("log.format", .scalar, "auto", "auto (text on a terminal, else JSON) | text | json"),

@@ -273,6 +273,12 @@ private struct Validator {
     mutating func cluster(_ c: CopyBotConfiguration) {
         seconds("cluster.failover_after", c.cluster.failoverAfter, 2...600)
         seconds("cluster.lease_seconds", c.cluster.lease, 2...600)
+        seconds("cluster.prune_after_seconds", c.cluster.pruneAfter, 10...604_800)
+        if c.cluster.pruneAfter < c.cluster.lease * 2 {
+            error(
+                "cluster.prune_after_seconds", "must be at least twice cluster.lease_seconds",
+                fix: "a member is only forgotten once it is surely gone: raise it")
+        }
         if c.cluster.role != .all, case .sqlite? = c.store.location {
             error(
                 "cluster.role",

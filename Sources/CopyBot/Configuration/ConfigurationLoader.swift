@@ -876,6 +876,7 @@ struct ConfigurationLoader {
         if let v = text(r, "cluster.name") { c.cluster.name = v.isEmpty ? nil : v }
         if let v = seconds(r, "cluster.failover_after") { c.cluster.failoverAfter = v }
         if let v = seconds(r, "cluster.lease_seconds") { c.cluster.lease = v }
+        if let v = seconds(r, "cluster.prune_after_seconds") { c.cluster.pruneAfter = v }
         if let v = text(r, "http.listen") {
             if v.isEmpty || v.lowercased() == "off" {
                 c.http.listen = nil

@@ -319,6 +319,8 @@ public struct CopyBotConfiguration: Sendable, CustomStringConvertible {
         public var failoverAfter: Duration = .seconds(10)
         /// `cluster.lease_seconds`.
         public var lease: Duration = .seconds(10)
+        /// `cluster.prune_after_seconds`.
+        public var pruneAfter: Duration = .seconds(3_600)
 
         /// The defaults.
         public init() {}

@@ -35,6 +35,7 @@ import Synchronization
 /// | `copybot_order_latency_seconds` | histogram | ``recordOrderLatency(_:)`` |
 /// | `copybot_clob_round_trip_seconds` | histogram | the CLOB keep-warm's `GET /time` (``recordClobPing(roundTrip:clockSkewSeconds:)``) |
 /// | `copybot_clob_clock_skew_seconds` | gauge | the CLOB's clock minus this machine's, at the latest ping |
+/// | `copybot_fenced_writes_total{role}` | counter | cluster writes the store refused because another process took the lease (``recordFencedWrite(role:)``) |
 public final class MetricsPublisher: Sendable {
     /// The metric names.
     public enum Name {
@@ -69,6 +70,7 @@ public final class MetricsPublisher: Sendable {
         public static let exchangeCollateral = "copybot_exchange_collateral"
         public static let reconciliationDifferences = "copybot_reconciliation_differences"
         public static let reconciliationCollateral = "copybot_reconciliation_collateral_difference"
+        public static let fencedWrites = "copybot_fenced_writes_total"
     }
 
     /// The buckets of the latency histograms: 100 µs to 10 s.
@@ -169,6 +171,13 @@ public final class MetricsPublisher: Sendable {
     public func recordClobPing(roundTrip: Duration, clockSkewSeconds: Int64) {
         clobRoundTrip.recordNanoseconds(Self.nanoseconds(roundTrip))
         clobClockSkew.record(Double(clockSkewSeconds))
+    }
+
+    /// Counts a write the store refused because its fence was stale (`role`: `executor` or
+    /// `listener`).
+    public func recordFencedWrite(role: String) {
+        state.withLock { Self.counter(Series(Name.fencedWrites, ("role", role)), in: &$0, factory: factory) }
+            .increment()
     }
 
     /// Publishes `snapshot`: counters grow by what the counts grew since the last call, gauges

@@ -99,9 +99,16 @@ extension PostgresStore: CopyWorkQueue {
 
     public func finish(_ sequences: [Int64]) async throws {
         guard !sequences.isEmpty else { return }
-        try await read { c in
-            try await c.run(
-                "DELETE FROM copy_work WHERE sequence = ANY(\(sequences)::bigint[])", logger: logger)
+        try await write { c in
+            if let fence = FenceContext.account {
+                try await c.run(
+                    """
+                    DELETE FROM copy_work WHERE sequence = ANY(\(sequences)::bigint[]) AND account = \(fence.account.name)
+                    """, logger: logger)
+            } else {
+                try await c.run(
+                    "DELETE FROM copy_work WHERE sequence = ANY(\(sequences)::bigint[])", logger: logger)
+            }
         }
     }
 
@@ -175,9 +182,15 @@ extension PostgresStore: ClusterCoordinator {
     /// One transaction: the accounts' rows are created if missing; `owner`'s leases are renewed;
     /// then free or expired accounts are taken with `FOR UPDATE SKIP LOCKED` (two executors taking
     /// at once skip each other's rows instead of waiting or taking the same one), up to `share`.
+    ///
+    /// A take increments the epoch and records it in `cluster_account_takes`. Its `FOR UPDATE`
+    /// conflicts with the `FOR KEY SHARE` a fenced write holds on the row from its check to its
+    /// commit, so a take skips an account with a write in flight and can never commit between a
+    /// write's check and its commit. (A renewal updates a non-key column, `FOR NO KEY UPDATE`,
+    /// which does not wait for writes.)
     public func claimAccounts(
         _ accounts: [AccountID], owner: String, share: Int, lease: Duration, now: UnixTime
-    ) async throws -> [AccountID] {
+    ) async throws -> [AccountFence] {
         let names = accounts.map(\.name)
         let leaseMilliseconds =
             lease.components.seconds * 1_000 + lease.components.attoseconds / 1_000_000_000_000_000
@@ -187,16 +200,21 @@ extension PostgresStore: ClusterCoordinator {
                 INSERT INTO cluster_accounts (account, owner, expires_at)
                 SELECT unnest(\(names)::text[]), NULL, 0 ON CONFLICT (account) DO NOTHING
                 """, logger: logger)
+            func fence(_ row: PGRow) throws -> AccountFence {
+                AccountFence(
+                    account: AccountID(try row("account", as: String.self)), owner: owner,
+                    epoch: try row("epoch"))
+            }
             var held = try await c.rows(
                 """
                 UPDATE cluster_accounts SET expires_at = \(unescaped: Self.serverMilliseconds) + \(leaseMilliseconds)
-                WHERE owner = \(owner) AND account = ANY(\(names)::text[]) RETURNING account
+                WHERE owner = \(owner) AND account = ANY(\(names)::text[]) RETURNING account, epoch
                 """, logger: logger
-            ).map { AccountID(try $0("account", as: String.self)) }
+            ).map(fence)
             if held.count < share {
-                held += try await c.rows(
+                let taken = try await c.rows(
                     """
-                    UPDATE cluster_accounts SET owner = \(owner),
+                    UPDATE cluster_accounts SET owner = \(owner), epoch = epoch + 1,
                         expires_at = \(unescaped: Self.serverMilliseconds) + \(leaseMilliseconds)
                     WHERE account IN (
                         SELECT account FROM cluster_accounts
@@ -204,11 +222,19 @@ extension PostgresStore: ClusterCoordinator {
                             AND (owner IS NULL OR expires_at < \(unescaped: Self.serverMilliseconds))
                         ORDER BY account LIMIT \(Int64(share - held.count))
                         FOR UPDATE SKIP LOCKED)
-                    RETURNING account
+                    RETURNING account, epoch
                     """, logger: logger
-                ).map { AccountID(try $0("account", as: String.self)) }
+                ).map(fence)
+                for take in taken {
+                    try await c.run(
+                        """
+                        INSERT INTO cluster_account_takes (account, epoch, owner, taken_at)
+                        VALUES (\(take.account.name), \(take.epoch), \(owner), \(unescaped: Self.serverMilliseconds))
+                        """, logger: logger)
+                }
+                held += taken
             }
-            return held.sorted()
+            return held.sorted { $0.account < $1.account }
         }
     }
 
@@ -229,9 +255,27 @@ extension PostgresStore: ClusterCoordinator {
             try await c.rows("SELECT * FROM cluster_accounts ORDER BY account", logger: logger).map { row in
                 AccountLease(
                     account: AccountID(try row("account", as: String.self)), owner: try row("owner"),
-                    expiresAt: UnixTime(milliseconds: try row("expires_at")))
+                    expiresAt: UnixTime(milliseconds: try row("expires_at")), epoch: try row("epoch"))
             }
         }
+    }
+
+    public func pruneMembers(goneFor age: Duration) async throws -> [String] {
+        let milliseconds = age.components.seconds * 1_000 + age.components.attoseconds / 1_000_000_000_000_000
+        return try await read { c in
+            try await c.rows(
+                """
+                DELETE FROM cluster_members WHERE seen_at < \(unescaped: Self.serverMilliseconds) - \(milliseconds)
+                RETURNING name
+                """, logger: logger
+            ).map { try $0("name", as: String.self) }.sorted()
+        }
+    }
+
+    public func fencedStore(
+        _ fence: AccountFence, refused: @escaping @Sendable (FencedWrite) -> Void
+    ) -> any FencedAccountStore {
+        PostgresFencedAccountStore(store: self, fence: fence, refused: refused)
     }
 }
 

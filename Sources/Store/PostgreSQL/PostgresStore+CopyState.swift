@@ -18,7 +18,7 @@ extension PostgresStore: CopyStateStore {
     public func recordDecision(
         _ record: DecisionRecord
     ) async throws -> (record: DecisionRecord, inserted: Bool) {
-        try await read { c in try await Self.insertDecision(c, record, logger: logger) }
+        try await write { c in try await Self.insertDecision(c, record, logger: logger) }
     }
 
     /// Inserts `record` unless its key has a decision; the stored one and whether it was inserted.
@@ -30,9 +30,11 @@ extension PostgresStore: CopyStateStore {
         let (account, identity) = Self.key(record.key)
         let inserted = try await c.row(
             """
-            INSERT INTO copy_decisions (account, identity, kind, label, trade, decision, decided_at, retracted)
+            INSERT INTO copy_decisions (account, identity, kind, label, trade, decision, decided_at, retracted,
+                written_by, epoch)
             VALUES (\(account), \(identity), \(record.decision.kind), \(record.decision.label), \(trade),
-                \(decision), \(record.decidedAt.milliseconds), \(record.retracted))
+                \(decision), \(record.decidedAt.milliseconds), \(record.retracted), \(FenceContext.account?.owner),
+                \(FenceContext.account?.epoch))
             ON CONFLICT (account, identity) DO NOTHING
             RETURNING id
             """, logger: logger)
@@ -45,7 +47,7 @@ extension PostgresStore: CopyStateStore {
 
     public func markRetracted(_ key: DecisionKey) async throws -> DecisionRecord? {
         let (account, identity) = Self.key(key)
-        return try await read { c in
+        return try await write { c in
             try await c.row(
                 """
                 UPDATE copy_decisions SET retracted = TRUE WHERE account = \(account) AND identity = \(identity)
@@ -119,7 +121,7 @@ extension PostgresStore: CopyStateStore {
         let matched = try StoreCoding.json(intent.matched)
         let (account, identity) = Self.key(intent.key)
         let orderHash = intent.orderHash.map(StoreCoding.data)
-        return try await read { c in
+        return try await write { c in
             let inserted = try await c.row(
                 """
                 INSERT INTO copy_intents (account, identity, mode, trade, intent, signed_order, order_hash, salt,
@@ -251,9 +253,11 @@ extension PostgresStore: CopyStateStore {
                 pricedFromTarget: matched.pricedFromTarget, at: at)
             try await c.run(
                 """
-                INSERT INTO copy_fills (account, sequence, identity, mode, fill, priced_from_target, at)
+                INSERT INTO copy_fills (account, sequence, identity, mode, fill, priced_from_target, at,
+                    written_by, epoch)
                 VALUES (\(account), \(record.sequence), \(identity), \(record.mode.rawValue),
-                    \(try StoreCoding.json(fill)), \(record.pricedFromTarget), \(at.milliseconds))
+                    \(try StoreCoding.json(fill)), \(record.pricedFromTarget), \(at.milliseconds),
+                    \(FenceContext.account?.owner), \(FenceContext.account?.epoch))
                 """, logger: logger)
             intent.matched = matched
             booked = record
@@ -308,7 +312,7 @@ extension PostgresStore: CopyStateStore {
 
     public func saveLedger(account: AccountID, _ snapshot: LedgerSnapshot) async throws {
         let ledger = try StoreCoding.json(snapshot.ledger)
-        try await read { c in
+        try await write { c in
             // An equal `throughFill` replaces the stored snapshot (as in memory); only a newer one stays.
             try await c.run(
                 """
@@ -321,7 +325,7 @@ extension PostgresStore: CopyStateStore {
     }
 
     public func recordDailyPnL(account: AccountID, _ pnl: DailyPnL) async throws {
-        try await read { c in
+        try await write { c in
             try await c.run(
                 """
                 INSERT INTO copy_daily_pnl (account, day, realised, unrealised_at_start, unrealised_now)

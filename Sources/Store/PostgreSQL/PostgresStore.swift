@@ -1,3 +1,4 @@
+import CopyEngine
 import Foundation
 import Logging
 import PostgresNIO
@@ -74,6 +75,7 @@ public final class PostgresStore: Sendable {
         ("v2-copy", copySchema),
         ("v3-cluster", clusterSchema),
         ("v4-target-positions", targetPositionSchema),
+        ("v5-cluster-fencing", fencingSchema),
     ]
 
     /// Serialises migrations of one database across processes (`pg_advisory_xact_lock` key).
@@ -292,6 +294,9 @@ public final class PostgresStore: Sendable {
     func read<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
         do {
             return try await client.withConnection { connection in try await body(connection) }
+        } catch let cancelled as CancellationError {
+            // A shutdown, not a store failure: passed on as it is.
+            throw cancelled
         } catch {
             throw wrap(error)
         }
@@ -317,19 +322,30 @@ public final class PostgresStore: Sendable {
         while true {
             do {
                 return try await client.withConnection { connection in
-                    try await connection.query(begin, logger: logger)
+                    try await connection.checked(begin, logger: logger)
                     do {
                         if syncedLater {
-                            try await connection.query("SET LOCAL synchronous_commit TO OFF", logger: logger)
+                            try await connection.checked(
+                                "SET LOCAL synchronous_commit TO OFF", logger: logger)
+                        }
+                        if !snapshot, let fence = FenceContext.account {
+                            try await Self.checkFence(connection, fence, logger: logger)
                         }
                         let value = try await body(connection)
-                        try await connection.query("COMMIT", logger: logger)
+                        try await connection.checked("COMMIT", logger: logger)
                         return value
                     } catch {
-                        _ = try? await connection.query("ROLLBACK", logger: logger)
+                        if !connection.isClosed {
+                            _ = try? await connection.query("ROLLBACK", logger: logger)
+                        }
                         throw error
                     }
                 }
+            } catch let refused as FencedWrite {
+                // Never retried: the fence is stale for good.
+                throw refused
+            } catch let cancelled as CancellationError {
+                throw cancelled
             } catch {
                 let wrapped = wrap(error)
                 guard wrapped.sqlState == "40001" || wrapped.sqlState == "40P01", attempt < 8 else {
@@ -340,6 +356,12 @@ public final class PostgresStore: Sendable {
                 try await Task.sleep(for: .milliseconds(Int64.random(in: 1...10) * Int64(attempt)))
             }
         }
+    }
+
+    /// Runs a write: with a fence (``FenceContext``), in a transaction that checks it first; else as
+    /// ``read(_:)`` does (each statement its own transaction).
+    func write<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        FenceContext.account == nil ? try await read(body) : try await transaction(body)
     }
 
     /// `error` as a ``PostgresStoreError`` with PostgreSQL's reason (store corruption passes as is).
@@ -366,9 +388,19 @@ struct PGRow {
 }
 
 extension PostgresConnection {
+    /// Runs `query`, failing at once on a connection the server closed. (postgres-nio 1.x waits
+    /// for good on a query sent to a closed connection; the server closes the session of a fenced
+    /// transaction left idle, see `PostgresStore.fencedIdleTimeoutMilliseconds`, and a process
+    /// stopped meanwhile sends its next query on that connection when it resumes.)
+    @discardableResult
+    func checked(_ query: PostgresQuery, logger: Logger) async throws -> PostgresRowSequence {
+        guard !isClosed else { throw PostgresStoreError("the server closed the connection") }
+        return try await self.query(query, logger: logger)
+    }
+
     /// Runs `query` and collects its rows.
     func rows(_ query: PostgresQuery, logger: Logger) async throws -> [PGRow] {
-        try await self.query(query, logger: logger).collect().map(PGRow.init)
+        try await checked(query, logger: logger).collect().map(PGRow.init)
     }
 
     /// Runs `query` and returns its first row, if any.
@@ -378,6 +410,6 @@ extension PostgresConnection {
 
     /// Runs `query`, ignoring any rows.
     func run(_ query: PostgresQuery, logger: Logger) async throws {
-        _ = try await self.query(query, logger: logger).collect()
+        _ = try await checked(query, logger: logger).collect()
     }
 }
