@@ -30,14 +30,6 @@ struct ClusterTests {
     static let accountCount = 10
     static let failoverAfter = 5
 
-    struct Account {
-        var name: AccountID
-        var keyHex: String
-        var key: PrivateKey
-        var credentials: ApiCredentials
-        var wallets: [Address]
-    }
-
     @Test(
         "2 listeners, 3 executors, 10 accounts, 2,000+ trades; SIGKILL the active listener and an executor: one decision per (account, trade), at most one order, failover in time"
     )
@@ -50,92 +42,16 @@ struct ClusterTests {
     }
 
     func run(store: PostgresStore, storeURL: String) async throws {
-        let registry = try ServiceTestSupport.registry()
         var configuration = ServiceTestSupport.devnet(
             blocks: 640, every: .milliseconds(20), seed: 2_026, following: Self.wallets, share: 0.5)
         configuration.chain.markets = 40
         configuration.chain.genesisTimestamp = UInt64(Date().timeIntervalSince1970)
-        let devnet = try Devnet(registry: registry, configuration: configuration)
-        try await devnet.start()
-        let startBlock = devnet.chain.blockNumber
-
-        // Ten accounts, each with a key and API credentials of its own (made here).
-        var accounts: [Account] = []
-        var generator = SystemRandomNumberGenerator()
-        for i in 0..<Self.accountCount {
-            var bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
-            bytes[0] = 0x01
-            let hex = Hex.encode(bytes)
-            accounts.append(
-                Account(
-                    name: AccountID("a\(i)"), keyHex: hex, key: try PrivateKey(hex: hex),
-                    credentials: ServiceTestSupport.randomCredentials(), wallets: Self.followed(by: i)))
-        }
-        // The stand-in knows every account's key and matches FAK orders against deep books.
-        let markets = ServiceTestSupport.deepBooks(devnet)
-        var standInConfiguration = ClobStandIn.Configuration(
-            credentials: accounts[0].credentials, account: accounts[0].key.address,
-            contracts: try ExchangeContracts(
-                registry: registry, exchange: "CTFExchangeV2", negRiskExchange: "NegRiskCTFExchangeV2",
-                domainVersion: "2"),
-            markets: markets)
-        standInConfiguration.matchesTakerOrders = true
-        standInConfiguration.otherAccounts = accounts.dropFirst().map { ($0.credentials, $0.key.address) }
-        let standIn = ClobStandIn(configuration: standInConfiguration)
-        try await standIn.start()
-
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "copybot-cluster-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let config = directory.appendingPathComponent("copybot.yaml")
-        var yaml = """
-            contracts:
-              file: \(ServiceTestSupport.root.appendingPathComponent("Config/contracts.polygon.yaml").path)
-              abi_dir: \(ServiceTestSupport.root.appendingPathComponent("abi").path)
-            copy:
-              mode: live
-              starting_usdc: 1000000
-              order_lease_seconds: 2
-              risk:
-                max_total_exposure_usdc: 1000000
-                max_position_usdc_per_market: 100000
-                max_position_usdc_per_token: 50000
-                daily_loss_limit_usdc: 1000000
-                max_trade_age_seconds: 86400
-                kill_switch_file: \(directory.appendingPathComponent("KILL").path)
-            accounts:
-
-            """
-        for account in accounts {
-            yaml += """
-                  - name: \(account.name.name)
-                    wallets: [\(account.wallets.map { "\"\($0.checksummed)\"" }.joined(separator: ", "))]
-
-                """
-        }
-        try Data(yaml.utf8).write(to: config)
-        var environment = [
-            "COPYBOT_CHAIN_WS_URLS": devnet.webSocketURL, "COPYBOT_CHAIN_HTTP_URLS": devnet.httpURL,
-            "COPYBOT_STORE_URL": storeURL, "COPYBOT_CHAIN_START_BLOCK": "\(startBlock)",
-            "COPYBOT_CHAIN_STALE_AFTER": "1", "COPYBOT_HTTP_LISTEN": "", "COPYBOT_LOG_LEVEL": "notice",
-            "COPYBOT_CLOB_URL": standIn.baseURL, "COPYBOT_CLOB_REQUESTS_PER_SECOND": "1000",
-            "COPYBOT_CLUSTER_LEASE_SECONDS": "3", "COPYBOT_CLUSTER_FAILOVER_AFTER": "\(Self.failoverAfter)",
-        ]
-        for account in accounts {
-            let prefix = "COPYBOT_ACCOUNT_\(account.name.name.uppercased())_"
-            environment[prefix + "PRIVATE_KEY"] = account.keyHex
-            environment[prefix + "CLOB_API_KEY"] = account.credentials.apiKey
-            environment[prefix + "CLOB_API_SECRET"] = account.credentials.secret
-            environment[prefix + "CLOB_API_PASSPHRASE"] = account.credentials.passphrase
-        }
-        let log = directory.appendingPathComponent("copybot.log")
-        func start(_ name: String, _ role: String) throws -> Process {
-            var env = environment
-            env["COPYBOT_CLUSTER_NAME"] = name
-            return try ServiceTestSupport.startCopybot(
-                env, log: log, config: config.path, arguments: ["--role", role])
-        }
+        let cluster = try await ClusterHarness.make(
+            devnet: configuration, accounts: Self.accountCount, followed: Self.followed, storeURL: storeURL,
+            leaseSeconds: 3, failoverAfter: Self.failoverAfter)
+        let devnet = cluster.devnet
+        let accounts = cluster.accounts
+        func start(_ name: String, _ role: String) throws -> Process { try cluster.start(name, role) }
         func members() async throws -> [ClusterMember] { try await store.allMembers() }
 
         // The first listener becomes the active one; then the standby and the executors.
@@ -182,11 +98,7 @@ struct ClusterTests {
         try await producer.value
         let producerDoneAt = clock.now
         let head = try #require(devnet.chain.block(tag: .latest))
-        var expected: [AccountID: Set<LogIdentity>] = [:]
-        for account in accounts {
-            expected[account.name] = try ServiceTestSupport.canonicalFills(
-                devnet, registry: registry, wallets: account.wallets, from: startBlock, to: head.number)
-        }
+        let expected = try cluster.expected(to: head.number)
         var decided: [AccountID: Set<LogIdentity>] = [:]
         var unresolved = 0
         deadline = clock.now + .seconds(240)
@@ -208,15 +120,13 @@ struct ClusterTests {
         let leases = try await store.leases()
         // `copybot status` shows the cluster: the active listener, the executors and their
         // accounts, the queues; and each account.
-        let status = try ServiceTestSupport.runCopybot(
-            ["status"], environment: environment, config: config.path)
-        let trades = try ServiceTestSupport.runCopybot(
-            ["trades", "--account", "a3", "--format", "jsonl"], environment: environment, config: config.path)
+        let status = try cluster.command(["status"])
+        let trades = try cluster.command(["trades", "--account", "a3", "--format", "jsonl"])
         for process in [listener2] + executors.dropFirst() {
             #expect(ServiceTestSupport.terminate(process), "SIGTERM: clean exit")
         }
-        await devnet.shutdown()
-        await standIn.stop()
+        let accepted = cluster.standIn.acceptedOrders
+        await cluster.stop()
 
         let pairs = expected.values.map(\.count).reduce(0, +)
         let seconds = failover.map {
@@ -252,7 +162,6 @@ struct ClusterTests {
         let targetTrades = Set(expected.values.flatMap { $0 })
         #expect(targetTrades.count >= 2_000, "enough target trades (\(targetTrades.count))")
         #expect(unresolved == 0, "\(unresolved) orders left unresolved")
-        let accepted = standIn.acceptedOrders
         for account in accounts {
             let want = expected[account.name]!
             let entries = try await store.decisionEntries(account: account.name, limit: nil, afterRowID: nil)
