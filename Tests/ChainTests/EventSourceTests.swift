@@ -33,7 +33,7 @@ actor Collector {
 
     func consume(
         _ source: EventSource, until done: @Sendable (Collector) async -> Bool,
-        timeout: Duration = .seconds(20)
+        timeout: Duration = .seconds(60)
     ) async throws {
         let clock = ContinuousClock()
         let deadline = clock.now + timeout

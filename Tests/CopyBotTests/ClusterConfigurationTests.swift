@@ -48,9 +48,9 @@ struct ClusterConfigurationTests {
         #expect(typo.errors.first { $0.keyPath == "cluster.role" }?.fix.contains("executor") == true)
     }
 
-    @Test func runRefusesAClusterRoleOnSQLite() throws {
+    @Test func runRefusesAClusterRoleOnSQLite() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: ServiceTestSupport.executable.path))
-        let result = try ServiceTestSupport.runCopybot(
+        let result = try await ServiceTestSupport.runCopybot(
             ["run", "--role", "executor"],
             environment: [
                 "COPYBOT_STORE_URL":

@@ -140,7 +140,7 @@ struct ClusterFencingTests {
         // what counts is what it logs once asked to stop.
         let logBeforeStop = (try? Data(contentsOf: cluster.log(stopping)).count) ?? 0
         kill(stopped.processIdentifier, SIGTERM)
-        stopped.waitUntilExit()
+        await ServiceTestSupport.exit(of: stopped)
         let exitedAt = clock.now
         var handedOver: Duration? = nil
         while clock.now - exitedAt < .seconds(10) {
@@ -167,9 +167,9 @@ struct ClusterFencingTests {
             errorLines.isEmpty,
             "\(stopping) logged errors while stopping:\n\(errorLines.prefix(5).joined(separator: "\n"))")
 
-        let status = try cluster.command(["status"])
+        let status = try await cluster.command(["status"])
         for process in [listener] + names.filter({ $0 != stopping }).compactMap({ executors[$0] }) {
-            #expect(ServiceTestSupport.terminate(process), "SIGTERM: clean exit")
+            #expect(await ServiceTestSupport.terminate(process), "SIGTERM: clean exit")
         }
         var refusals = 0
         for name in names {

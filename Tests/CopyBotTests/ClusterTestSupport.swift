@@ -123,8 +123,10 @@ struct ClusterHarness {
     }
 
     /// Runs a copybot command (`status`, `trades`…) on the cluster's configuration.
-    func command(_ arguments: [String]) throws -> (status: Int32, output: String, standardOutput: String) {
-        try ServiceTestSupport.runCopybot(arguments, environment: environment, config: config.path)
+    func command(
+        _ arguments: [String]
+    ) async throws -> (status: Int32, output: String, standardOutput: String) {
+        try await ServiceTestSupport.runCopybot(arguments, environment: environment, config: config.path)
     }
 
     /// The canonical fills of each account's wallets from the start block to `head`.

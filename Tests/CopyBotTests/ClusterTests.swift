@@ -120,10 +120,10 @@ struct ClusterTests {
         let leases = try await store.leases()
         // `copybot status` shows the cluster: the active listener, the executors and their
         // accounts, the queues; and each account.
-        let status = try cluster.command(["status"])
-        let trades = try cluster.command(["trades", "--account", "a3", "--format", "jsonl"])
+        let status = try await cluster.command(["status"])
+        let trades = try await cluster.command(["trades", "--account", "a3", "--format", "jsonl"])
         for process in [listener2] + executors.dropFirst() {
-            #expect(ServiceTestSupport.terminate(process), "SIGTERM: clean exit")
+            #expect(await ServiceTestSupport.terminate(process), "SIGTERM: clean exit")
         }
         let accepted = cluster.standIn.acceptedOrders
         await cluster.stop()

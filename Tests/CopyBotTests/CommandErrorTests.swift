@@ -12,16 +12,16 @@ struct CommandErrorTests {
     }
 
     @Test("a run-time failure prints the error and its fix, without the usage text")
-    func runtimeFailure() throws {
+    func runtimeFailure() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: ServiceTestSupport.executable.path))
         let missing = "/nonexistent/copybot-\(UUID().uuidString).yaml"
-        let status = try ServiceTestSupport.runCopybot(["status"], environment: [:], config: missing)
+        let status = try await ServiceTestSupport.runCopybot(["status"], environment: [:], config: missing)
         #expect(status.status == 1)
         #expect(status.output.contains("Error:"), "\(status.output)")
         #expect(status.output.contains("copybot config check"), "\(status.output)")
         #expect(!status.output.contains("Usage:"), "\(status.output)")
         // Wrong arguments still show how to call the command.
-        let wrong = try ServiceTestSupport.runCopybot(["status", "--no-such-flag"], environment: [:])
+        let wrong = try await ServiceTestSupport.runCopybot(["status", "--no-such-flag"], environment: [:])
         #expect(wrong.status != 0)
         #expect(wrong.output.contains("Usage:"), "\(wrong.output)")
     }

@@ -121,7 +121,7 @@ struct LiveCrashRecoveryTests {
             if expected.isSubset(of: decided), unresolved.isEmpty { break }
             try await Task.sleep(for: .milliseconds(250))
         }
-        #expect(ServiceTestSupport.terminate(last), "SIGTERM stops copybot cleanly")
+        #expect(await ServiceTestSupport.terminate(last), "SIGTERM stops copybot cleanly")
         await devnet.shutdown()
         await standIn.stop()
 

@@ -100,7 +100,7 @@ struct LiveFundsTests {
             if buys.count >= 5 { break }
             try await Task.sleep(for: .milliseconds(250))
         }
-        #expect(ServiceTestSupport.terminate(process), "stops cleanly")
+        #expect(await ServiceTestSupport.terminate(process), "stops cleanly")
         await rig.devnet.shutdown()
         await rig.standIn.stop()
         #expect(buys.count >= 5, "enough BUYs decided (\(buys.count)): \(ServiceTestSupport.tail(of: log))")
@@ -128,7 +128,7 @@ struct LiveFundsTests {
             rig.key.address, balance: UInt256(1_000_000_000), allowance: UInt256(1_000_000_000))
         let log = rig.directory.appendingPathComponent("copybot.log")
         let process = try ServiceTestSupport.startCopybot(rig.environment, log: log)
-        defer { _ = ServiceTestSupport.terminate(process) }
+        defer { _ = ServiceTestSupport.terminateNow(process) }
         let http = HTTPClient.shared
         func metrics() async -> String {
             guard
@@ -157,7 +157,7 @@ struct LiveFundsTests {
         #expect(
             text.contains(differs), "\(text.split(separator: "\n").filter { $0.contains("reconciliation") })")
         #expect(text.contains(#"copybot_reconciliation_collateral_difference{account="default"} -12.5"#))
-        let status = try ServiceTestSupport.runCopybot(
+        let status = try await ServiceTestSupport.runCopybot(
             ["status"],
             environment: rig.environment.filter {
                 ![

@@ -96,7 +96,7 @@ struct MultiAccountRunTests {
             if undecided == 0 { break }
             try await Task.sleep(for: .milliseconds(200))
         }
-        #expect(ServiceTestSupport.terminate(last))
+        #expect(await ServiceTestSupport.terminate(last))
         await devnet.shutdown()
         #expect(undecided == 0, "trades left without a decision")
 

@@ -73,7 +73,7 @@ struct PostgresRunTests {
         #expect(checkpoint?.number == head.number, "the service caught up with the head")
         let undecided = try await ServiceTestSupport.undecided({ store }, until: deadline)
         #expect(undecided.isEmpty, "\(undecided.count) delivered trades without a decision")
-        #expect(ServiceTestSupport.terminate(last), "SIGTERM stops copybot cleanly")
+        #expect(await ServiceTestSupport.terminate(last), "SIGTERM stops copybot cleanly")
         await devnet.shutdown()
 
         let expected = try ServiceTestSupport.canonicalFills(
@@ -88,17 +88,17 @@ struct PostgresRunTests {
         #expect(expected.subtracting(decided).isEmpty, "canonical fills without a decision")
 
         // The CLI reads the same database.
-        let status = try ServiceTestSupport.runCopybot(["status"], environment: environment)
+        let status = try await ServiceTestSupport.runCopybot(["status"], environment: environment)
         #expect(status.status == 0, "\(status.output)")
         #expect(status.output.contains("chain: checkpoint #\(head.number)"), "\(status.output)")
         #expect(status.output.contains("decisions: \(decisions.count) —"), "\(status.output)")
-        let trades = try ServiceTestSupport.runCopybot(
+        let trades = try await ServiceTestSupport.runCopybot(
             ["trades", "--format", "jsonl"], environment: environment)
         #expect(trades.status == 0, "\(trades.output)")
         let lines = trades.output.split(separator: "\n")
         #expect(lines.count == decisions.count)
         #expect(lines.allSatisfy { $0.hasPrefix("{\"decided_at\":") })
-        let positions = try ServiceTestSupport.runCopybot(
+        let positions = try await ServiceTestSupport.runCopybot(
             ["positions", "--format", "jsonl"], environment: environment)
         #expect(positions.status == 0, "\(positions.output)")
     }

@@ -95,7 +95,7 @@ struct ProviderSoakTests {
         let undecided = try await ServiceTestSupport.undecided(
             { try SQLiteStore(path: database) }, until: deadline)
         #expect(undecided.isEmpty, "\(undecided.count) delivered trades without a decision")
-        #expect(ServiceTestSupport.terminate(last), "SIGTERM stops copybot cleanly")
+        #expect(await ServiceTestSupport.terminate(last), "SIGTERM stops copybot cleanly")
         await devnet.shutdown()
 
         // The devnet's own record: the canonical fills of the followed wallets at the end.

@@ -34,7 +34,7 @@ struct ReplayCommandTests {
         let expected = Set(
             try devnet.chain.logs(filter: filter).map { "\($0.transactionHash.hex)/\($0.logIndex)" })
 
-        let result = try ServiceTestSupport.runCopybot(
+        let result = try await ServiceTestSupport.runCopybot(
             [
                 "replay", "--from-block", "\(startBlock)", "--to-block", "\(head.number)", "--http-url",
                 devnet.httpURL, "--format", "jsonl",
@@ -100,10 +100,10 @@ struct ReplayFlakyProviderTests {
                 devnet.httpURL, "--format", "jsonl",
             ] + ReplayCommandTests.wallets.flatMap { ["--wallet", $0.checksummed] }
 
-        func replay() throws -> (seconds: Double, fills: Set<String>, status: Int32, output: String) {
+        func replay() async throws -> (seconds: Double, fills: Set<String>, status: Int32, output: String) {
             let clock = ContinuousClock()
             let started = clock.now
-            let result = try ServiceTestSupport.runCopybot(arguments, environment: [:])
+            let result = try await ServiceTestSupport.runCopybot(arguments, environment: [:])
             let elapsed = clock.now - started
             var fills = Set<String>()
             for line in result.standardOutput.split(separator: "\n") {
@@ -118,13 +118,13 @@ struct ReplayFlakyProviderTests {
             return (seconds, fills, result.status, result.output)
         }
 
-        let clean = try replay()
+        let clean = try await replay()
         devnet.faults.update {
             $0.getLogsMaxRange = 1_000
             $0.rangeErrorDialect = .fixed(.unfamiliar)
             $0.transientErrorRate = 0.02
         }
-        let flaky = try replay()
+        let flaky = try await replay()
         await devnet.shutdown()
         #expect(expected.count > 1_000, "enough fills (\(expected.count))")
         #expect(clean.status == 0, "\(clean.output.suffix(500))")

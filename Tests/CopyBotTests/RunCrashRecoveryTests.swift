@@ -47,7 +47,7 @@ struct RunCrashRecoveryTests {
                 // SIGTERM before the service group handles signals (its start can take longer than
                 // the wait above on a loaded machine) would end the process by the signal instead.
                 try await Task.sleep(for: .seconds(2))
-                let clean = ServiceTestSupport.terminate(process)
+                let clean = await ServiceTestSupport.terminate(process)
                 #expect(
                     clean,
                     "SIGTERM: \(process.terminationReason == .exit ? "exit" : "signal") \(process.terminationStatus); the log's end:\n\(ServiceTestSupport.tail(of: log))"
@@ -75,7 +75,7 @@ struct RunCrashRecoveryTests {
         let undecided = try await ServiceTestSupport.undecided(
             { try SQLiteStore(path: database) }, until: deadline)
         #expect(undecided.isEmpty, "\(undecided.count) delivered trades without a decision")
-        #expect(ServiceTestSupport.terminate(last), "SIGTERM stops copybot cleanly")
+        #expect(await ServiceTestSupport.terminate(last), "SIGTERM stops copybot cleanly")
         await devnet.shutdown()
 
         // The canonical fills of the followed wallets, as the listener identifies them.

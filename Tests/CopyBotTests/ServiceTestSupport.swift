@@ -103,7 +103,6 @@ enum ServiceTestSupport {
         return undecided
     }
 
-    /// Sends SIGTERM and waits: whether `copybot` stopped cleanly (exit 0).
     /// The last `lines` lines of a service's log, for a failed expectation's message.
     static func tail(of log: URL, lines: Int = 40) -> String {
         let text = (try? String(contentsOf: log, encoding: .utf8)) ?? "(no log)"
@@ -111,7 +110,34 @@ enum ServiceTestSupport {
             separator: "\n")
     }
 
-    static func terminate(_ process: Process) -> Bool {
+    /// A process handed to the thread that waits for it.
+    private struct Waited: @unchecked Sendable {
+        let process: Process
+    }
+
+    /// Runs `body` on a thread of its own. Waiting for a process blocks its thread, and a blocked
+    /// thread of Swift concurrency's pool (two on a 2-vCPU machine) stalls every other test.
+    static func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try body() }) }.start()
+        }
+    }
+
+    /// Waits until `process` exits (off the pool, see ``offThePool(_:)``).
+    static func exit(of process: Process) async {
+        let waited = Waited(process: process)
+        _ = try? await offThePool { waited.process.waitUntilExit() }
+    }
+
+    /// Sends SIGTERM and waits: whether `copybot` stopped cleanly (exit 0).
+    static func terminate(_ process: Process) async -> Bool {
+        kill(process.processIdentifier, SIGTERM)
+        await exit(of: process)
+        return process.terminationReason == .exit && process.terminationStatus == 0
+    }
+
+    /// ``terminate(_:)`` where nothing can be awaited (a `defer`): blocks its thread.
+    static func terminateNow(_ process: Process) -> Bool {
         kill(process.processIdentifier, SIGTERM)
         process.waitUntilExit()
         return process.terminationReason == .exit && process.terminationStatus == 0
@@ -134,6 +160,13 @@ enum ServiceTestSupport {
     /// output (standard output, then standard error) and its standard output alone.
     static func runCopybot(
         _ arguments: [String], environment: [String: String], config: String? = nil
+    ) async throws -> (status: Int32, output: String, standardOutput: String) {
+        try await offThePool { try runCopybotBlocking(arguments, environment: environment, config: config) }
+    }
+
+    /// ``runCopybot(_:environment:config:)`` on the calling thread.
+    private static func runCopybotBlocking(
+        _ arguments: [String], environment: [String: String], config: String?
     ) throws -> (status: Int32, output: String, standardOutput: String) {
         let process = Process()
         process.executableURL = executable
