@@ -298,16 +298,20 @@ public struct TargetPosition: Hashable, Comparable, Sendable {
 /// The fold that makes a followed wallet's holding of one token from its live trades (see
 /// ``TargetTrade``), shared by the stores so that all of them compute it alike.
 public enum TargetHoldingFold {
-    /// The holding before each of `trades` (given in chain order) and the holding after them all.
-    public static func fold(_ trades: [(side: Side, shares: Fixed6)]) -> (before: [Fixed6], holding: Fixed6) {
+    /// For each of `trades` (given in chain order) the holding before it and what it changed, and
+    /// the holding after them all.
+    public static func fold(
+        _ trades: [(side: Side, shares: Fixed6)]
+    ) -> (steps: [(before: Fixed6, delta: Fixed6)], holding: Fixed6) {
         var holding = Fixed6.zero
-        var before: [Fixed6] = []
-        before.reserveCapacity(trades.count)
+        var steps: [(before: Fixed6, delta: Fixed6)] = []
+        steps.reserveCapacity(trades.count)
         for trade in trades {
-            before.append(holding)
-            holding = trade.side == .buy ? holding + trade.shares : (holding - trade.shares).clampedAtZero
+            let after = trade.side == .buy ? holding + trade.shares : (holding - trade.shares).clampedAtZero
+            steps.append((holding, after - holding))
+            holding = after
         }
-        return (before, holding)
+        return (steps, holding)
     }
 }
 

@@ -220,8 +220,8 @@ public final class InMemoryCopyStateStore: CopyStateStore {
         let live = state.applied.values.filter {
             !$0.retracted && $0.trade.wallet == key.wallet && $0.trade.tokenId == key.tokenId
         }.sorted { ($0.trade.position, $0.sequence) < ($1.trade.position, $1.sequence) }
-        let (before, holding) = TargetHoldingFold.fold(live.map { ($0.trade.side, $0.trade.shares) })
-        for (trade, before) in zip(live, before) { state.applied[trade.trade.identity]?.before = before }
+        let (steps, holding) = TargetHoldingFold.fold(live.map { ($0.trade.side, $0.trade.shares) })
+        for (trade, step) in zip(live, steps) { state.applied[trade.trade.identity]?.before = step.before }
         state.holdings[key] = holding
         state.latest[key] = live.last?.trade.position
     }

@@ -503,19 +503,19 @@ extension SQLiteStore: CopyStateStore {
             let side: String = row["side"]
             trades.append((side == Side.buy.text ? .buy : .sell, try Self.fixed6(row["shares"])))
         }
-        let (before, total) = TargetHoldingFold.fold(trades)
+        let (steps, total) = TargetHoldingFold.fold(trades)
+        let reporting = Self.data(identity.bytes)
         var reported = Fixed6.zero
-        for (index, row) in rows.enumerated() {
-            let after = index + 1 < before.count ? before[index + 1] : total
+        for (row, step) in zip(rows, steps) {
             let id: Data = row["identity"]
-            if id == Self.data(identity.bytes) { reported = before[index] }
-            guard
-                row["shares_before"] as String != before[index].fixedString
-                    || row["delta"] as String != (after - before[index]).fixedString
-            else { continue }
+            if id == reporting { reported = step.before }
+            let (before, delta) = (step.before.fixedString, step.delta.fixedString)
+            guard row["shares_before"] as String != before || row["delta"] as String != delta else {
+                continue
+            }
             try db.cached(
                 sql: "UPDATE copy_target_trades SET shares_before = ?, delta = ? WHERE identity = ?",
-                arguments: [before[index].fixedString, (after - before[index]).fixedString, id])
+                arguments: [before, delta, id])
         }
         try Self.setTargetHolding(db, holding, total)
         return reported

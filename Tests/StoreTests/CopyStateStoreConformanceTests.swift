@@ -721,15 +721,14 @@ struct CopyStateStoreConformanceTests {
                     )
                 }
                 let chain = finals.sorted { $0.position < $1.position }
-                let expected = TargetHoldingFold.fold(chain.map { ($0.side, $0.shares) }).holding
+                let folded = TargetHoldingFold.fold(chain.map { ($0.side, $0.shares) })
                 #expect(
-                    try await store.targetHolding(wallet: followed, tokenId: token) == expected,
+                    try await store.targetHolding(wallet: followed, tokenId: token) == folded.holding,
                     "round \(round)")
                 // The holding before each live trade is the fold up to it (a delivery again returns it).
-                let before = TargetHoldingFold.fold(chain.map { ($0.side, $0.shares) }).before
-                for (trade, expected) in zip(chain, before) {
+                for (trade, step) in zip(chain, folded.steps) {
                     #expect(
-                        try await store.applyTargetTrade(trade).sharesBefore == expected, "round \(round)")
+                        try await store.applyTargetTrade(trade).sharesBefore == step.before, "round \(round)")
                 }
             }
         }

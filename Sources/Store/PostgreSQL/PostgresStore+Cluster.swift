@@ -41,6 +41,11 @@ extension PostgresStore {
         """,
     ]
 
+    /// `duration` in whole milliseconds, as the cluster tables keep times.
+    fileprivate static func milliseconds(_ duration: Duration) -> Int64 {
+        duration.components.seconds * 1_000 + duration.components.attoseconds / 1_000_000_000_000_000
+    }
+
     /// The server's clock in milliseconds, in SQL.
     fileprivate static let serverMilliseconds = "(extract(epoch from clock_timestamp()) * 1000)::bigint"
 }
@@ -192,8 +197,7 @@ extension PostgresStore: ClusterCoordinator {
         _ accounts: [AccountID], owner: String, share: Int, lease: Duration, now: UnixTime
     ) async throws -> [AccountFence] {
         let names = accounts.map(\.name)
-        let leaseMilliseconds =
-            lease.components.seconds * 1_000 + lease.components.attoseconds / 1_000_000_000_000_000
+        let leaseMilliseconds = Self.milliseconds(lease)
         return try await transaction { c in
             try await c.run(
                 """
@@ -261,7 +265,7 @@ extension PostgresStore: ClusterCoordinator {
     }
 
     public func pruneMembers(goneFor age: Duration) async throws -> [String] {
-        let milliseconds = age.components.seconds * 1_000 + age.components.attoseconds / 1_000_000_000_000_000
+        let milliseconds = Self.milliseconds(age)
         return try await read { c in
             try await c.rows(
                 """

@@ -441,22 +441,18 @@ extension PostgresStore: CopyStateStore {
             let side = try row("side", as: String.self)
             trades.append((side == Side.buy.text ? .buy : .sell, try StoreCoding.fixed6(row("shares"))))
         }
-        let (before, total) = TargetHoldingFold.fold(trades)
+        let (steps, total) = TargetHoldingFold.fold(trades)
         var reported = Fixed6.zero
-        for (index, row) in rows.enumerated() {
-            let after = index + 1 < before.count ? before[index + 1] : total
+        for (row, step) in zip(rows, steps) {
             let id = try row("identity", as: Data.self)
-            if id == identity { reported = before[index] }
-            let delta = (after - before[index]).fixedString
+            if id == identity { reported = step.before }
+            let (before, delta) = (step.before.fixedString, step.delta.fixedString)
             guard
-                try row("shares_before", as: String.self) != before[index].fixedString
-                    || row("delta", as: String.self) != delta
+                try row("shares_before", as: String.self) != before || row("delta", as: String.self) != delta
             else { continue }
             try await c.run(
-                """
-                UPDATE copy_target_trades SET shares_before = \(before[index].fixedString), delta = \(delta)
-                WHERE identity = \(id)
-                """, logger: logger)
+                "UPDATE copy_target_trades SET shares_before = \(before), delta = \(delta) WHERE identity = \(id)",
+                logger: logger)
         }
         try await Self.setTargetHolding(c, wallet: wallet, token: token, total, logger: logger)
         return reported
